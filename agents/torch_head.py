@@ -25,9 +25,12 @@ try:
     import torch
     from torch import nn
 except ImportError as error:  # pragma: no cover - exercised only without torch
-    raise ImportError(
+    # ModuleNotFoundError (not a plain ImportError): "torch is not installed" is what this is, and
+    # pytest >= 9.1's importorskip skips only on ModuleNotFoundError.
+    raise ModuleNotFoundError(
         "messenv_agents.torch_head needs torch: `pip install torch==2.13.0` then `pip install messenv[embed]`,"
-        " or use the default numpy predictor (predictor='numpy')"
+        " or use the default numpy predictor (predictor='numpy')",
+        name="torch",
     ) from error
 
 

@@ -30,7 +30,8 @@ class EpisodeResult:
     Attributes:
         agent: the agent's ``name``.
         seed: the seed the env and the agent were reset with.
-        summary: ``info["episode"]`` of the last step (total energy, mean quality, SLA met, ...).
+        summary: ``info["episode_summary"]`` of the last step (total energy, mean quality, SLA met,
+            ...); of the requests played when a time limit truncated the episode.
         action: the action played (model index, or the explore action).
         answer_model: the model whose answer was served (the largest on an explored step).
         explored: whether the step queried every model.
@@ -179,13 +180,19 @@ def run_episode(env: gym.Env, agent: Agent, seed: int, progress: Progress | None
         next_obs, reward, terminated, truncated, info = env.step(action)
         # Read what is measured before the agent holds ``info``: it may rewrite the dict.
         recorder.add(action, info)
-        if "episode" in info:
-            summary = copy.deepcopy(info["episode"])
+        if "episode_summary" in info:
+            summary = copy.deepcopy(info["episode_summary"])
+        elif truncated:
+            # A time limit (``gym.make(..., max_episode_steps=N)``) cut the stream short: the
+            # summary is of the requests played, which is what the episode was.
+            summary = copy.deepcopy(env.unwrapped.summary())
         agent.update(obs, action, reward, info)
         recorder.add_diagnostics(diagnostics())
         if progress is not None:
             progress(len(recorder.columns["action"]), total)
         obs, done = next_obs, terminated or truncated
     if summary is None:
-        raise RuntimeError(f"the env ended the episode without info['episode'] (agent {agent_name(agent)!r}, seed {seed})")
+        raise RuntimeError(
+            f"the env ended the episode without info['episode_summary'] (agent {agent_name(agent)!r}, seed {seed})"
+        )
     return recorder.result(agent_name(agent), seed, summary)

@@ -173,9 +173,9 @@ class InfoVandal(BaseAgent):
 
     def update(self, obs, action, reward, info):
         info["quality"], info["energy_j"], info["running_quality"] = 1.0, 0.0, 1.0
-        if "episode" in info:
-            info["episode"].update(total_energy_j=0.0, mean_quality=1.0, sla_met=True)
-            info["episode"]["model_share"][0] = 0.0  # a list: nested values are rewritten too
+        if "episode_summary" in info:
+            info["episode_summary"].update(total_energy_j=0.0, mean_quality=1.0, sla_met=True)
+            info["episode_summary"]["model_share"][0] = 0.0  # a list: nested values are rewritten too
 
 
 def test_rewriting_info_changes_nothing_the_harness_records(zoo):
@@ -185,3 +185,11 @@ def test_rewriting_info_changes_nothing_the_harness_records(zoo):
     assert vandal.summary == honest.summary
     for key in ("quality", "energy_j", "running_quality", "sla_queue"):
         np.testing.assert_array_equal(getattr(vandal, key), getattr(honest, key))
+
+
+def test_a_time_limit_truncates_the_episode_and_its_summary_covers_the_requests_played(zoo):
+    env = make_env(zoo, max_episode_steps=40)
+    result = run_episode(env, Constant(0), seed=3)
+    assert result.n_requests == 40
+    assert result.summary["n_requests"] == 40
+    assert result.summary["total_energy_j"] == pytest.approx(result.energy_j.sum())

@@ -280,7 +280,7 @@ class MessEnv(gym.Env[dict, int]):
         self._t = t + 1
         terminated = self._t == len(self._rows)
         if terminated:
-            info["episode"] = self.summary()
+            info["episode_summary"] = self.summary()
         return self._observe(self._t), -energy, terminated, False, info
 
     def _outcome(
@@ -299,7 +299,7 @@ class MessEnv(gym.Env[dict, int]):
         return self._quality[row][action], self._energy[row][action], self._latency[row][action], per_model
 
     def summary(self) -> dict[str, Any]:
-        """The summary of the episode so far (the one ``info["episode"]`` holds at its end)."""
+        """The summary of the episode so far (the one ``info["episode_summary"]`` holds at its end)."""
         return to_builtin(self._totals.summary(self.alpha, self.models))
 
     def render(self) -> str | None:

@@ -53,7 +53,7 @@ class EpisodeTotals:
         return self.quality / max(self.steps, 1)
 
     def summary(self, alpha: float, models: Sequence[str]) -> dict[str, Any]:
-        """The episode summary (``info["episode"]``): energy, quality, SLA outcome, model shares.
+        """The episode summary (``info["episode_summary"]``): energy, quality, SLA outcome, model shares.
 
         Args:
             alpha: the SLA.
@@ -86,7 +86,7 @@ def to_builtin(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecordEpisodeSummaries(gym.Wrapper):
-    """Keeps every finished episode's summary (``info["episode"]``) in :attr:`summaries`.
+    """Keeps every finished episode's summary (``info["episode_summary"]``) in :attr:`summaries`.
 
     Like Gymnasium's ``RecordEpisodeStatistics``, but for the MESS+ metrics (energy, quality, SLA).
 
@@ -102,6 +102,6 @@ class RecordEpisodeSummaries(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if "episode" in info:
-            self.summaries.append(info["episode"])
+        if "episode_summary" in info:
+            self.summaries.append(info["episode_summary"])
         return obs, reward, terminated, truncated, info

@@ -199,8 +199,8 @@ class MessVectorEnv(VectorEnv):
         terminated = np.full(self.num_envs, self._t == len(self._rows))
         if self._t == len(self._rows):
             self._autoreset = True
-            info["episode"] = self._totals.summary(self.alpha, self.models)
-            info["_episode"] = terminated.copy()
+            info["episode_summary"] = self._totals.summary(self.alpha, self.models)
+            info["_episode_summary"] = terminated.copy()
         return self._observe(self._t), -energy, terminated, np.zeros(self.num_envs, dtype=bool), info
 
     def _outcomes(self, rows: np.ndarray, explored: np.ndarray, feedback: np.ndarray) -> dict[str, np.ndarray]:

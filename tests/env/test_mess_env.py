@@ -112,7 +112,7 @@ def test_episode_replays_every_request_once_and_terminates(tiny_recording):
     assert len(rewards) == tiny_recording.n_requests
     assert sorted(env.stream_rows.tolist()) == list(range(tiny_recording.n_requests))
     assert [int(o["step"]) for o in observations[:-1]] == list(range(tiny_recording.n_requests))
-    assert "episode" in infos[-1] and all("episode" not in i for i in infos[:-1])
+    assert "episode_summary" in infos[-1] and all("episode_summary" not in i for i in infos[:-1])
 
 
 def test_same_seed_same_trajectory_different_seed_different_order(tiny_recording):
@@ -121,7 +121,7 @@ def test_same_seed_same_trajectory_different_seed_different_order(tiny_recording
     b = play(env, [0, 3, 1, 2], seed=7)
     assert [o["prompt"] for o in a[0]] == [o["prompt"] for o in b[0]]
     assert a[1] == b[1]
-    assert a[2][-1]["episode"] == b[2][-1]["episode"]
+    assert a[2][-1]["episode_summary"] == b[2][-1]["episode_summary"]
     c = play(env, [0, 3, 1, 2], seed=8)
     assert [o["prompt"] for o in a[0]] != [o["prompt"] for o in c[0]]
 
@@ -129,7 +129,7 @@ def test_same_seed_same_trajectory_different_seed_different_order(tiny_recording
 def test_summary_matches_the_steps(tiny_recording):
     env = MessEnv(recording=tiny_recording, alpha=0.55, explore_action=True)
     _, rewards, infos = play(env, [0, 1, 2, 3], seed=1)
-    summary = infos[-1]["episode"]
+    summary = infos[-1]["episode_summary"]
     n = tiny_recording.n_requests
     assert summary["n_requests"] == n
     assert summary["total_energy_j"] == pytest.approx(-sum(rewards))
@@ -153,8 +153,8 @@ def test_withheld_feedback_hides_quality_but_counts_it(tiny_recording):
     assert all(i["quality"] is None and i["cost"] is None for i in withheld)
     assert all(i["outcomes"]["quality"] is None for i in withheld if i["explored"])
     true_mean = np.mean([tiny_recording.quality[row, 2] for row in env.stream_rows.tolist()])
-    assert infos[-1]["episode"]["mean_quality"] == pytest.approx(true_mean)
-    assert infos[-1]["episode"]["feedback_share"] == pytest.approx(1 - len(withheld) / len(infos))
+    assert infos[-1]["episode_summary"]["mean_quality"] == pytest.approx(true_mean)
+    assert infos[-1]["episode_summary"]["feedback_share"] == pytest.approx(1 - len(withheld) / len(infos))
 
 
 def test_feedback_rate_does_not_change_the_request_order(tiny_recording):
@@ -305,7 +305,19 @@ def test_property_totals_equal_the_sum_of_steps(seed, actions):
     recording = make_recording(n=25, seed=seed % 1000)
     env = MessEnv(recording=recording, alpha=0.5, explore_action=True)
     _, rewards, infos = play(env, actions, seed=seed)
-    summary = infos[-1]["episode"]
+    summary = infos[-1]["episode_summary"]
     assert summary["total_energy_j"] == pytest.approx(-sum(rewards))
     assert sum(summary["model_share"]) + summary["exploration_share"] == pytest.approx(1.0)
     assert 0.0 <= summary["mean_quality"] <= 1.0
+
+
+def test_gymnasiums_record_episode_statistics_wraps_the_env(tiny_recording):
+    """``info["episode"]`` belongs to Gymnasium's wrapper: the env's own summary has another key."""
+    env = gym.wrappers.RecordEpisodeStatistics(
+        gym.make("messenv/MessEnv-v0", recording=tiny_recording, alpha=0.5, n_requests=10)
+    )
+    env.reset(seed=0)
+    for _ in range(10):
+        *_, terminated, truncated, info = env.step(0)
+    assert terminated and info["episode"]["l"] == 10
+    assert info["episode"]["r"] == pytest.approx(-info["episode_summary"]["total_energy_j"], rel=1e-5)

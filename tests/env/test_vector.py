@@ -56,9 +56,9 @@ def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording
             if info["explored"] and info["outcomes"]["quality"] is not None:
                 np.testing.assert_array_equal(info["outcomes"]["quality"], infos[t]["outcomes"]["quality"][i])
             assert info["running_quality"] == pytest.approx(infos[t]["running_quality"][i])
-        vector_summary = infos[-1]["episode"]
-        assert vector_summary["models"] == info["episode"]["models"]
-        for key, value in info["episode"].items():
+        vector_summary = infos[-1]["episode_summary"]
+        assert vector_summary["models"] == info["episode_summary"]["models"]
+        for key, value in info["episode_summary"].items():
             if key != "models":
                 expected = vector_summary[key] if np.ndim(vector_summary[key]) == 0 else vector_summary[key][i]
                 np.testing.assert_allclose(value, expected, err_msg=key)
@@ -86,7 +86,7 @@ def test_next_step_autoreset_after_the_last_request(tiny_recording):
     envs.reset(seed=0)
     for _ in range(3):
         _, _, terminated, _, info = envs.step(np.zeros(2, dtype=np.int64))
-    assert terminated.all() and info["_episode"].all()
+    assert terminated.all() and info["_episode_summary"].all()
     obs, reward, terminated, truncated, info = envs.step(np.zeros(2, dtype=np.int64))
     assert not terminated.any() and not truncated.any() and (reward == 0).all() and info == {}
     assert (obs["step"] == 0).all()
@@ -126,3 +126,14 @@ def test_a_refused_reset_does_not_reseed_the_sub_envs(tiny_recording):
         refused.reset(seed=5, options={"n_requests": 10_000})
     refused.reset()
     np.testing.assert_array_equal(refused.stream_rows, untouched.stream_rows)
+
+
+def test_gymnasiums_vector_record_episode_statistics_wraps_the_vector_env(tiny_recording):
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(
+        MessVectorEnv(3, recording=tiny_recording, alpha=0.5, n_requests=5)
+    )
+    envs.reset(seed=0)
+    for _ in range(5):
+        *_, terminated, _, info = envs.step(np.zeros(3, dtype=np.int64))
+    assert terminated.all() and list(info["episode"]["l"]) == [5, 5, 5]
+    assert "episode_summary" in info

@@ -63,7 +63,7 @@ def test_live_env_episode_with_explore_action(backend: LiveBackend) -> None:
         else:
             assert "outcomes" not in info and info["models"] == (1,)
     assert terminated
-    assert info["episode"]["total_energy_j"] == pytest.approx(total)
+    assert info["episode_summary"]["total_energy_j"] == pytest.approx(total)
 
 
 def test_live_env_failure_is_a_clear_error(sample_tasks: list[TaskItem]) -> None:

@@ -170,4 +170,4 @@ def test_end_to_end_with_tiny_models_writes_loadable_outputs(
     while not terminated:
         _, reward, terminated, _, info = env.step(env.action_space.n - 1)
         assert reward < 0
-    assert info["episode"]["n_requests"] == len(sample_tasks)
+    assert info["episode_summary"]["n_requests"] == len(sample_tasks)

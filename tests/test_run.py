@@ -173,3 +173,32 @@ def test_grid_workers_load_from_the_callers_messenv_home(tmp_path, monkeypatch):
     assert load_source(source).metadata.features_kind == "hashed-ngram"
     assert os.environ["MESSENV_HOME"] == str(tmp_path / "caller")
     assert (tmp_path / "caller" / "recordings").is_dir() and not (tmp_path / "stale").exists()
+
+
+def test_own_zoo_in_one_command_then_run_by_name_or_by_csv_path(tmp_path):
+    """``import my.csv --name myzoo`` needs no catalogue entry; the runner then finds the name, and a
+    CSV path works without importing."""
+    from messenv.recordings.readers import write_mess_csv
+    from tests.recordings.catalogue_helpers import make_tiny_zoo
+
+    home = tmp_path / "home"
+    write_mess_csv(make_tiny_zoo(n=30), tmp_path / "my.csv")
+    imported = subprocess.run(
+        [sys.executable, "-m", "messenv.recordings", "import", "my.csv", "--name", "myzoo"],
+        cwd=tmp_path,
+        env={**os.environ, "MESSENV_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    for recording, out in (("myzoo", "by_name"), ("my.csv", "by_path")):
+        overrides = [f"env.recording={recording}", "baselines=[]", "plots=false", f"hydra.run.dir={out}"]
+        result = cli(overrides, tmp_path, home)
+        assert result.returncode == 0, result.stderr
+        data = json.loads((tmp_path / out / "results.json").read_text())
+        assert data["recording"]["name"] == {"myzoo": "myzoo", "my.csv": "my"}[recording]
+    by_name, by_path = (json.loads((tmp_path / out / "results.json").read_text()) for out in ("by_name", "by_path"))
+    assert by_name["recording"]["source_sha256"] == by_path["recording"]["source_sha256"]
+    assert [r["total_energy_j"] for r in by_name["rows"]] == [r["total_energy_j"] for r in by_path["rows"]]

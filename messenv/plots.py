@@ -67,7 +67,9 @@ def energy_unit(max_joules: float) -> tuple[float, str]:
 def _caption(figure: Figure, caption: RunCaption | None) -> None:
     if caption is not None:
         colour = SLA_COLOUR if caption.synthetic else "black"
-        figure.suptitle(caption.text(), fontsize="medium", color=colour, fontweight="bold" if caption.synthetic else None)
+        figure.suptitle(
+            caption.text(), fontsize="medium", color=colour, fontweight="bold" if caption.synthetic else None
+        )
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
@@ -178,7 +180,10 @@ def cumulative_energy_figure(
 
 
 def cumulative_energy_plot(
-    energy_j: Mapping[str, np.ndarray], oracle_cumulative_j: np.ndarray, path: str | Path, caption: RunCaption | None = None
+    energy_j: Mapping[str, np.ndarray],
+    oracle_cumulative_j: np.ndarray,
+    path: str | Path,
+    caption: RunCaption | None = None,
 ) -> Path:
     """:func:`cumulative_energy_figure` written to ``path`` (PNG)."""
     return _save(cumulative_energy_figure(energy_j, oracle_cumulative_j, caption), path)
@@ -221,7 +226,9 @@ def pareto_figure(groups: Sequence, synthetic: Collection[str] = ()) -> Figure:
     names = list(dict.fromkeys(_config_name(g, swept) for g in groups if g.kind not in REFERENCE_STYLE))
     styles = {name: style_of(i) for i, name in enumerate(names)}
     styles.update(REFERENCE_STYLE)
-    divisor, unit = energy_unit(1000.0 * max((g.energy_kj.mean for g in groups if np.isfinite(g.energy_kj.mean)), default=0))
+    divisor, unit = energy_unit(
+        1000.0 * max((g.energy_kj.mean for g in groups if np.isfinite(g.energy_kj.mean)), default=0)
+    )
     seeds = sorted({seed for g in groups for seed in g.seeds})
     columns = min(4, len(tasks))
     rows = -(-len(tasks) // columns)
@@ -259,13 +266,23 @@ def pareto_figure(groups: Sequence, synthetic: Collection[str] = ()) -> Figure:
         axes.set_xlabel(f"energy ({unit})")
         axes.set_ylabel("mean quality")
         title = task.title()
-        axes.set_title(f"SYNTHETIC: {title}" if task.recording in synthetic else title, fontsize="small",
-                       color=SLA_COLOUR if task.recording in synthetic else "black")
-    handles["Pareto front (ringed)"] = Line2D([], [], marker="o", markersize=11, markerfacecolor="none",
-                                              markeredgecolor="black", linestyle="none")
+        axes.set_title(
+            f"SYNTHETIC: {title}" if task.recording in synthetic else title,
+            fontsize="small",
+            color=SLA_COLOUR if task.recording in synthetic else "black",
+        )
+    handles["Pareto front (ringed)"] = Line2D(
+        [], [], marker="o", markersize=11, markerfacecolor="none", markeredgecolor="black", linestyle="none"
+    )
     handles["SLA α (dashed)"] = Line2D([], [], color=SLA_COLOUR, linestyle="--")
-    figure.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize="x-small",
-                  title="mean ± std over seeds", title_fontsize="x-small")
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside right upper",
+        fontsize="x-small",
+        title="mean ± std over seeds",
+        title_fontsize="x-small",
+    )
     figure.suptitle(f"Energy vs quality, {len(seeds)} seed(s): {', '.join(map(str, seeds))}", fontsize="medium")
     figure.set_layout_engine("constrained")
     return figure

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from matplotlib.colors import to_hex
 
 from messenv.plots import (
@@ -120,7 +119,11 @@ def test_palette_has_no_grey_and_pairs_do_not_repeat():
 
 def test_pareto_legend_explains_markers_and_colours_never_collide():
     labels = [f"agent{i}" for i in range(12)]
-    rows = [make_row(label=label, seed=s, energy=100 + 10 * i + s, quality=0.6 + i / 100) for i, label in enumerate(labels) for s in (0, 1)]
+    rows = [
+        make_row(label=label, seed=s, energy=100 + 10 * i + s, quality=0.6 + i / 100)
+        for i, label in enumerate(labels)
+        for s in (0, 1)
+    ]
     rows += [make_row(label="oracle", kind="oracle", seed=s, energy=90, quality=0.7) for s in (0, 1)]
     rows += [make_row(label="static_mix", kind="static_mix", seed=s, energy=95, quality=0.7) for s in (0, 1)]
     figure = pareto_figure(aggregate(rows), synthetic={"tiny"})

@@ -38,7 +38,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from messenv.atomic import atomic_write_text
@@ -194,7 +194,7 @@ def import_file(path: str | os.PathLike[str], name: str) -> LocalEntry:
         source=str(source.resolve()),
         sha256=sha256,
         reader=reader,
-        imported=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        imported=datetime.now(UTC).isoformat(timespec="seconds"),
         models=recording.models,
         benchmarks=recording.benchmark_names,
         n_requests=recording.n_requests,

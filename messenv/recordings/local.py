@@ -210,6 +210,8 @@ def _read_entry(path: Path) -> LocalEntry:
         if data.pop("format", None) != LOCAL_FORMAT:
             raise ValueError(f"format is not {LOCAL_FORMAT!r}")
         entry = LocalEntry(**data)
+        if entry.name != path.stem:  # the name picks the parquet file: never let it point elsewhere
+            raise ValueError(f"it names {entry.name!r}, not {path.stem!r}")
         return replace(entry, models=tuple(entry.models), benchmarks=tuple(entry.benchmarks))
     except (ValueError, TypeError, AttributeError) as error:
         raise RecordingError(f"{path}: not a messenv local registry entry ({error}); import the file again") from error

@@ -99,6 +99,15 @@ def test_damaged_registry_entry_is_named(messenv_home: Path) -> None:
         load("broken")
 
 
+def test_a_registry_entry_cannot_point_outside_the_registry(user_csv: Path, messenv_home: Path) -> None:
+    """An edited entry whose name is a path (``../recordings/x``) would read another parquet: refused."""
+    import_file(user_csv, "myzoo")
+    registry = messenv_home / "local" / "myzoo.json"
+    registry.write_text(json.dumps({**json.loads(registry.read_text()), "name": "../recordings/elsewhere"}))
+    with pytest.raises(RecordingError, match=r"myzoo\.json: not a messenv local registry entry \(it names"):
+        load("myzoo")
+
+
 def test_a_csv_path_is_converted_once_and_cached_by_content(user_csv: Path, messenv_home: Path) -> None:
     first = load(str(user_csv))
     assert first.name == "my" and first.metadata.source_sha256 == hashlib.sha256(user_csv.read_bytes()).hexdigest()

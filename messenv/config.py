@@ -36,7 +36,9 @@ class EnvConfig:
     """Which requests are replayed and under which SLA (see :class:`messenv.env.MessEnv`).
 
     Attributes:
-        recording: catalogue name (``messplus-llama3``) or path to a converted ``.parquet``.
+        recording: catalogue name (``messplus-llama3``), local name (``python -m messenv.recordings
+            import FILE --name NAME``), or a path: a ``.parquet`` recording or a MESS+ CSV, tarball
+            or JSON, converted once and cached by content (:mod:`messenv.recordings.local`).
         benchmarks: benchmarks to draw requests from; ``None`` = all of the recording's.
         alpha: the SLA, the mean quality the episode must reach, in [0, 1]; the default is
             ``gym.make``'s (:data:`messenv.env.mess_env.DEFAULT_ALPHA`, where its source is given).

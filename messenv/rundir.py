@@ -136,6 +136,6 @@ class ClaimRunDir(Callback):
             config.hydra[mode].dir = str(directory)
         try:
             claim(directory, marker, bool(config.get("overwrite", False)), f"hydra.{mode}.dir")
-        except ConfigError as error:
+        except (ConfigError, OSError) as error:  # OSError: the folder cannot be created (a file is there)
             print(f"{self.program}: error: {error}", file=sys.stderr)
             raise SystemExit(EXIT_REFUSED) from None

@@ -113,3 +113,11 @@ def test_a_sweep_folder_is_not_reused(tmp_path: Path, home: Path) -> None:
     assert finish(start_run(sweep, tmp_path, home))[0] == 0
     rc, _, err = finish(start_run(sweep, tmp_path, home))
     assert rc == 2 and "sweep holds an earlier run's multirun.yaml" in err
+
+
+def test_a_run_folder_that_is_a_file_is_one_line(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "taken").write_text("not a folder")
+    rc, _, err = finish(start_run(["hydra.run.dir=taken"], tmp_path, home))
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("messenv-run: error: "), err
+    assert "taken" in lines[0]

@@ -233,7 +233,7 @@ def local_entry(name: str) -> LocalEntry | None:
 
 def read_path(path: str | os.PathLike[str]) -> Recording:
     """A recording from a path: a ``.parquet`` is read as is; any other form is converted once and
-    cached by the sha256 of its content (named after the file)."""
+    cached by the sha256 of its content, named after the file first converted with that content."""
     source = Path(path).expanduser()
     if _suffix(source) == ".parquet":
         return read_recording(source)

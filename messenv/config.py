@@ -21,6 +21,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from messenv.env.mess_env import DEFAULT_ALPHA
+
 CONFIG_PACKAGE = "messenv_conf"
 BASELINES = ["random", "cheapest_first", "largest_only", "ucb1", "thompson", "linucb", "primal_dual"]
 
@@ -34,9 +36,12 @@ class EnvConfig:
     """Which requests are replayed and under which SLA (see :class:`messenv.env.MessEnv`).
 
     Attributes:
-        recording: catalogue name (``messplus-llama3``) or path to a converted ``.parquet``.
+        recording: catalogue name (``messplus-llama3``), local name (``python -m messenv.recordings
+            import FILE --name NAME``), or a path: a ``.parquet`` recording or a MESS+ CSV, tarball
+            or JSON, converted once and cached by content (:mod:`messenv.recordings.local`).
         benchmarks: benchmarks to draw requests from; ``None`` = all of the recording's.
-        alpha: the SLA, the mean quality the episode must reach, in [0, 1].
+        alpha: the SLA, the mean quality the episode must reach, in [0, 1]; the default is
+            ``gym.make``'s (:data:`messenv.env.mess_env.DEFAULT_ALPHA`, where its source is given).
         n_requests: stream length T; ``None`` = every selected request once.
         feedback_rate: probability that a step's quality is revealed to the agent, in (0, 1].
         explore_action: offer the "query every model" action (MESS+ needs it).
@@ -47,7 +52,7 @@ class EnvConfig:
 
     recording: str = "synthetic-llama3"
     benchmarks: Optional[list[str]] = None
-    alpha: float = 0.5
+    alpha: float = DEFAULT_ALPHA
     n_requests: Optional[int] = None
     feedback_rate: float = 1.0
     explore_action: bool = True
@@ -119,6 +124,8 @@ class RunConfig:
         plots: write PNG plots into the run dir.
         progress: show a progress bar on runs longer than a second.
         loggers: optional W&B / TensorBoard logging.
+        overwrite: run in a folder that holds an earlier run's ``results.json`` (replacing it);
+            by default such a folder is refused (see :mod:`messenv.rundir`).
     """
 
     agent: Any = MISSING
@@ -129,11 +136,33 @@ class RunConfig:
     plots: bool = True
     progress: bool = True
     loggers: LoggersConfig = field(default_factory=LoggersConfig)
+    overwrite: bool = False
+
+
+def config_groups(*groups: str) -> str:
+    """``group: option, option`` lines for the named config groups of ``conf/``, for ``--help``.
+
+    ``conf/`` holds the groups of two commands (``messenv.run``: agent, env, experiment;
+    ``messenv.record``: zoo, task) in one search path, so Hydra's own help would list all of them
+    under either command; each help template names its own groups through this resolver.
+    """
+    lines = []
+    for group in groups:
+        folder = resources.files(CONFIG_PACKAGE).joinpath(*group.split("/"))
+        options = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def register_help_resolver() -> None:
+    """Register ``${messenv_config_groups:a,b}`` (:func:`config_groups`), used by the help templates."""
+    OmegaConf.register_new_resolver("messenv_config_groups", config_groups, replace=True)
 
 
 def register_configs() -> None:
     """Register the schema as ``base_config`` (``conf/config.yaml`` lists it first in defaults)."""
     ConfigStore.instance().store(name="base_config", node=RunConfig)
+    register_help_resolver()
 
 
 def compose_config(*overrides: str) -> DictConfig:

@@ -269,6 +269,16 @@ def report_json(groups: Sequence[Group]) -> str:
     return json.dumps([asdict(g) for g in groups], indent=2) + "\n"
 
 
+def synthetic_recordings(paths: Iterable[Path]) -> set[str]:
+    """Names of the recordings that results files say are synthetic (marked so in the plots)."""
+    names = set()
+    for path in paths:
+        identity = json.loads(path.read_text(encoding="utf-8")).get("recording") or {}
+        if identity.get("synthetic"):
+            names.add(str(identity.get("name")))
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m messenv.report DIR``: tables on stdout, pareto.png and report.json in DIR."""
     parser = argparse.ArgumentParser(prog="python -m messenv.report", description=__doc__.splitlines()[0])
@@ -300,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_plot:
         from messenv.plots import pareto_plot
 
-        console.print(f"wrote {pareto_plot(groups, args.directory / 'pareto.png')}")
+        plot = pareto_plot(groups, args.directory / "pareto.png", synthetic_recordings(paths))
+        console.print(f"wrote {plot}")
     return 0
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 import numpy as np
@@ -47,7 +48,7 @@ from messenv.config import (
 from messenv.evaluate import Evaluation, TaskSettings, evaluate
 from messenv.grid import RecordingSource, cells_of, parameter_sets, run_grid
 from messenv.loggers import make_loggers
-from messenv.oracle import hindsight_oracle
+from messenv.oracle import best_static_mix, hindsight_oracle
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording, RecordingError
 from messenv.recordings.catalogue import load
@@ -60,6 +61,9 @@ from messenv.results import (
     recording_identity,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from messenv.plots import RunCaption  # matplotlib loads only when a plot is drawn
 
 PROGRAM = "messenv-run"
 EXIT_BAD_CONFIG = 2
@@ -77,29 +81,51 @@ def comparison_agents(cfg: DictConfig) -> list[tuple[dict, str]]:
     return [(agent, AGENT)] + [(OmegaConf.to_container(load_agent_node(name)), BASELINE) for name in baselines]
 
 
-def write_run_plots(evaluation: Evaluation, alpha: float, out_dir: Path) -> list[Path]:
-    """Running quality, cumulative energy vs the oracle, and the agent's model share over time."""
+def reference_running_quality(quality: np.ndarray, energy_j: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
+    """Running mean quality of the hindsight oracle's allocation and of the best static mix (its
+    expected quality ``w·a_t`` per request) on a stream's ``[T, M]`` outcomes."""
+    oracle = hindsight_oracle(quality, energy_j, alpha)
+    mix = best_static_mix(quality.mean(axis=0), energy_j.mean(axis=0), alpha)
+    steps = np.arange(1, len(quality) + 1)
+    return {
+        "oracle": np.cumsum((oracle.choice * quality).sum(axis=1)) / steps,
+        "static_mix": np.cumsum(quality @ mix.weights) / steps,
+    }
+
+
+def write_run_plots(evaluation: Evaluation, caption: RunCaption, out_dir: Path) -> list[Path]:
+    """Running quality (with the oracle and static mix), cumulative energy vs the oracle, and the
+    agent's model share over time; each titled with ``caption``."""
     from messenv.plots import (
         cumulative_energy_plot,
         model_share_plot,
         running_quality_plot,
     )
 
+    alpha = caption.alpha
     oracle = hindsight_oracle(evaluation.quality, evaluation.energy_j, alpha)
     oracle_cumulative_j = np.cumsum((oracle.choice * evaluation.energy_j).sum(axis=1))
     played = evaluation.played
     main = played[0]
     models = list(main.episode.summary["models"])
     labels = models + (["explore (all)"] if main.episode.explored.any() else [])
+    references = reference_running_quality(evaluation.quality, evaluation.energy_j, alpha)
     return [
         running_quality_plot(
-            {p.label: p.episode.running_quality for p in played}, alpha, out_dir / "running_quality.png"
+            {p.label: p.episode.running_quality for p in played},
+            alpha,
+            out_dir / "running_quality.png",
+            references,
+            caption,
         ),
         cumulative_energy_plot(
-            {p.label: p.episode.energy_j for p in played}, oracle_cumulative_j, out_dir / "cumulative_energy.png"
+            {p.label: p.episode.energy_j for p in played},
+            oracle_cumulative_j,
+            out_dir / "cumulative_energy.png",
+            caption,
         ),
         model_share_plot(
-            main.episode.action, labels, out_dir / "model_share.png", f"{main.label}: model choice over time"
+            main.episode.action, labels, out_dir / "model_share.png", f"{main.label}: model choice over time", caption
         ),
     ]
 
@@ -114,7 +140,12 @@ def run_single(
     for logger in loggers:
         for played in evaluation.played:
             logger.log_episode(played.label, played.episode)
-    plots = write_run_plots(evaluation, task.alpha, out_dir) if cfg.plots else []
+    plots = []
+    if cfg.plots:
+        from messenv.plots import RunCaption
+
+        caption = RunCaption(recording.name, task.benchmarks, task.alpha, cfg.seed, recording.metadata.synthetic)
+        plots = write_run_plots(evaluation, caption, out_dir)
     return evaluation.rows, plots
 
 
@@ -138,7 +169,8 @@ def run_grid_config(cfg: DictConfig, recording: Recording, out_dir: Path) -> tup
     if cfg.plots:
         from messenv.plots import pareto_plot
 
-        plots.append(pareto_plot(aggregate(rows), out_dir / "pareto.png"))
+        synthetic = {recording.name} if recording.metadata.synthetic else set()
+        plots.append(pareto_plot(aggregate(rows), out_dir / "pareto.png", synthetic))
     return rows, plots
 
 

@@ -153,3 +153,12 @@ def test_markdown_column_of_a_task_without_benchmarks_is_its_title_once():
     header = markdown_table(aggregate(rows)).splitlines()[0]
     assert header == f"| agent | {aggregate(rows)[0].task.title()} |"
     assert header.count("0.65") == 1
+
+
+def test_synthetic_recordings_are_read_from_the_results_files(tmp_path):
+    from messenv.report import synthetic_recordings
+
+    for name, synthetic in (("a", True), ("b", False)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"recording": {"name": name, "synthetic": synthetic}}))
+    assert synthetic_recordings(sorted(tmp_path.rglob("results.json"))) == {"a"}

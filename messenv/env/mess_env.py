@@ -62,6 +62,12 @@ def observation_space_for(recording: Recording) -> spaces.Dict:
     )
 
 
+DEFAULT_ALPHA = 0.7
+"""The SLA when none is given (``gym.make`` and ``python -m messenv.run``): the α of the MESS+ paper's
+winogrande experiment (arXiv 2505.19947), and, on the Llama-3 zoo and its synthetic twin, between the
+small (.61) and medium (.72) models' mean quality, so that meeting it takes routing."""
+
+
 def check_alpha(alpha: float) -> float:
     """``alpha`` as a float, or a clear error when it is not a mean quality in [0, 1]."""
     if not is_number(alpha) or not 0.0 <= alpha <= 1.0:
@@ -137,7 +143,7 @@ class MessEnv(gym.Env[dict, int]):
 
     - `recording`: a `Recording`, a catalogue name, a `.parquet` path, or `None` (the bundled
       synthetic default).
-    - `alpha`: the SLA, mean quality in [0, 1] to reach.
+    - `alpha`: the SLA, mean quality in [0, 1] to reach (default :data:`DEFAULT_ALPHA`, 0.7).
     - `explore_action`: add action `M`, "query every model".
     - `n_requests`, `benchmarks`, `replace`, `feedback_rate`: the stream (see
       :class:`~messenv.env.stream.StreamOptions`); each can be overridden per episode through
@@ -151,7 +157,7 @@ class MessEnv(gym.Env[dict, int]):
     def __init__(
         self,
         recording: Recording | str | Path | None = None,
-        alpha: float = 0.5,
+        alpha: float = DEFAULT_ALPHA,
         explore_action: bool = False,
         n_requests: int | None = None,
         benchmarks: str | Sequence[str] | None = None,

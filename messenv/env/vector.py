@@ -15,7 +15,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from messenv.env.mess_env import check_alpha, observation_space_for, resolve_recording
+from messenv.env.mess_env import DEFAULT_ALPHA, check_alpha, observation_space_for, resolve_recording
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.stream import StreamOptions, request_pool, sample_stream, stream_length
 from messenv.env.summary import EpisodeTotals
@@ -58,7 +58,7 @@ class MessVectorEnv(VectorEnv):
         self,
         num_envs: int = 1,
         recording: Recording | str | Path | None = None,
-        alpha: float = 0.5,
+        alpha: float = DEFAULT_ALPHA,
         explore_action: bool = False,
         n_requests: int | None = None,
         benchmarks: Sequence[str] | None = None,

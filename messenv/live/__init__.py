@@ -11,7 +11,7 @@ from messenv.live.energy import EnergyReading, EstimateMeter, ZeusMeter, make_me
 from messenv.live.recorder import RecordResult, RecordSettings, record
 from messenv.live.runner import ModelFailure, Outcome, RunSettings, run_request
 from messenv.live.taskfile import TaskItem, load_tasks
-from messenv.live.zoo import ModelSpec, ZooSpec, zoo_from_config
+from messenv.live.zoo import ModelSpec, ZooSpec, load_zoo, zoo_from_config
 
 __all__ = [
     "EnergyReading",
@@ -27,6 +27,7 @@ __all__ = [
     "ZeusMeter",
     "ZooSpec",
     "load_tasks",
+    "load_zoo",
     "make_meter",
     "record",
     "run_request",

@@ -14,6 +14,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from messenv.config import register_help_resolver
+
 
 @dataclass
 class TaskConfig:
@@ -96,3 +98,4 @@ class RecordConfig:
 def register_configs() -> None:
     """Register :class:`RecordConfig` as ``record_base_config`` (``conf/record.yaml`` extends it)."""
     ConfigStore.instance().store(name="record_base_config", node=RecordConfig)
+    register_help_resolver()

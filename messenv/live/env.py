@@ -49,6 +49,28 @@ class LiveMessEnv(MessEnv):
 
     Takes the backend plus MessEnv's keyword arguments (``alpha``, ``explore_action``,
     ``n_requests``, ``benchmarks``, ``replace``, ``feedback_rate``, ``features``, ``render_mode``).
+
+    Example (CPU, no download; needs torch and transformers, the ``embed`` extra): the tiny random
+    zoo of ``conf/zoo/tiny-random.yaml``, the shipped sample task and an estimated energy meter::
+
+        import tempfile
+
+        from messenv.live import EstimateMeter, LiveBackend, load_tasks, load_zoo
+        from messenv.live.env import LiveMessEnv
+        from messenv.live.tiny_models import build_tiny_zoo
+
+        root = tempfile.mkdtemp()
+        build_tiny_zoo(root)  # or: python -m messenv.live.tiny_models DIR
+        zoo = load_zoo("tiny-random", root=root)  # a conf/zoo name, or the path of your own zoo YAML
+        tasks = load_tasks("pkg://messenv.live.tasks/sample_mc.jsonl")
+        with LiveBackend.open(zoo, tasks, EstimateMeter(15.0)) as backend:  # 15 W assumed, flagged
+            env = LiveMessEnv(backend, alpha=0.4, explore_action=True, n_requests=5)
+            obs, info = env.reset(seed=0)
+            obs, reward, terminated, truncated, info = env.step(env.task.explore_action)
+            print(info["outcomes"])
+
+    On a GPU box, ``load_zoo("llama3-messplus")`` with ``make_meter({"meter": "zeus"}, zoo.gpu_indices)``
+    runs the vLLM zoo and measures each step with Zeus (the ``live`` extra).
     """
 
     def __init__(self, backend: LiveBackend, **kwargs: Any) -> None:

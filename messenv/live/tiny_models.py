@@ -12,11 +12,17 @@ text tokenises and nothing has to be fetched from a hub.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 from pathlib import Path
 
 #: label -> (layers, hidden size): the zoo's models grow in size, as a real zoo's do.
 TINY_ZOO = {"tiny-a": (1, 16), "tiny-b": (2, 32), "tiny-c": (3, 48)}
 END_OF_TEXT = "<|endoftext|>"
+NEEDS = ("torch", "transformers", "tokenizers")
+"""What building the models imports: the ``embed`` extra installs all three (torch pinned first)."""
+INSTALL = 'pip install torch==2.13.0 && pip install -e ".[embed]"'
+EXIT_MISSING_EXTRA = 2
 
 
 def build_tokenizer():  # transformers is optional: its types are not imported at module level
@@ -70,15 +76,32 @@ def build_tiny_zoo(root: str | Path, seed: int = 0) -> dict[str, Path]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m messenv.live.tiny_models DIR [--seed N]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def missing_modules() -> list[str]:
+    """The modules of :data:`NEEDS` that are not installed."""
+    return [name for name in NEEDS if importlib.util.find_spec(name) is None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m messenv.live.tiny_models DIR [--seed N]``; returns the exit status.
+
+    On the base install (no torch) it says which extra to install, in one line, and returns 2.
+    """
+    parser = argparse.ArgumentParser(prog="python -m messenv.live.tiny_models", description=__doc__.splitlines()[0])
     parser.add_argument("root", help="directory to write the models into (one sub-directory per model)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    missing = missing_modules()
+    if missing:
+        print(
+            f"{parser.prog}: error: building the tiny models needs {', '.join(missing)}, "
+            f"from the embed extra: {INSTALL}",
+            file=sys.stderr,
+        )
+        return EXIT_MISSING_EXTRA
     for label, path in build_tiny_zoo(args.root, args.seed).items():
         print(f"{label}: {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

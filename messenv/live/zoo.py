@@ -5,15 +5,22 @@ label to its engine, model id or local path, GPU indices, maximum sequence lengt
 and quantization. The models are listed in ascending cost, which the reference (and MESS+'s
 "answer with the largest model" rule) relies on; :func:`zoo_from_config` checks that order against
 each model's declared parameter count, checks every field, and checks that the memory shares of
-the models deployed side by side on one GPU fit in that GPU.
+the models deployed side by side on one GPU fit in that GPU. :func:`load_zoo` reads one such file
+on its own (outside ``python -m messenv.record``), e.g. to build a live environment.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue, OmegaConfBaseException
 
 from messenv.recordings.errors import RecordingError
 
@@ -131,6 +138,37 @@ def zoo_from_config(config: Mapping[str, Any]) -> ZooSpec:
     _check_order(name, specs)
     _check_memory_shares(name, specs)
     return ZooSpec(name=name, models=specs, description=str(config.get("description") or ""))
+
+
+def load_zoo(name_or_path: str | os.PathLike[str], **fields: Any) -> ZooSpec:
+    """A zoo YAML read on its own: a name of ``conf/zoo`` (``"tiny-random"``) or a path to your file.
+
+    ``fields`` set top-level fields before interpolations are resolved, e.g.
+    ``load_zoo("tiny-random", root="/tmp/tiny-zoo")`` (the ``zoo.root=`` of ``python -m messenv.record``).
+
+    Raises:
+        ZooError: no such zoo (the shipped names are listed), a mandatory field left unset (``???``)
+            or an unresolvable interpolation (named), or anything :func:`zoo_from_config` rejects.
+    """
+    path = Path(name_or_path)
+    shipped = resources.files("messenv_conf") / "zoo"
+    if not (isinstance(name_or_path, os.PathLike) or path.suffix in (".yaml", ".yml")):
+        if not (shipped / f"{name_or_path}.yaml").is_file():
+            names = sorted(p.name.removesuffix(".yaml") for p in shipped.iterdir() if p.name.endswith(".yaml"))
+            raise ZooError(f"no zoo named {str(name_or_path)!r}; shipped: {', '.join(names)} (or pass a .yaml path)")
+        path = Path(str(shipped / f"{name_or_path}.yaml"))
+    if not path.is_file():
+        raise ZooError(f"{path}: no such zoo file")
+    try:
+        config = OmegaConf.load(path)
+        for key, value in fields.items():
+            OmegaConf.update(config, key, value)
+        container = OmegaConf.to_container(config, resolve=True)
+    except OmegaConfBaseException as error:
+        missing = isinstance(error, (MissingMandatoryValue, InterpolationToMissingValueError))
+        hint = " (give it as a keyword argument of load_zoo)" if missing else ""
+        raise ZooError(f"{path}: {' '.join(str(error).splitlines()[0].split())}{hint}") from error
+    return zoo_from_config(container)
 
 
 def _model_spec(zoo: str, label: str, entry: Any) -> ModelSpec:

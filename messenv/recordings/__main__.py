@@ -5,6 +5,11 @@
     python -m messenv.recordings pull NAME
     python -m messenv.recordings import PATH --name NAME
 
+``import`` with a catalogue name verifies a local copy of that entry's files against the
+catalogue's sha256; with any other name it imports your own zoo (a MESS+ CSV, a Llama-3 style
+tarball, a folder of Qwen2 style JSON files, or a messenv parquet) into the local registry
+(:mod:`messenv.recordings.local`), where ``list`` and ``info`` show it as local with its sha256.
+
 Errors (unknown name, sha256 mismatch, failed download, malformed file) end the command with exit
 status 1 and one line on stderr that says what is wrong and where.
 """
@@ -31,6 +36,7 @@ from messenv.recordings.catalogue import (
     pull,
 )
 from messenv.recordings.errors import RecordingError
+from messenv.recordings.local import LocalEntry, import_file, local_entries, local_entry
 from messenv.recordings.recording import Recording
 
 
@@ -54,6 +60,15 @@ def _list(console: Console) -> None:
             str(len(entry.benchmarks)),
             size,
             _availability(entry),
+        )
+    for local in local_entries().values():
+        table.add_row(
+            local.name,
+            f"yours: {Path(local.source).name}",
+            str(len(local.models)),
+            str(len(local.benchmarks)),
+            "none (local)",
+            f"local, sha256 {local.sha256[:12]}…",
         )
     console.print(table)
 
@@ -109,8 +124,26 @@ def _print_sources(console: Console, entry: CatalogueEntry) -> None:
         console.print(f"    {source.url}", soft_wrap=True, highlight=False)
 
 
+def _local_table(entry: LocalEntry) -> Table:
+    """What the local registry says about a recording imported under a local name."""
+    about = Table(title=f"{entry.name} (local)", show_header=False)
+    about.add_column("field", style="bold")
+    about.add_column("value", overflow="fold")
+    about.add_row("source", entry.source)
+    about.add_row("reader", entry.reader)
+    about.add_row("imported", entry.imported)
+    about.add_row("models", ", ".join(entry.models))
+    about.add_row("benchmarks", ", ".join(entry.benchmarks))
+    about.add_row("status", f"local ({entry.path})")
+    return about
+
+
 def _info(console: Console, name_or_path: str) -> None:
-    if name_or_path in catalogue():
+    local = None if name_or_path in catalogue() else local_entry(name_or_path)
+    if local is not None:
+        console.print(_local_table(local))
+        console.print(f"sha256 {local.sha256}", soft_wrap=True, highlight=False)
+    elif name_or_path in catalogue():
         entry = get_entry(name_or_path)
         console.print(_entry_table(entry))
         _print_sources(console, entry)
@@ -125,6 +158,22 @@ def _info(console: Console, name_or_path: str) -> None:
         console.print(table)
 
 
+def _import(console: Console, path: str, name: str) -> None:
+    """A catalogue name verifies a local copy of its files; any other name imports the user's own zoo."""
+    if name in catalogue():
+        _report_cached(console, import_local(path, name))
+        return
+    entry = import_file(path, name)
+    console.print(
+        f"imported {entry.source} as local recording {name!r}: {entry.n_requests:,} requests, "
+        f"{len(entry.models)} models ({', '.join(entry.models)}), {len(entry.benchmarks)} benchmarks, "
+        f"sha256 {entry.sha256}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(f"use it: python -m messenv.run env.recording={name}", soft_wrap=True, highlight=False)
+
+
 def _report_cached(console: Console, path: Path) -> None:
     recording = load(path)
     console.print(
@@ -137,13 +186,23 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m messenv.recordings", description="The messenv recording catalogue.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the catalogue and what is cached")
-    info = commands.add_parser("info", help="describe a recording (catalogue name or .parquet path)")
+    info = commands.add_parser("info", help="describe a recording (catalogue or local name, or a file path)")
     info.add_argument("name", metavar="NAME_OR_PARQUET")
     pull_cmd = commands.add_parser("pull", help="download, verify (sha256), convert and cache a recording")
     pull_cmd.add_argument("name", metavar="NAME")
-    import_cmd = commands.add_parser("import", help="verify, convert and cache a local copy of a recording's files")
-    import_cmd.add_argument("path", metavar="PATH", help="the source file, or the directory holding the source files")
-    import_cmd.add_argument("--name", required=True, help="the catalogue name the files belong to")
+    import_cmd = commands.add_parser(
+        "import",
+        help="convert and cache a local copy of a catalogue recording (sha256-checked), "
+        "or your own zoo under a new name",
+    )
+    import_cmd.add_argument(
+        "path",
+        metavar="PATH",
+        help="a MESS+ .csv, a .tar.gz of CSVs, a .json, a .parquet, or a folder of *_qwen.json files",
+    )
+    import_cmd.add_argument(
+        "--name", required=True, help="a catalogue name (its files are checked against its sha256), or a new local name"
+    )
     return parser
 
 
@@ -159,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "pull":
             _report_cached(console, pull(args.name))
         else:
-            _report_cached(console, import_local(args.path, args.name))
+            _import(console, args.path, args.name)
     except (RecordingError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

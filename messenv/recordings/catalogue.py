@@ -53,6 +53,7 @@ import yaml
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.features import ensure_features
+from messenv.recordings.local import local_entries, local_entry, looks_like_path, read_path
 from messenv.recordings.recording import Recording
 from messenv.recordings.store import read_recording, write_recording
 
@@ -217,8 +218,9 @@ def get_entry(name: str) -> CatalogueEntry:
     entries = catalogue()
     if name not in entries:
         raise CatalogueError(
-            f"no recording named {name!r} in the catalogue; known: {', '.join(sorted(entries))} "
-            "(or pass a path to a .parquet recording)"
+            f"no recording named {name!r} in the catalogue; known: {', '.join(sorted(entries))}; "
+            f"local: {', '.join(sorted(local_entries())) or 'none'} (import your own with "
+            "`python -m messenv.recordings import FILE --name NAME`, or pass a path to a recording file)"
         )
     return entries[name]
 
@@ -318,13 +320,25 @@ def _convert_verified(entry: CatalogueEntry, open_source: Callable[[SourceFile],
     directory = _recordings_dir()
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{entry.name}-staging-", dir=directory) as staging:
+        origins = {}
         for source in entry.files:
-            stream, origin = open_source(source)
+            stream, origins[source.name] = open_source(source)
             with stream:
-                _copy_verified(stream, Path(staging) / source.name, source, origin, entry)
+                _copy_verified(stream, Path(staging) / source.name, source, origins[source.name], entry)
         converter_input = Path(staging) / entry.files[0].name if len(entry.files) == 1 else Path(staging)
-        recording = _finalise(converter(converter_input), entry)
+        try:
+            recording = _finalise(converter(converter_input), entry)
+        except RecordingError as error:
+            raise RecordingError(_name_origins(str(error), Path(staging), origins)) from error
         return write_recording(recording, cache_path(entry))
+
+
+def _name_origins(message: str, staging: Path, origins: Mapping[str, str]) -> str:
+    """A converter's error with each staged copy's path replaced by where the file came from:
+    the staging folder is deleted when the command ends, so its paths would point nowhere."""
+    for name, origin in origins.items():
+        message = message.replace(str(staging / name), origin)
+    return message.replace(str(staging), f"the source files ({', '.join(origins.values())})")
 
 
 def _download(source: SourceFile) -> tuple[IO[bytes], str]:
@@ -391,8 +405,11 @@ def _generate(entry: CatalogueEntry) -> Path:
 # ---------------------------------------------------------------------- loading
 def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
     text = os.fspath(name_or_path)
-    if isinstance(name_or_path, os.PathLike) or text.endswith(".parquet") or os.sep in text:
-        return read_recording(text)
+    if looks_like_path(name_or_path):
+        return read_path(text)
+    local = local_entry(text) if text not in catalogue() else None
+    if local is not None:
+        return read_recording(local.path)
     entry = get_entry(text)
     path = cache_path(entry)
     if not path.is_file():
@@ -411,11 +428,13 @@ def load(
     benchmarks: str | Iterable[str] | None = None,
     features: str | None = None,
 ) -> Recording:
-    """A recording by catalogue name, parquet path, or ``None`` for :data:`DEFAULT_RECORDING`.
+    """A recording by catalogue or local name, file path, or ``None`` for :data:`DEFAULT_RECORDING`.
 
     Args:
         name_or_path: a catalogue name (read from the cache; the synthetic default is generated
-            on first use) or a path to a ``.parquet`` recording.
+            on first use), a local name (``python -m messenv.recordings import FILE --name NAME``),
+            or a path: a ``.parquet`` recording, or a MESS+ CSV, tarball or JSON that is converted
+            once and cached by content (:mod:`messenv.recordings.local`).
         benchmarks: keep only these benchmarks (one name or several); ``None`` keeps all.
         features: ``None`` returns the recording without prompt features; ``"auto"``,
             ``"minilm"`` or ``"hashed"`` attach them via

@@ -68,3 +68,15 @@ def test_cli_resolves_its_configs_from_another_directory(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert "name: qwen2-messplus-sample_mc" in done.stdout and "unsloth/Qwen2.5-32B-Instruct-bnb-4bit" in done.stdout
+
+
+def test_help_describes_the_command_and_lists_only_its_groups() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "messenv.record", "--help"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("messenv-record (python -m messenv.record): run every model of a zoo")
+    assert "powered by Hydra" not in result.stdout
+    assert "zoo: llama3-messplus, qwen2-messplus, tiny-random" in result.stdout
+    assert "task: jsonl, sample_gen, sample_mc" in result.stdout
+    assert "\nagent:" not in result.stdout and "\nenv:" not in result.stdout

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+from importlib import resources
 
 import pytest
 
-from messenv.live.zoo import ZooError, zoo_from_config
+from messenv.live.zoo import ZooError, load_zoo, zoo_from_config
 from tests.live.conftest import shipped_zoo_config
 
 
@@ -71,3 +72,24 @@ def test_zoo_level_errors(llama: dict) -> None:
         zoo_from_config({**llama, "model": "x"})
     with pytest.raises(ZooError, match="'name' must be a non-empty string"):
         zoo_from_config({**llama, "name": ""})
+
+
+@pytest.mark.parametrize("name", ["llama3-messplus", "qwen2-messplus", "tiny-random"])
+def test_every_shipped_zoo_loads_on_its_own(name: str) -> None:
+    """Read as a file on its own (not nested under ``zoo`` by the record command), each zoo resolves."""
+    zoo = load_zoo(name, root="/models")
+    assert zoo == zoo_from_config(shipped_zoo_config(name, root="/models"))
+
+
+def test_load_zoo_from_a_path_and_its_errors(tmp_path) -> None:
+    text = (resources.files("messenv_conf") / "zoo" / "tiny-random.yaml").read_text()
+    own = tmp_path / "mine.yaml"
+    own.write_text(text.replace("name: tiny-random", "name: mine"))
+    assert load_zoo(own, root="/m").name == "mine"
+    assert load_zoo(str(own), root="/m").models[0].model == "/m/tiny-a"
+    with pytest.raises(ZooError, match=r"tiny-random\.yaml: .*Missing mandatory value: root \(give it as a keyword"):
+        load_zoo("tiny-random")
+    with pytest.raises(ZooError, match=r"no zoo named 'tiny'; shipped: llama3-messplus, qwen2-messplus, tiny-random"):
+        load_zoo("tiny")
+    with pytest.raises(ZooError, match=r"absent\.yaml: no such zoo file"):
+        load_zoo(tmp_path / "absent.yaml")

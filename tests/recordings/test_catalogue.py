@@ -178,9 +178,12 @@ def test_failing_converter_caches_nothing(tmp_path: Path, private_catalogue: Pat
     not_a_recording = tmp_path / "x.parquet"
     not_a_recording.write_text("hello")
     write_entry(private_catalogue, "broken", [(not_a_recording, not_a_recording.as_uri())])
-    with pytest.raises(RecordingError, match="not a parquet file"):
+    with pytest.raises(RecordingError, match="not a parquet file") as error:
         pull("broken")
     assert cache_listing(messenv_home) == []
+    # the staged copy is gone once the command ends: the error names where the file came from
+    assert str(error.value).startswith(f"{not_a_recording.as_uri()}: not a parquet file")
+    assert "staging" not in str(error.value)
 
 
 def test_unimportable_converter_is_named(published: Path, private_catalogue: Path, messenv_home: Path) -> None:

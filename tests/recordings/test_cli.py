@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from messenv.recordings.catalogue import DEFAULT_RECORDING, get_entry
-from tests.recordings.catalogue_helpers import sha256_of, write_entry
+from messenv.recordings.readers import write_mess_csv
+from tests.recordings.catalogue_helpers import make_tiny_zoo, sha256_of, write_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +107,33 @@ def test_synthetic_default_needs_no_download(tmp_path: Path, command: tuple[str,
     result = run_cli(*command, home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "small" in result.stdout and "large" in result.stdout
+
+
+def test_import_own_zoo_then_list_and_info_show_it_local(tmp_path: Path) -> None:
+    own = tmp_path / "my.csv"
+    write_mess_csv(make_tiny_zoo(), own)
+    result = run_cli("import", str(own), "--name", "myzoo", home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert f"imported {own} as local recording 'myzoo': 12 requests" in result.stdout
+    assert "python -m messenv.run env.recording=myzoo" in result.stdout
+    listing = run_cli("list", home=tmp_path / "home")
+    (row,) = [line for line in listing.stdout.splitlines() if "myzoo" in line]
+    assert f"local, sha256 {sha256_of(own)[:12]}" in row
+    info = run_cli("info", "myzoo", home=tmp_path / "home")
+    assert info.returncode == 0, info.stderr
+    assert f"sha256 {sha256_of(own)}" in info.stdout and "mean energy (J)" in info.stdout
+
+
+def test_import_own_zoo_error_names_the_users_file_row_and_column(tmp_path: Path) -> None:
+    own = tmp_path / "my.csv"
+    own.write_text(
+        "doc_id,input_text,benchmark_name,label_s,acc_s,energy_consumption_s,inference_time_s,"
+        "label_l,acc_l,energy_consumption_l,inference_time_l\n"
+        "1,a,q,0,0,1.0,0.1,0,1,5.0,0.5\n"
+        "2,b,q,0,1,1.2,0.1,0,1,5.2,0.5\n"
+        "3,c,q,0,0,1.1,0.1,0,maybe,4.9,0.5\n",
+        encoding="utf-8",
+    )
+    result = run_cli("import", str(own), "--name", "myzoo", home=tmp_path / "home")
+    assert_one_line_error(result, f"{own}, data row 3, column 'acc_l'")
+    assert "staging" not in result.stderr

@@ -10,6 +10,8 @@ import numpy as np
 from gymnasium import spaces
 
 from messenv.env.outcomes import OutcomeTable
+from messenv.env.scenario import Scenario, cost_limits, split_reset_options
+from messenv.env.scenario_play import EpisodeScenario, start_episode
 from messenv.env.stream import StreamOptions, is_number, request_pool, sample_stream, stream_length
 from messenv.env.summary import EpisodeTotals, to_builtin
 from messenv.env.task import TaskSpec
@@ -105,7 +107,9 @@ class MessEnv(gym.Env[dict, int]):
 
     `reward = -energy_j` of what ran, so maximising return minimises energy. The SLA is a
     constraint, not part of the reward: `info["cost"] = 1 - quality` follows the
-    Safety-Gymnasium convention, with `cost_limit = 1 - alpha` (:attr:`cost_limit`).
+    Safety-Gymnasium convention, with `cost_limit = 1 - alpha` (:attr:`cost_limit`). With a
+    latency SLO (see Scenarios) there are two constraints: `info["costs"]` and
+    :attr:`cost_limits`, Safety-Gymnasium's multi-constraint convention.
 
     ## Info
 
@@ -117,10 +121,33 @@ class MessEnv(gym.Env[dict, int]):
     `episode`: the episode summary (total energy, mean quality, SLA met, violation, model shares,
     exploration share and energy, feedback share).
 
+    ## Scenarios
+
+    `scenario` (a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; also a
+    `reset` option) departs from the stationary stream; every part is optional:
+
+    - `latency` (:class:`~messenv.env.scenario.LatencySLO`): a second constraint, mean latency
+      per request ≤ `mean_s`, or share of requests slower than `deadline_s` ≤ `max_late_share`.
+      Every step adds `costs = np.array([1 - quality, latency cost])` (the first NaN while the
+      quality is not revealed; the second the latency in s, or 1.0 for a late request);
+      `cost_limits = [1 - alpha, limit]`. The summary adds `mean_costs`, `cost_limits`,
+      `latency_violation` and `constraints_met` (both met).
+    - `delay` (:class:`~messenv.env.scenario.DelayedFeedback`): quality revealed `d` steps late
+      (`d` fixed, or geometric with that mean). A step's own `quality`, `cost` and
+      `outcomes["quality"]` are then `None` and `feedback` is False; `delayed_feedback` lists the
+      qualities arriving on this step: `[{"step": s, "action": a, "quality": q, "cost": 1 - q,
+      "outcomes": {"quality": [M]} or None}]`, `s` the `step` observation of the request they
+      belong to (`outcomes` is set when `s` explored). A delay running past the stream's end
+      arrives with the last step; a quality withheld by `feedback_rate` never arrives.
+
+    The agent's :class:`~messenv.env.task.TaskSpec` carries `latency_slo` and
+    `feedback_delayed`, nothing else of the scenario. The summary's `scenario` names it.
+
     ## Starting State
 
     `reset(seed=...)` draws the stream with `self.np_random`: a shuffled order of the selected
-    requests (or a draw with replacement), and the feedback mask. Same seed, same stream.
+    requests (or a draw with replacement), and the feedback mask, then what the scenario draws
+    (geometric delays). Same seed, same stream, with or without a scenario.
 
     ## Episode End
 
@@ -144,6 +171,7 @@ class MessEnv(gym.Env[dict, int]):
       `reset(options={...})`.
     - `features`: which prompt features to observe (see :func:`resolve_recording`).
     - `render_mode`: `"ansi"` returns a one-line status.
+    - `scenario`: see Scenarios; `None` is the stationary stream.
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -159,6 +187,7 @@ class MessEnv(gym.Env[dict, int]):
         feedback_rate: float = 1.0,
         features: str | None = None,
         render_mode: str | None = None,
+        scenario: Scenario | dict | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -170,6 +199,8 @@ class MessEnv(gym.Env[dict, int]):
         self.explore_index = self.n_models if explore_action else None
         self.outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
+        self.scenario = Scenario.parse(scenario)
+        self._scenario_play: EpisodeScenario | None = None
         self.action_space = spaces.Discrete(self.outcomes.n_actions)
         self.observation_space = observation_space_for(self.recording)
         self._prompts = self.recording.prompts.tolist()
@@ -194,6 +225,12 @@ class MessEnv(gym.Env[dict, int]):
         return 1.0 - self.alpha
 
     @property
+    def cost_limits(self) -> np.ndarray:
+        """Limits on the means of ``info["costs"]`` (Safety-Gymnasium multi-constraint style):
+        ``[1 - alpha]``, and the latency SLO's limit in a latency scenario."""
+        return cost_limits(self.alpha, self.scenario)
+
+    @property
     def stream_rows(self) -> np.ndarray:
         """Recording rows of the current episode's requests, in stream order (read-only).
 
@@ -206,7 +243,7 @@ class MessEnv(gym.Env[dict, int]):
 
     def _task_spec(self, n_requests: int) -> TaskSpec:
         return TaskSpec.for_recording(
-            self.recording, self.alpha, n_requests, self.explore_index, self.stream_options.feedback_rate
+            self.recording, self.alpha, n_requests, self.explore_index, self.stream_options.feedback_rate, self.scenario
         )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -215,13 +252,15 @@ class MessEnv(gym.Env[dict, int]):
         Options are validated before anything changes, the random generator included, so a bad
         option leaves the env as it was.
         """
+        options, scenario = split_reset_options(options, self.scenario)
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
         stream_length(len(pool), stream_options)
         super().reset(seed=seed)
         rows, feedback = sample_stream(self.np_random, pool, stream_options)
-        self.stream_options = stream_options
+        self.stream_options, self.scenario = stream_options, scenario
         self._rows, self._feedback = rows.tolist(), feedback.tolist()
+        self._scenario_play = start_episode(self.scenario, self.np_random, self._feedback)
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         self.task = self._task_spec(len(rows))
@@ -277,6 +316,8 @@ class MessEnv(gym.Env[dict, int]):
                 "energy_j": model_energy,
                 "latency_s": model_latency,
             }
+        if self._scenario_play is not None:
+            self._scenario_play.step(t, action, quality, latency, info)
         self._t = t + 1
         terminated = self._t == len(self._rows)
         if terminated:
@@ -300,7 +341,10 @@ class MessEnv(gym.Env[dict, int]):
 
     def summary(self) -> dict[str, Any]:
         """The summary of the episode so far (the one ``info["episode_summary"]`` holds at its end)."""
-        return to_builtin(self._totals.summary(self.alpha, self.models))
+        summary = self._totals.summary(self.alpha, self.models)
+        if self._scenario_play is not None:
+            summary.update(self._scenario_play.summary(summary["mean_quality"], self.alpha, self._totals.steps))
+        return to_builtin(summary)
 
     def render(self) -> str | None:
         """``"ansi"``: one line with progress, energy, running quality and the SLA gap."""

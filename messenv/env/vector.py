@@ -17,6 +17,8 @@ from gymnasium.vector.utils import batch_space
 
 from messenv.env.mess_env import check_alpha, observation_space_for, resolve_recording
 from messenv.env.outcomes import OutcomeTable
+from messenv.env.scenario import Scenario, cost_limits, split_reset_options
+from messenv.env.scenario_play import VectorEpisodeScenario, start_vector_episode
 from messenv.env.stream import StreamOptions, request_pool, sample_stream, stream_length
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
@@ -45,11 +47,20 @@ class MessVectorEnv(VectorEnv):
     (NaN rows where the sub-env did not explore, with the mask ``_outcomes``); at the last step
     ``episode``, the summaries as arrays (mask ``_episode``).
 
+    Scenarios (``scenario``, see MessEnv's Scenarios section) batch the same way: ``costs``
+    ``[n, 2]`` under a latency SLO (:attr:`cost_limits`); under delayed feedback the step's own
+    quality is NaN everywhere and ``delayed_feedback`` holds the arriving qualities of all
+    sub-envs as flat arrays of length K: ``env``, ``step``, ``action``, ``quality`` and
+    ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore), ordered as the
+    single envs list them (by sub-env, then request).
+
     Args:
         num_envs: number of parallel streams.
         recording, alpha, explore_action, n_requests, benchmarks, replace, feedback_rate, features:
             as for :class:`~messenv.env.mess_env.MessEnv`.
         observation_keys: which observation keys to return.
+        scenario: a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; ``None`` is
+            the stationary stream.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -66,6 +77,7 @@ class MessVectorEnv(VectorEnv):
         feedback_rate: float = 1.0,
         features: str | None = None,
         observation_keys: Sequence[str] = OBSERVATION_KEYS,
+        scenario: Scenario | dict | None = None,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
@@ -80,6 +92,8 @@ class MessVectorEnv(VectorEnv):
         self.explore_index = self.n_models if explore_action else None
         self.observation_keys = tuple(k for k in OBSERVATION_KEYS if k in observation_keys)
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
+        self.scenario = Scenario.parse(scenario)
+        self._scenario_play: VectorEpisodeScenario | None = None
         outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self._n_actions = outcomes.n_actions
         # Flattened [N * A] tables: one gather per quantity and step, indexed row * A + action.
@@ -102,6 +116,11 @@ class MessVectorEnv(VectorEnv):
         self.task: TaskSpec | None = None
 
     @property
+    def cost_limits(self) -> np.ndarray:
+        """Limits on the means of ``info["costs"]`` (see :attr:`MessEnv.cost_limits`)."""
+        return cost_limits(self.alpha, self.scenario)
+
+    @property
     def stream_rows(self) -> np.ndarray:
         """Recording rows of the current streams, shape ``[T, num_envs]`` (read-only; see MessEnv)."""
         rows = self._rows.view()
@@ -113,6 +132,7 @@ class MessVectorEnv(VectorEnv):
 
         Seeds and options are validated before anything changes, so a bad one leaves the env as it was.
         """
+        options, scenario = split_reset_options(options, self.scenario)
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
         stream_length(len(pool), stream_options)
@@ -122,15 +142,16 @@ class MessVectorEnv(VectorEnv):
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
         streams = [sample_stream(rng, pool, stream_options) for rng in self._rngs]
-        self.stream_options = stream_options
+        self.stream_options, self.scenario = stream_options, scenario
         # Stored [T, n] so that step t reads one contiguous row.
         self._rows = np.ascontiguousarray(np.stack([rows for rows, _ in streams], axis=1))
         self._feedback = np.ascontiguousarray(np.stack([fb for _, fb in streams], axis=1))
+        self._scenario_play = start_vector_episode(scenario, self._rngs, self._feedback, self.recording.quality)
         self._t = 0
         self._autoreset = False
         self._totals = EpisodeTotals(self._n_actions, self.num_envs)
         self.task = TaskSpec.for_recording(
-            self.recording, self.alpha, len(self._rows), self.explore_index, stream_options.feedback_rate
+            self.recording, self.alpha, len(self._rows), self.explore_index, stream_options.feedback_rate, scenario
         )
         return self._observe(0), {}
 
@@ -195,11 +216,16 @@ class MessVectorEnv(VectorEnv):
         if self.explore_index is not None and explored.any():
             info["outcomes"] = self._outcomes(rows, explored, feedback)
             info["_outcomes"] = explored
+        if self._scenario_play is not None:
+            self._scenario_play.step(t, rows, actions, quality, latency, explored, info)
         self._t = t + 1
         terminated = np.full(self.num_envs, self._t == len(self._rows))
         if self._t == len(self._rows):
             self._autoreset = True
-            info["episode_summary"] = self._totals.summary(self.alpha, self.models)
+            summary = self._totals.summary(self.alpha, self.models)
+            if self._scenario_play is not None:
+                summary.update(self._scenario_play.summary(summary["mean_quality"], self.alpha, self._totals.steps))
+            info["episode_summary"] = summary
             info["_episode_summary"] = terminated.copy()
         return self._observe(self._t), -energy, terminated, np.zeros(self.num_envs, dtype=bool), info
 

@@ -1,0 +1,193 @@
+"""A scenario while an episode plays: the per-step hooks MessEnv and MessVectorEnv call.
+
+:class:`EpisodeScenario` serves the single env (Python scalars, like its step) and
+:class:`VectorEpisodeScenario` the vector env (arrays over sub-envs). Both are built at reset
+from a :class:`~messenv.env.scenario.Scenario`, draw what they need from the env's generator(s)
+after the stream, and at each step add the scenario's fields to ``info``:
+
+- latency SLO: ``costs = [1 − quality, latency cost]`` (the first NaN while the quality is not
+  revealed) and a running sum of the latency cost for the summary;
+- delayed feedback: the step's own quality is withheld (``quality``/``cost`` ``None`` or NaN,
+  ``feedback`` False, an explored step's ``outcomes["quality"]`` too) and the qualities that
+  arrive on this step are listed in ``delayed_feedback`` (see the env docstrings for the layout).
+
+A request whose delay runs past the end of the stream is delivered with the last step, so every
+revealed quality reaches the agent; a quality withheld by ``feedback_rate`` is never delivered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from messenv.env.scenario import Scenario
+
+
+def arrival_steps(delays: np.ndarray, n_requests: int) -> np.ndarray:
+    """The step on which each request's quality is delivered: ``t + d``, at most the last step."""
+    return np.minimum(np.arange(n_requests)[:, None] + delays.reshape(n_requests, -1), n_requests - 1).reshape(
+        delays.shape
+    )
+
+
+def scenario_summary(scenario: Scenario, mean_quality: Any, alpha: float, latency_cost_sum: Any, steps: int) -> dict:
+    """The scenario's part of the episode summary (empty for a scenario without a latency SLO).
+
+    ``mean_costs`` and ``cost_limits`` follow ``info["costs"]``; ``latency_violation`` is
+    ``max(0, mean latency cost − limit)``; ``constraints_met`` is the SLA and the latency SLO both met.
+    """
+    out: dict[str, Any] = {"scenario": scenario.name}
+    slo = scenario.latency
+    if slo is None:
+        return out
+    mean_cost = latency_cost_sum / max(steps, 1)
+    out.update(
+        mean_costs=np.stack(np.broadcast_arrays(1.0 - mean_quality, mean_cost), axis=-1),
+        cost_limits=[1.0 - alpha, slo.limit],
+        latency_violation=np.maximum(0.0, mean_cost - slo.limit),
+        constraints_met=(mean_quality >= alpha) & (mean_cost <= slo.limit),
+    )
+    return out
+
+
+class EpisodeScenario:
+    """The scenario of one MessEnv episode.
+
+    Args:
+        scenario: the spec (not stationary).
+        rng: the env's generator, already past the stream draws.
+        feedback: per step, whether its quality is revealed at all (the ``feedback_rate`` mask).
+    """
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator, feedback: list[bool]) -> None:
+        self.scenario = scenario
+        self.latency = scenario.latency
+        self.latency_cost_sum = 0.0
+        self.due: list[list[int]] | None = None
+        self.played: list[dict[str, Any] | None] = []
+        if scenario.delay is not None:
+            n = len(feedback)
+            arrivals = arrival_steps(scenario.delay.draw(rng, n), n).tolist()
+            self.due = [[] for _ in range(n)]
+            for step, (arrival, revealed) in enumerate(zip(arrivals, feedback)):
+                if revealed:
+                    self.due[arrival].append(step)
+            self.played = [None] * n
+
+    def step(self, t: int, action: int, quality: float, latency_s: float, info: dict[str, Any]) -> None:
+        """Add the scenario's fields to the ``info`` of step ``t`` (see the module docstring)."""
+        if self.due is not None:
+            self._delay(t, action, quality, info)
+        if self.latency is not None:
+            cost = self.latency.cost(latency_s)
+            self.latency_cost_sum += cost
+            revealed = info["cost"]
+            info["costs"] = np.array([np.nan if revealed is None else revealed, cost])
+
+    def _delay(self, t: int, action: int, quality: float, info: dict[str, Any]) -> None:
+        outcomes = info.get("outcomes")
+        self.played[t] = {
+            "step": t,
+            "action": action,
+            "quality": quality,
+            "cost": 1.0 - quality,
+            "outcomes": None if outcomes is None else {"quality": outcomes["quality"]},
+        }
+        info["feedback"] = False
+        info["quality"] = info["cost"] = None
+        if outcomes is not None:
+            outcomes["quality"] = None
+        info["delayed_feedback"] = [self.played[s] for s in self.due[t]]
+
+    def summary(self, mean_quality: float, alpha: float, steps: int) -> dict[str, Any]:
+        """The scenario's summary fields (see :func:`scenario_summary`)."""
+        return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, steps)
+
+
+class VectorEpisodeScenario:
+    """The scenario of a batch of episodes in MessVectorEnv (one per sub-env).
+
+    Args:
+        scenario: the spec (not stationary).
+        rngs: each sub-env's generator, already past its stream draws.
+        feedback: ``[T, n]`` revealed-at-all mask.
+        quality: ``[N, M]`` recorded quality of every model (the outcomes of explored requests).
+    """
+
+    def __init__(
+        self, scenario: Scenario, rngs: list[np.random.Generator], feedback: np.ndarray, quality: np.ndarray
+    ) -> None:
+        self.scenario = scenario
+        self.latency = scenario.latency
+        n_steps, n_envs = feedback.shape
+        self.latency_cost_sum = np.zeros(n_envs)
+        self.model_quality = quality
+        self.delayed = scenario.delay is not None
+        if self.delayed:
+            delays = np.stack([scenario.delay.draw(rng, n_steps) for rng in rngs], axis=1)
+            arrival = arrival_steps(delays, n_steps)
+            step, env = np.nonzero(feedback)
+            # Ordered as the single env lists them: by arrival step, then sub-env, then request.
+            order = np.lexsort((step, env, arrival[step, env]))
+            self.step_of, self.env_of = step[order], env[order]
+            self.bounds = np.searchsorted(arrival[self.step_of, self.env_of], np.arange(n_steps + 1))
+            self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
+            self.quality = np.zeros((n_steps, n_envs))
+            self.rows = np.zeros((n_steps, n_envs), dtype=np.int64)
+            self.explored = np.zeros((n_steps, n_envs), dtype=bool)
+
+    def step(
+        self,
+        t: int,
+        rows: np.ndarray,
+        actions: np.ndarray,
+        quality: np.ndarray,
+        latency_s: np.ndarray,
+        explored: np.ndarray,
+        info: dict[str, Any],
+    ) -> None:
+        """Add the scenario's fields to the batched ``info`` of step ``t``."""
+        if self.delayed:
+            self._delay(t, rows, actions, quality, explored, info)
+        if self.latency is not None:
+            cost = self.latency.cost(latency_s)
+            self.latency_cost_sum += cost
+            info["costs"] = np.stack([1.0 - info["quality"], cost], axis=1)
+
+    def _delay(
+        self, t: int, rows: np.ndarray, actions: np.ndarray, quality: np.ndarray, explored: np.ndarray, info: dict
+    ) -> None:
+        self.rows[t], self.actions[t], self.quality[t], self.explored[t] = rows, actions, quality, explored
+        hidden = np.zeros(len(actions), dtype=bool)
+        info["feedback"] = info["_quality"] = hidden
+        info["quality"] = np.full(len(actions), np.nan)
+        if "outcomes" in info:
+            info["outcomes"]["quality"][:] = np.nan
+        start, stop = self.bounds[t], self.bounds[t + 1]
+        step, env = self.step_of[start:stop], self.env_of[start:stop]
+        outcomes = self.model_quality[self.rows[step, env]]
+        outcomes[~self.explored[step, env]] = np.nan
+        info["delayed_feedback"] = {
+            "env": env,
+            "step": step,
+            "action": self.actions[step, env],
+            "quality": self.quality[step, env],
+            "outcomes_quality": outcomes,
+        }
+
+    def summary(self, mean_quality: np.ndarray, alpha: float, steps: int) -> dict[str, Any]:
+        """The scenario's summary fields, as arrays over sub-envs."""
+        return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, steps)
+
+
+def start_episode(scenario: Scenario, rng: np.random.Generator, feedback: list[bool]) -> EpisodeScenario | None:
+    """The scenario state of a new MessEnv episode, or ``None`` for the stationary stream (no hooks)."""
+    return None if scenario.stationary else EpisodeScenario(scenario, rng, feedback)
+
+
+def start_vector_episode(
+    scenario: Scenario, rngs: list[np.random.Generator], feedback: np.ndarray, quality: np.ndarray
+) -> VectorEpisodeScenario | None:
+    """The scenario state of a new batch of MessVectorEnv episodes, or ``None`` when stationary."""
+    return None if scenario.stationary else VectorEpisodeScenario(scenario, rngs, feedback, quality)

@@ -1,0 +1,160 @@
+"""Scenarios of MessEnv and MessVectorEnv: the typed spec, latency costs, delayed feedback, equivalence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from messenv.env import MessEnv
+from messenv.env.scenario import DelayedFeedback, LatencySLO, Scenario
+from messenv.env.vector import MessVectorEnv
+
+LATENCY_MEAN = {"name": "latency", "latency": {"mean_s": 0.5}}
+LATENCY_DEADLINE = {"name": "deadline", "latency": {"deadline_s": 0.6, "max_late_share": 0.3}}
+DELAY_FIXED = {"name": "delay3", "delay": {"steps": 3}}
+DELAY_GEOMETRIC = {"name": "geo", "delay": {"steps": 4, "distribution": "geometric"}, "latency": {"mean_s": 0.5}}
+SCENARIOS = [LATENCY_MEAN, LATENCY_DEADLINE, DELAY_FIXED, DELAY_GEOMETRIC]
+
+
+def play_single(recording, scenario, seed, actions, feedback_rate=1.0):
+    env = MessEnv(recording=recording, alpha=0.6, explore_action=True, n_requests=len(actions),
+                  feedback_rate=feedback_rate, scenario=scenario)
+    env.reset(seed=seed)
+    return env, [env.step(int(a))[4] for a in actions]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"latency": {}}, "either mean_s, or deadline_s"),
+        ({"latency": {"mean_s": 1.0, "deadline_s": 2.0}}, "either mean_s"),
+        ({"latency": {"mean_s": -1.0}}, "latency.mean_s must be a number > 0"),
+        ({"latency": {"deadline_s": 1.0, "max_late_share": 1.5}}, "max_late_share must be in"),
+        ({"latency": {"deadline_s": 1.0}}, "max_late_share must be in"),
+        ({"latency": {"mean_sec": 1.0}}, r"scenario.latency: unknown key\(s\) \['mean_sec'\]"),
+        ({"delay": {"steps": 1.5}}, "delay.steps must be an integer"),
+        ({"delay": {"steps": 2, "distribution": "poisson"}}, "distribution must be one of"),
+        ({"lag": 3}, r"scenario: unknown key\(s\) \['lag'\]"),
+        ({"latency": 3}, "scenario.latency must be a mapping"),
+        ("latency", "must be a Scenario, a mapping or None"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_field(spec, message):
+    with pytest.raises(ValueError, match=message):
+        Scenario.parse(spec)
+
+
+def test_parse_builds_the_typed_spec_and_none_is_stationary():
+    scenario = Scenario.parse(DELAY_GEOMETRIC)
+    assert scenario.delay == DelayedFeedback(4, "geometric") and scenario.latency == LatencySLO(mean_s=0.5)
+    assert Scenario.parse(None).stationary and not scenario.stationary
+    assert Scenario.parse(scenario) is scenario
+
+
+def test_geometric_delays_have_the_asked_mean_and_start_at_zero():
+    delays = DelayedFeedback(4, "geometric").draw(np.random.default_rng(0), 200_000)
+    assert delays.min() == 0 and delays.mean() == pytest.approx(4.0, rel=0.02)
+
+
+def test_latency_costs_and_limits_follow_safety_gymnasium(tiny_recording):
+    actions = np.random.default_rng(1).integers(0, 4, 30)
+    env, infos = play_single(tiny_recording, LATENCY_DEADLINE, 3, actions)
+    np.testing.assert_array_equal(env.cost_limits, [0.4, 0.3])
+    rows = env.stream_rows
+    late = []
+    for t, info in enumerate(infos):
+        latency = tiny_recording.latency_s[rows[t]].sum() if actions[t] == 3 else tiny_recording.latency_s[rows[t], actions[t]]
+        assert info["latency_s"] == pytest.approx(latency)
+        late.append(float(latency > 0.6))
+        np.testing.assert_array_equal(info["costs"], [info["cost"], late[-1]])
+    summary = infos[-1]["episode_summary"]
+    assert summary["scenario"] == "deadline"
+    assert summary["mean_costs"] == pytest.approx([1 - summary["mean_quality"], np.mean(late)])
+    assert summary["latency_violation"] == pytest.approx(max(0.0, np.mean(late) - 0.3))
+    assert summary["constraints_met"] == (summary["sla_met"] and np.mean(late) <= 0.3)
+
+
+def test_a_stationary_env_has_one_cost_limit_and_no_costs(tiny_recording):
+    env, infos = play_single(tiny_recording, None, 0, [0, 1])
+    np.testing.assert_array_equal(env.cost_limits, [0.4])
+    assert "costs" not in infos[0] and "mean_costs" not in infos[-1]["episode_summary"]
+
+
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.5])
+def test_a_fixed_delay_reveals_each_quality_d_steps_later_naming_its_request(tiny_recording, feedback_rate):
+    actions = np.random.default_rng(2).integers(0, 4, 25)
+    env, infos = play_single(tiny_recording, DELAY_FIXED, 7, actions, feedback_rate)
+    _, plain = play_single(tiny_recording, None, 7, actions, feedback_rate)
+    assert env.task.feedback_delayed and env.task.latency_slo is None
+    arrived = {}
+    for t, info in enumerate(infos):
+        assert info["quality"] is None and info["cost"] is None and not info["feedback"]
+        if info["explored"]:
+            assert info["outcomes"]["quality"] is None
+        for entry in info["delayed_feedback"]:
+            assert entry["step"] == t - 3 or (t == len(actions) - 1 and entry["step"] > t - 3)
+            arrived[entry["step"]] = entry
+    for s, info in enumerate(plain):
+        if info["quality"] is None:
+            assert s not in arrived  # withheld by feedback_rate: never delivered
+            continue
+        entry = arrived.pop(s)
+        assert (entry["action"], entry["quality"], entry["cost"]) == (actions[s], info["quality"], info["cost"])
+        if info["explored"]:
+            np.testing.assert_array_equal(entry["outcomes"]["quality"], info["outcomes"]["quality"])
+        else:
+            assert entry["outcomes"] is None
+    assert not arrived
+    # The scenario changes what the agent sees, not what happened.
+    assert infos[-1]["episode_summary"]["mean_quality"] == plain[-1]["episode_summary"]["mean_quality"]
+
+
+def test_a_scenario_draws_after_the_stream_so_the_seed_replays_the_same_requests(tiny_recording):
+    env = MessEnv(recording=tiny_recording, n_requests=20)
+    env.reset(seed=4)
+    plain = env.stream_rows.copy()
+    env.reset(seed=4, options={"scenario": DELAY_GEOMETRIC})
+    np.testing.assert_array_equal(env.stream_rows, plain)
+    assert env.scenario.name == "geo" and env.task.latency_slo == LatencySLO(mean_s=0.5)
+
+
+def test_a_bad_scenario_option_leaves_the_env_as_it_was(tiny_recording):
+    env = MessEnv(recording=tiny_recording, n_requests=10, scenario=LATENCY_MEAN)
+    env.reset(seed=1)
+    state = env.np_random.bit_generator.state
+    with pytest.raises(ValueError, match="unknown key"):
+        env.reset(seed=2, options={"scenario": {"latency": {"mean": 1}}})
+    assert env.scenario.name == "latency" and env.np_random.bit_generator.state == state
+
+
+@pytest.mark.parametrize("spec", SCENARIOS, ids=lambda s: s["name"])
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.6])
+def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feedback_rate):
+    n, steps = 3, 24
+    actions = np.random.default_rng(5).integers(0, 4, (steps, n))
+    envs = MessVectorEnv(n, recording=tiny_recording, alpha=0.6, explore_action=True, n_requests=steps,
+                         feedback_rate=feedback_rate, scenario=spec)
+    envs.reset(seed=50)
+    vector_infos = [envs.step(actions[t])[4] for t in range(steps)]
+    np.testing.assert_array_equal(envs.cost_limits, MessEnv(recording=tiny_recording, alpha=0.6, scenario=spec).cost_limits)
+    for i in range(n):
+        _, infos = play_single(tiny_recording, spec, 50 + i, actions[:, i], feedback_rate)
+        for info, batched in zip(infos, vector_infos):
+            assert info["feedback"] == batched["feedback"][i]
+            if "costs" in info:
+                np.testing.assert_array_equal(info["costs"], batched["costs"][i])
+            if "delayed_feedback" in info:
+                flat = batched["delayed_feedback"]
+                mine = flat["env"] == i
+                assert [e["step"] for e in info["delayed_feedback"]] == flat["step"][mine].tolist()
+                assert [e["action"] for e in info["delayed_feedback"]] == flat["action"][mine].tolist()
+                assert [e["quality"] for e in info["delayed_feedback"]] == flat["quality"][mine].tolist()
+                for entry, outcome in zip(info["delayed_feedback"], flat["outcomes_quality"][mine]):
+                    if entry["outcomes"] is None:
+                        assert np.isnan(outcome).all()
+                    else:
+                        np.testing.assert_array_equal(entry["outcomes"]["quality"], outcome)
+        single, vector = infos[-1]["episode_summary"], vector_infos[-1]["episode_summary"]
+        for key in ("mean_costs", "latency_violation", "constraints_met"):
+            if key in single:
+                np.testing.assert_allclose(np.asarray(vector[key])[i], single[key])

@@ -21,7 +21,11 @@ Feedback: energy is always observed (``info["energy_j"]``), so the energy statis
 update on every step; quality statistics, λ and any learned model update only on steps whose
 quality is revealed (``info["quality"] is not None``). Every model is played until its quality
 has been revealed once, in index order, before the index rule takes over. The explore action is
-never played: bandits learn from the model they serve.
+never played: bandits learn from the model they serve. Under delayed feedback (a scenario, see
+:mod:`messenv.env.scenario`) each quality updates the statistics, λ and the learner when it
+arrives, with the observation of the request it belongs to
+(:class:`messenv_agents.base.PendingRequests`); until an arm's first quality arrives it is still
+the arm played.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent
+from messenv_agents.base import BaseAgent, PendingRequests
 
 
 class ArmStatistics:
@@ -84,12 +88,14 @@ class LagrangianBandit(BaseAgent):
         self.eta, self.lambda_init, self.lambda_max = float(eta), float(lambda_init), float(lambda_max)
         self.lam = self.lambda_init
         self.stats = ArmStatistics(2)
+        self.pending = PendingRequests()
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh λ, statistics and energy scale."""
         super().reset(spec, seed)
         self.lam = self.lambda_init
         self.stats = ArmStatistics(spec.n_models)
+        self.pending = PendingRequests(spec.feedback_delayed)
 
     # ------------------------------------------------------------------ policy
     def act(self, obs: dict) -> int:
@@ -114,11 +120,17 @@ class LagrangianBandit(BaseAgent):
 
     # ------------------------------------------------------------------ learning
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
-        """Energy statistics always; quality statistics, λ and the learner only with feedback."""
+        """Energy statistics always; quality statistics, λ and the learner when a quality is revealed,
+        on this step or, under delayed feedback, when it arrives (with the request it belongs to)."""
         self.stats.add_energy(action, float(info["energy_j"]))
         quality = info["quality"]
-        if quality is None:
-            return
+        if quality is not None:
+            self.reveal(obs, action, quality)
+        for earlier, entry in self.pending.arrivals(obs, info):
+            self.reveal(earlier, entry["action"], entry["quality"])
+
+    def reveal(self, obs: dict, action: int, quality: float) -> None:
+        """Fold one revealed quality of the request ``obs`` (served by ``action``) into the statistics."""
         self.stats.add_quality(action, quality)
         self.lam = min(self.lambda_max, max(0.0, self.lam + self.eta * (self.alpha - quality)))
         self.learn(obs, action, quality)

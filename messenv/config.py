@@ -21,6 +21,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from messenv.env.scenario import Scenario
+
 CONFIG_PACKAGE = "messenv_conf"
 BASELINES = ["random", "cheapest_first", "largest_only", "ucb1", "thompson", "linucb", "primal_dual"]
 
@@ -53,6 +55,39 @@ class EnvConfig:
     explore_action: bool = True
     replace: bool = False
     features: Optional[str] = "auto"
+
+
+@dataclass
+class LatencyConfig:
+    """A latency SLO (see :class:`messenv.env.scenario.LatencySLO`): ``mean_s``, or
+    ``deadline_s`` with ``max_late_share``."""
+
+    mean_s: Optional[float] = None
+    deadline_s: Optional[float] = None
+    max_late_share: Optional[float] = None
+
+
+@dataclass
+class DelayConfig:
+    """Delayed feedback (see :class:`messenv.env.scenario.DelayedFeedback`)."""
+
+    steps: int = 1
+    distribution: str = "fixed"
+
+
+@dataclass
+class ScenarioConfig:
+    """The scenario the stream plays (``conf/scenario/<name>.yaml``; ``none`` is stationary).
+
+    Attributes:
+        name: the scenario's label in results and plots.
+        latency: a latency SLO, the second constraint.
+        delay: delayed quality feedback.
+    """
+
+    name: str = "none"
+    latency: Optional[LatencyConfig] = None
+    delay: Optional[DelayConfig] = None
 
 
 @dataclass
@@ -112,6 +147,7 @@ class RunConfig:
         agent: the agent to evaluate: ``_target_`` (its class) plus constructor parameters, from
             ``conf/agent/<name>.yaml``; its ``name`` key says which file it came from.
         env: the request stream and SLA.
+        scenario: drift, zoo changes, a latency SLO, delayed feedback (``scenario=<name>``).
         seed: seeds the stream order, the feedback mask and the agent.
         baselines: other agents (names of ``conf/agent`` files) run on the same stream and seed
             for comparison; ``[]`` runs the agent alone.
@@ -123,6 +159,7 @@ class RunConfig:
 
     agent: Any = MISSING
     env: EnvConfig = field(default_factory=EnvConfig)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     seed: int = 0
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     grid: Optional[GridConfig] = None
@@ -219,6 +256,19 @@ def _check_alpha(alpha: float, where: str) -> None:
         raise ConfigError(f"{where} must be in [0, 1], got {alpha}")
 
 
+def scenario_of(cfg: DictConfig) -> Scenario:
+    """The run's :class:`~messenv.env.scenario.Scenario` (stationary when the config has none).
+
+    Raises:
+        ConfigError: a value the scenario refuses (named: ``scenario.latency.mean_s must be ...``).
+    """
+    node = cfg.get("scenario")
+    try:
+        return Scenario.parse(None if node is None else OmegaConf.to_container(node, resolve=True))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Check what the schema's types cannot: ranges, and that the agent can be built.
 
@@ -230,6 +280,7 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"env.feedback_rate must be in (0, 1], got {cfg.env.feedback_rate}")
     if cfg.env.n_requests is not None and cfg.env.n_requests <= 0:
         raise ConfigError(f"env.n_requests must be positive, got {cfg.env.n_requests}")
+    scenario_of(cfg)
     check_agent_node(cfg.agent)
     for name in cfg.baselines:
         check_agent_node(load_agent_node(name), f"baselines: {name}")

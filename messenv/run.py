@@ -42,12 +42,13 @@ from messenv.config import (
     ConfigError,
     load_agent_node,
     register_configs,
+    scenario_of,
     validate_config,
 )
+from messenv.env.scenario import STATIONARY, Scenario
 from messenv.evaluate import Evaluation, TaskSettings, evaluate
 from messenv.grid import RecordingSource, cells_of, parameter_sets, run_grid
 from messenv.loggers import make_loggers
-from messenv.oracle import hindsight_oracle
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording, RecordingError
 from messenv.recordings.catalogue import load
@@ -60,6 +61,7 @@ from messenv.results import (
     recording_identity,
     write_results,
 )
+from messenv.scenario_oracle import oracle_choice
 
 PROGRAM = "messenv-run"
 EXIT_BAD_CONFIG = 2
@@ -77,16 +79,19 @@ def comparison_agents(cfg: DictConfig) -> list[tuple[dict, str]]:
     return [(agent, AGENT)] + [(OmegaConf.to_container(load_agent_node(name)), BASELINE) for name in baselines]
 
 
-def write_run_plots(evaluation: Evaluation, alpha: float, out_dir: Path) -> list[Path]:
-    """Running quality, cumulative energy vs the oracle, and the agent's model share over time."""
+def write_run_plots(
+    evaluation: Evaluation, alpha: float, out_dir: Path, scenario: Scenario = STATIONARY
+) -> list[Path]:
+    """Running quality, cumulative energy vs the oracle (facing ``scenario``), and the agent's
+    model share over time."""
     from messenv.plots import (
         cumulative_energy_plot,
         model_share_plot,
         running_quality_plot,
     )
 
-    oracle = hindsight_oracle(evaluation.quality, evaluation.energy_j, alpha)
-    oracle_cumulative_j = np.cumsum((oracle.choice * evaluation.energy_j).sum(axis=1))
+    choice = oracle_choice(evaluation.quality, evaluation.energy_j, evaluation.latency_s, alpha, scenario)
+    oracle_cumulative_j = np.cumsum((choice * evaluation.energy_j).sum(axis=1))
     played = evaluation.played
     main = played[0]
     models = list(main.episode.summary["models"])
@@ -108,13 +113,13 @@ def run_single(
     cfg: DictConfig, recording: Recording, out_dir: Path, loggers: list
 ) -> tuple[list[ResultRow], list[Path]]:
     """One task, one seed: the agent and its baselines, the oracle and the best static mix."""
-    task = TaskSettings.from_config(cfg.env)
+    task = TaskSettings.from_config(cfg.env, scenario=scenario_of(cfg))
     with DelayedProgress(cfg.progress) as progress:
         evaluation = evaluate(recording, task, comparison_agents(cfg), cfg.seed, progress)
     for logger in loggers:
         for played in evaluation.played:
             logger.log_episode(played.label, played.episode)
-    plots = write_run_plots(evaluation, task.alpha, out_dir) if cfg.plots else []
+    plots = write_run_plots(evaluation, task.alpha, out_dir, task.scenario) if cfg.plots else []
     return evaluation.rows, plots
 
 

@@ -44,7 +44,9 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _positive(value: Any, field: str) -> float:
-    _require(is_number(value) and math.isfinite(value) and value > 0, f"scenario.{field} must be a number > 0, got {value!r}")
+    _require(
+        is_number(value) and math.isfinite(value) and value > 0, f"scenario.{field} must be a number > 0, got {value!r}"
+    )
     return float(value)
 
 
@@ -153,13 +155,14 @@ class Scenario:
 
         Raises:
             ValueError: an unknown key (named, with the known ones) or a value out of range.
+            TypeError: ``spec`` is neither a Scenario, a mapping nor ``None``.
         """
         if spec is None:
             return cls()
         if isinstance(spec, Scenario):
             return spec
         if not isinstance(spec, Mapping):
-            raise ValueError(f"scenario must be a Scenario, a mapping or None, got {type(spec).__name__}")
+            raise TypeError(f"scenario must be a Scenario, a mapping or None, got {type(spec).__name__}")
         _check_keys(spec, cls, "scenario")
         parts = {"latency": LatencySLO, "delay": DelayedFeedback}
         values: dict[str, Any] = {}
@@ -170,13 +173,18 @@ class Scenario:
                 _check_keys(value, parts[key], f"scenario.{key}")
                 value = parts[key](**dict(value))
             values[key] = value
-        _require(isinstance(values.get("name", "none"), str), f"scenario.name must be a string, got {values.get('name')!r}")
+        _require(
+            isinstance(values.get("name", "none"), str), f"scenario.name must be a string, got {values.get('name')!r}"
+        )
         return cls(**values)
 
     @property
     def stationary(self) -> bool:
         """True when nothing departs from the plain stream (the envs then skip every hook)."""
         return self.latency is None and self.delay is None
+
+
+STATIONARY = Scenario()
 
 
 def _check_keys(mapping: Mapping[str, Any], schema: type, where: str) -> None:

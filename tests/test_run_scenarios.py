@@ -1,0 +1,42 @@
+"""``python -m messenv.run scenario=<name>``: every conf/scenario file runs every baseline and the oracle."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from messenv.config import BASELINES, CONFIG_PACKAGE, ConfigError, compose_config
+from messenv.run import run
+
+SCENARIOS = sorted(
+    p.name[: -len(".yaml")]
+    for p in (resources.files(CONFIG_PACKAGE) / "scenario").iterdir()
+    if p.name.endswith(".yaml")
+)
+
+
+def test_the_config_group_has_the_stationary_stream_and_each_scenario():
+    assert {"none", "latency_slo", "latency_deadline", "delayed_feedback", "delayed_geometric"} <= set(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_each_scenario_runs_every_baseline_and_the_oracle_and_writes_plots(tmp_path, name):
+    cfg = compose_config(f"scenario={name}", "env.n_requests=240", "progress=false", "agent=ucb1")
+    rows = run(cfg, tmp_path)
+    labels = {row.label for row in rows}
+    assert set(BASELINES) | {"ucb1", "oracle", "static_mix"} <= labels
+    assert {row.scenario for row in rows} == {name}
+    latency = cfg.scenario.latency is not None
+    for row in rows:
+        assert (row.latency_violation is not None) == latency
+        assert (row.constraints_met is not None) == latency
+    oracle = next(row for row in rows if row.label == "oracle")
+    assert oracle.energy_ratio == 1.0 and (oracle.constraints_met is not False)
+    for plot in ("running_quality.png", "cumulative_energy.png", "model_share.png"):
+        assert (tmp_path / plot).stat().st_size > 0
+
+
+def test_a_bad_scenario_value_is_a_config_error_naming_the_field(tmp_path):
+    with pytest.raises(ConfigError, match="scenario.latency.mean_s must be a number > 0"):
+        run(compose_config("scenario=latency_slo", "scenario.latency.mean_s=-1"), tmp_path)

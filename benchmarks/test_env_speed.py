@@ -71,3 +71,49 @@ def test_vector_steps_per_second(benchmark, recording, observation_keys):
         benchmark.extra_info["messenv_vector_step / cartpole_vector_step"] = seconds / peer
         if observation_keys == ("benchmark", "step"):
             enforce_goal(benchmark, 1e7 * seconds / NUM_ENVS, 1.0, "goal_10M_steps_per_s (<= 1 meets it)")
+
+
+# Each scenario (conf/scenario) against the stationary env, timed in the same run (issue 12: within 1.5x).
+SCENARIOS = {
+    "latency_slo": {"latency": {"mean_s": 0.5}},
+    "latency_deadline": {"latency": {"deadline_s": 1.0, "max_late_share": 0.05}},
+    "delayed_feedback": {"delay": {"steps": 2}},
+    "delayed_geometric": {"delay": {"steps": 2, "distribution": "geometric"}},
+}
+SCENARIO_GOAL = 1.5
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_single_step_vs_stationary(benchmark, recording, name):
+    options = {"replace": True, "n_requests": 400 * STEPS}
+    env = MessEnv(recording=recording, alpha=0.7, scenario=SCENARIOS[name])
+    env.reset(seed=0, options=options)
+    stationary = MessEnv(recording=recording, alpha=0.7)
+    stationary.reset(seed=0, options=options)
+    benchmark.pedantic(env.step, args=(1,), rounds=200, iterations=STEPS // 2)
+    peer = peer_seconds(lambda: stationary.step(1), number=STEPS)
+    if not benchmark.disabled:
+        enforce_goal(benchmark, benchmark.stats.stats.min / peer, SCENARIO_GOAL, f"{name}_step / stationary_step")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_vector_step_vs_stationary(benchmark, recording, name):
+    def make(scenario):
+        envs = MessVectorEnv(
+            NUM_ENVS,
+            recording=recording,
+            alpha=0.7,
+            replace=True,
+            n_requests=ROUNDS * ITERATIONS + 200,
+            observation_keys=("benchmark", "step"),
+            scenario=scenario,
+        )
+        envs.reset(seed=0)
+        return envs
+
+    envs, stationary = make(SCENARIOS[name]), make(None)
+    actions = np.ones(NUM_ENVS, dtype=np.int64)
+    benchmark.pedantic(envs.step, args=(actions,), rounds=ROUNDS, iterations=ITERATIONS)
+    peer = peer_seconds(lambda: stationary.step(actions), number=ITERATIONS)
+    if not benchmark.disabled:
+        enforce_goal(benchmark, benchmark.stats.stats.min / peer, SCENARIO_GOAL, f"{name}_vector_step / stationary")

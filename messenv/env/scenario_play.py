@@ -63,6 +63,8 @@ class EpisodeScenario:
     def __init__(self, scenario: Scenario, rng: np.random.Generator, feedback: list[bool]) -> None:
         self.scenario = scenario
         self.latency = scenario.latency
+        # The deadline (or None for the mean form), read on every step without a method call.
+        self.deadline = None if self.latency is None else self.latency.deadline_s
         self.latency_cost_sum = 0.0
         self.due: list[list[int]] | None = None
         self.played: list[dict[str, Any] | None] = []
@@ -80,25 +82,24 @@ class EpisodeScenario:
         if self.due is not None:
             self._delay(t, action, quality, info)
         if self.latency is not None:
-            cost = self.latency.cost(latency_s)
+            deadline = self.deadline
+            cost = latency_s if deadline is None else float(latency_s > deadline)
             self.latency_cost_sum += cost
             revealed = info["cost"]
-            info["costs"] = np.array([np.nan if revealed is None else revealed, cost])
+            info["costs"] = np.array((np.nan if revealed is None else revealed, cost))
 
     def _delay(self, t: int, action: int, quality: float, info: dict[str, Any]) -> None:
-        outcomes = info.get("outcomes")
-        self.played[t] = {
-            "step": t,
-            "action": action,
-            "quality": quality,
-            "cost": 1.0 - quality,
-            "outcomes": None if outcomes is None else {"quality": outcomes["quality"]},
-        }
+        if info["explored"]:
+            outcomes = info["outcomes"]
+            revealed = {"quality": outcomes["quality"]}
+            outcomes["quality"] = None
+        else:
+            revealed = None
+        played = self.played
+        played[t] = {"step": t, "action": action, "quality": quality, "cost": 1.0 - quality, "outcomes": revealed}
         info["feedback"] = False
         info["quality"] = info["cost"] = None
-        if outcomes is not None:
-            outcomes["quality"] = None
-        info["delayed_feedback"] = [self.played[s] for s in self.due[t]]
+        info["delayed_feedback"] = [played[s] for s in self.due[t]]
 
     def summary(self, mean_quality: float, alpha: float, steps: int) -> dict[str, Any]:
         """The scenario's summary fields (see :func:`scenario_summary`)."""
@@ -113,16 +114,25 @@ class VectorEpisodeScenario:
         rngs: each sub-env's generator, already past its stream draws.
         feedback: ``[T, n]`` revealed-at-all mask.
         quality: ``[N, M]`` recorded quality of every model (the outcomes of explored requests).
+        rows: ``[T, n]`` recording rows of the streams.
+        explore_index: the explore action, or ``None``.
     """
 
     def __init__(
-        self, scenario: Scenario, rngs: list[np.random.Generator], feedback: np.ndarray, quality: np.ndarray
+        self,
+        scenario: Scenario,
+        rngs: list[np.random.Generator],
+        feedback: np.ndarray,
+        quality: np.ndarray,
+        rows: np.ndarray,
+        explore_index: int | None,
     ) -> None:
         self.scenario = scenario
         self.latency = scenario.latency
         n_steps, n_envs = feedback.shape
         self.latency_cost_sum = np.zeros(n_envs)
         self.model_quality = quality
+        self.explore_index = -1 if explore_index is None else explore_index
         self.delayed = scenario.delay is not None
         if self.delayed:
             delays = np.stack([scenario.delay.draw(rng, n_steps) for rng in rngs], axis=1)
@@ -131,48 +141,42 @@ class VectorEpisodeScenario:
             # Ordered as the single env lists them: by arrival step, then sub-env, then request.
             order = np.lexsort((step, env, arrival[step, env]))
             self.step_of, self.env_of = step[order], env[order]
+            self.flat_of = self.step_of * n_envs + self.env_of  # into the [T * n] arrays below
             self.bounds = np.searchsorted(arrival[self.step_of, self.env_of], np.arange(n_steps + 1))
-            self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
-            self.quality = np.zeros((n_steps, n_envs))
-            self.rows = np.zeros((n_steps, n_envs), dtype=np.int64)
-            self.explored = np.zeros((n_steps, n_envs), dtype=bool)
+            self.rows = np.ascontiguousarray(rows).ravel()
+            # What each step played, filled as it plays, read back flat when its quality arrives.
+            self.actions = np.zeros(n_steps * n_envs, dtype=np.int64)
+            self.quality = np.zeros(n_steps * n_envs)
 
-    def step(
-        self,
-        t: int,
-        rows: np.ndarray,
-        actions: np.ndarray,
-        quality: np.ndarray,
-        latency_s: np.ndarray,
-        explored: np.ndarray,
-        info: dict[str, Any],
-    ) -> None:
+    def step(self, t: int, actions: np.ndarray, quality: np.ndarray, latency_s: np.ndarray, info: dict[str, Any]) -> None:
         """Add the scenario's fields to the batched ``info`` of step ``t``."""
         if self.delayed:
-            self._delay(t, rows, actions, quality, explored, info)
+            self._delay(t, actions, quality, info)
         if self.latency is not None:
             cost = self.latency.cost(latency_s)
             self.latency_cost_sum += cost
             info["costs"] = np.stack([1.0 - info["quality"], cost], axis=1)
 
-    def _delay(
-        self, t: int, rows: np.ndarray, actions: np.ndarray, quality: np.ndarray, explored: np.ndarray, info: dict
-    ) -> None:
-        self.rows[t], self.actions[t], self.quality[t], self.explored[t] = rows, actions, quality, explored
-        hidden = np.zeros(len(actions), dtype=bool)
+    def _delay(self, t: int, actions: np.ndarray, quality: np.ndarray, info: dict) -> None:
+        n = len(actions)
+        now = slice(t * n, (t + 1) * n)
+        self.actions[now], self.quality[now] = actions, quality
+        hidden = np.zeros(n, dtype=bool)
         info["feedback"] = info["_quality"] = hidden
-        info["quality"] = np.full(len(actions), np.nan)
+        info["quality"] = np.full(n, np.nan)
         if "outcomes" in info:
             info["outcomes"]["quality"][:] = np.nan
         start, stop = self.bounds[t], self.bounds[t + 1]
-        step, env = self.step_of[start:stop], self.env_of[start:stop]
-        outcomes = self.model_quality[self.rows[step, env]]
-        outcomes[~self.explored[step, env]] = np.nan
+        flat = self.flat_of[start:stop]
+        arrived = self.actions[flat]
+        explored_at = np.flatnonzero(arrived == self.explore_index)
+        outcomes = np.full((len(flat), self.model_quality.shape[1]), np.nan)
+        outcomes[explored_at] = self.model_quality[self.rows[flat[explored_at]]]
         info["delayed_feedback"] = {
-            "env": env,
-            "step": step,
-            "action": self.actions[step, env],
-            "quality": self.quality[step, env],
+            "env": self.env_of[start:stop],
+            "step": self.step_of[start:stop],
+            "action": arrived,
+            "quality": self.quality[flat],
             "outcomes_quality": outcomes,
         }
 
@@ -187,7 +191,14 @@ def start_episode(scenario: Scenario, rng: np.random.Generator, feedback: list[b
 
 
 def start_vector_episode(
-    scenario: Scenario, rngs: list[np.random.Generator], feedback: np.ndarray, quality: np.ndarray
+    scenario: Scenario,
+    rngs: list[np.random.Generator],
+    feedback: np.ndarray,
+    quality: np.ndarray,
+    rows: np.ndarray,
+    explore_index: int | None,
 ) -> VectorEpisodeScenario | None:
     """The scenario state of a new batch of MessVectorEnv episodes, or ``None`` when stationary."""
-    return None if scenario.stationary else VectorEpisodeScenario(scenario, rngs, feedback, quality)
+    if scenario.stationary:
+        return None
+    return VectorEpisodeScenario(scenario, rngs, feedback, quality, rows, explore_index)

@@ -146,7 +146,9 @@ class MessVectorEnv(VectorEnv):
         # Stored [T, n] so that step t reads one contiguous row.
         self._rows = np.ascontiguousarray(np.stack([rows for rows, _ in streams], axis=1))
         self._feedback = np.ascontiguousarray(np.stack([fb for _, fb in streams], axis=1))
-        self._scenario_play = start_vector_episode(scenario, self._rngs, self._feedback, self.recording.quality)
+        self._scenario_play = start_vector_episode(
+            scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index
+        )
         self._t = 0
         self._autoreset = False
         self._totals = EpisodeTotals(self._n_actions, self.num_envs)
@@ -217,7 +219,7 @@ class MessVectorEnv(VectorEnv):
             info["outcomes"] = self._outcomes(rows, explored, feedback)
             info["_outcomes"] = explored
         if self._scenario_play is not None:
-            self._scenario_play.step(t, rows, actions, quality, latency, explored, info)
+            self._scenario_play.step(t, actions, quality, latency, info)
         self._t = t + 1
         terminated = np.full(self.num_envs, self._t == len(self._rows))
         if self._t == len(self._rows):

@@ -141,12 +141,15 @@ class VectorEpisodeScenario:
             # Ordered as the single env lists them: by arrival step, then sub-env, then request.
             order = np.lexsort((step, env, arrival[step, env]))
             self.step_of, self.env_of = step[order], env[order]
-            self.flat_of = self.step_of * n_envs + self.env_of  # into the [T * n] arrays below
             self.bounds = np.searchsorted(arrival[self.step_of, self.env_of], np.arange(n_steps + 1))
-            self.rows = np.ascontiguousarray(rows).ravel()
-            # What each step played, filled as it plays, read back flat when its quality arrives.
-            self.actions = np.zeros(n_steps * n_envs, dtype=np.int64)
-            self.quality = np.zeros(n_steps * n_envs)
+            self.delivered_rows = rows[self.step_of, self.env_of]
+            # What each step played, kept in a ring of R steps (R = longest delay + 1: a step's
+            # slot is reused only after its quality has arrived), read back when it arrives. A
+            # ring rather than [T, n] arrays: the same few pages are written every step.
+            self.ring = min(n_steps, int(delays.max(initial=0)) + 1)
+            self.flat_of = (self.step_of % self.ring) * n_envs + self.env_of
+            self.actions = np.zeros(self.ring * n_envs, dtype=np.int64)
+            self.quality = np.zeros(self.ring * n_envs)
 
     def step(self, t: int, actions: np.ndarray, quality: np.ndarray, latency_s: np.ndarray, info: dict[str, Any]) -> None:
         """Add the scenario's fields to the batched ``info`` of step ``t``."""
@@ -159,7 +162,8 @@ class VectorEpisodeScenario:
 
     def _delay(self, t: int, actions: np.ndarray, quality: np.ndarray, info: dict) -> None:
         n = len(actions)
-        now = slice(t * n, (t + 1) * n)
+        slot = t % self.ring
+        now = slice(slot * n, (slot + 1) * n)
         self.actions[now], self.quality[now] = actions, quality
         hidden = np.zeros(n, dtype=bool)
         info["feedback"] = info["_quality"] = hidden
@@ -171,7 +175,7 @@ class VectorEpisodeScenario:
         arrived = self.actions[flat]
         explored_at = np.flatnonzero(arrived == self.explore_index)
         outcomes = np.full((len(flat), self.model_quality.shape[1]), np.nan)
-        outcomes[explored_at] = self.model_quality[self.rows[flat[explored_at]]]
+        outcomes[explored_at] = self.model_quality[self.delivered_rows[start:stop][explored_at]]
         info["delayed_feedback"] = {
             "env": self.env_of[start:stop],
             "step": self.step_of[start:stop],

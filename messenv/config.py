@@ -76,6 +76,25 @@ class DelayConfig:
 
 
 @dataclass
+class PhaseConfig:
+    """One phase of a drift: ``n_requests`` requests from ``benchmarks``."""
+
+    benchmarks: list[str] = MISSING
+    n_requests: int = MISSING
+
+
+@dataclass
+class DriftConfig:
+    """Drift in the request mix (see :mod:`messenv.env.drift`): ``phases``, or a smooth drift
+    from the ``start`` benchmarks to the ``end`` ones over ``n_requests``."""
+
+    phases: list[PhaseConfig] = field(default_factory=list)
+    start: Optional[list[str]] = None
+    end: Optional[list[str]] = None
+    n_requests: Optional[int] = None
+
+
+@dataclass
 class ScenarioConfig:
     """The scenario the stream plays (``conf/scenario/<name>.yaml``; ``none`` is stationary).
 
@@ -83,11 +102,15 @@ class ScenarioConfig:
         name: the scenario's label in results and plots.
         latency: a latency SLO, the second constraint.
         delay: delayed quality feedback.
+        drift: a schedule of the request mix (it sets the stream's length and benchmarks).
+        window: a windowed SLA: the mean quality of each window of this many requests ≥ α.
     """
 
     name: str = "none"
     latency: Optional[LatencyConfig] = None
     delay: Optional[DelayConfig] = None
+    drift: Optional[DriftConfig] = None
+    window: Optional[int] = None
 
 
 @dataclass

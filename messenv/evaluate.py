@@ -170,6 +170,7 @@ def episode_row(played: Played, recording: Recording, task: TaskSettings, oracle
         scenario=task.scenario.name,
         constraints_met=summary.get("constraints_met"),
         latency_violation=summary.get("latency_violation"),
+        worst_window_quality=summary.get("worst_window_quality"),
     )
 
 
@@ -183,10 +184,11 @@ def reference_results(
 ) -> list[ResultRow]:
     """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes.
 
-    Under a scenario with a latency SLO (``latency_s`` then required) both face its constraints.
+    Under a scenario that adds constraints (a latency SLO, a windowed SLA; ``latency_s`` then
+    required) both face them.
     """
     made = []
-    if task.scenario.latency is not None:
+    if task.scenario.constrained:
         references = scenario_reference_rows(quality, energy_j, latency_s, task.alpha, task.scenario)
     else:
         references = reference_rows(quality, energy_j, task.alpha)
@@ -215,6 +217,7 @@ def reference_results(
                 scenario=task.scenario.name,
                 constraints_met=reference.get("constraints_met"),
                 latency_violation=reference.get("latency_violation"),
+                worst_window_quality=reference.get("worst_window_quality"),
             )
         )
     return made

@@ -39,16 +39,32 @@ def _thin(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return steps[keep], np.asarray(values)[keep]
 
 
-def running_quality_plot(running_quality: Mapping[str, np.ndarray], alpha: float, path: str | Path) -> Path:
+def mark_changes(axes, marks: Sequence[tuple[int, str]]) -> None:
+    """Vertical lines where a scenario changes the stream (a phase, a window, a zoo change), each
+    labelled at the top of the axes; repeated labels (``window``) are written once."""
+    written = set()
+    for step, label in marks:
+        axes.axvline(step, color="grey", linestyle=":" if label == "window" else "-", linewidth=0.8, alpha=0.7)
+        if label not in written:
+            axes.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), fontsize="x-small",
+                          rotation=90, va="top", ha="right", color="dimgray")  # fmt: skip
+            written.add(label)
+
+
+def running_quality_plot(
+    running_quality: Mapping[str, np.ndarray], alpha: float, path: str | Path, marks: Sequence[tuple[int, str]] = ()
+) -> Path:
     """Running mean quality of each agent over the stream, with the SLA α as a dashed line.
 
-    The first agent (the one evaluated) is drawn thicker than the baselines.
+    The first agent (the one evaluated) is drawn thicker than the baselines; ``marks`` (step,
+    label) are a scenario's phase changes and windows (:meth:`messenv.env.scenario.Scenario.marks`).
     """
     figure = Figure(figsize=(7, 4))
     axes = figure.add_subplot()
     for index, (label, values) in enumerate(running_quality.items()):
         axes.plot(*_thin(values), label=label, linewidth=2.2 if index == 0 else 1.0)
     axes.axhline(alpha, color="black", linestyle="--", linewidth=1, label=f"α = {alpha:g}")
+    mark_changes(axes, marks)
     axes.set(xlabel="request", ylabel="running mean quality", title="Running quality vs the SLA")
     axes.legend(fontsize="small", ncol=2)
     return _save(figure, path)
@@ -72,8 +88,15 @@ def cumulative_energy_plot(
     return _save(figure, path)
 
 
-def model_share_plot(actions: np.ndarray, action_labels: Sequence[str], path: str | Path, title: str) -> Path:
-    """Share of each action (model, or explore) in a sliding window over the stream, stacked."""
+def model_share_plot(
+    actions: np.ndarray,
+    action_labels: Sequence[str],
+    path: str | Path,
+    title: str,
+    marks: Sequence[tuple[int, str]] = (),
+) -> Path:
+    """Share of each action (model, or explore) in a sliding window over the stream, stacked;
+    ``marks`` (step, label) are where a scenario changed the zoo."""
     actions = np.asarray(actions)
     window = max(1, min(200, len(actions) // 20))
     onehot = actions[:, None] == np.arange(len(action_labels))[None, :]
@@ -84,6 +107,7 @@ def model_share_plot(actions: np.ndarray, action_labels: Sequence[str], path: st
     figure = Figure(figsize=(7, 4))
     axes = figure.add_subplot()
     axes.stackplot(steps[::stride], shares[:, ::stride], labels=list(action_labels))
+    mark_changes(axes, marks)
     axes.set(xlabel="request", ylabel=f"share (window of {window})", ylim=(0, 1), title=title)
     axes.legend(fontsize="small", loc="upper right")
     return _save(figure, path)

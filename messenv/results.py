@@ -59,6 +59,7 @@ class ResultRow:
         constraints_met: every constraint of the scenario met (the SLA and, with a latency SLO,
             the latency bound); ``None`` where the scenario has the SLA only.
         latency_violation: ``max(0, mean latency cost − limit)`` under a latency SLO, else ``None``.
+        worst_window_quality: the lowest mean quality over the windows of a windowed SLA, else ``None``.
     """
 
     label: str
@@ -83,6 +84,7 @@ class ResultRow:
     scenario: str | None = None
     constraints_met: bool | None = None
     latency_violation: float | None = None
+    worst_window_quality: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResultRow:

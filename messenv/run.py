@@ -98,7 +98,10 @@ def write_run_plots(
     labels = models + (["explore (all)"] if main.episode.explored.any() else [])
     return [
         running_quality_plot(
-            {p.label: p.episode.running_quality for p in played}, alpha, out_dir / "running_quality.png"
+            {p.label: p.episode.running_quality for p in played},
+            alpha,
+            out_dir / "running_quality.png",
+            scenario.marks(len(evaluation.quality)),
         ),
         cumulative_energy_plot(
             {p.label: p.episode.energy_j for p in played}, oracle_cumulative_j, out_dir / "cumulative_energy.png"

@@ -34,6 +34,7 @@ from messenv.env.scenario import Scenario
 from messenv.oracle import energy_ratio, hindsight_oracle
 
 FEASIBILITY_TOL = 1e-9
+WINDOW = "window_quality"  # the name of a windowed SLA's constraints
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,11 +94,19 @@ class ConstrainedSolution:
 def scenario_constraints(
     quality: np.ndarray, latency_s: np.ndarray, alpha: float, scenario: Scenario
 ) -> list[MeanConstraint]:
-    """The constraints a scenario puts on a stream with outcomes ``quality[T, M]``, ``latency_s[T, M]``."""
-    constraints = [MeanConstraint("quality", np.asarray(quality, dtype=np.float64), alpha, at_least=True)]
+    """The constraints a scenario puts on a stream with outcomes ``quality[T, M]``, ``latency_s[T, M]``:
+    the SLA, the latency SLO if any, and one ``window_quality`` constraint per window of a windowed SLA."""
+    quality = np.asarray(quality, dtype=np.float64)
+    constraints = [MeanConstraint("quality", quality, alpha, at_least=True)]
     slo = scenario.latency
     if slo is not None:
         constraints.append(MeanConstraint(slo.cost_name, slo.cost(np.asarray(latency_s, dtype=np.float64)), slo.limit))
+    if scenario.window is not None:
+        n, window = len(quality), scenario.window
+        constraints += [
+            MeanConstraint(WINDOW, quality, alpha, at_least=True, start=start, stop=min(start + window, n))
+            for start in range(0, n, window)
+        ]
     return constraints
 
 
@@ -297,7 +306,8 @@ def scenario_reference_rows(
     quality: np.ndarray, energy_j: np.ndarray, latency_s: np.ndarray, alpha: float, scenario: Scenario
 ) -> list[dict]:
     """Result-table rows (as :func:`messenv.oracle.reference_rows`) for the oracle and the static mix
-    facing the scenario's constraints, with ``constraints_met`` and ``latency_violation`` added."""
+    facing the scenario's constraints, with ``constraints_met``, ``latency_violation`` and
+    ``worst_window_quality`` added."""
     constraints = scenario_constraints(quality, latency_s, alpha, scenario)
     oracle = constrained_oracle(energy_j, constraints)
     mix = constrained_static_mix(energy_j, constraints)
@@ -307,6 +317,7 @@ def scenario_reference_rows(
         ("static_mix", mix.energy_j, mix.means, mix.feasible, mix.weights, mix.message),
     ):
         latency_violation = max(0.0, means[1] - scenario.latency.limit) if scenario.latency is not None else None
+        windows = [mean for constraint, mean in zip(constraints, means) if constraint.name == WINDOW]
         rows.append(
             {
                 "agent": name,
@@ -316,6 +327,7 @@ def scenario_reference_rows(
                 "feasible": feasible,
                 "constraints_met": feasible,
                 "latency_violation": latency_violation,
+                "worst_window_quality": min(windows) if windows else None,
                 "model_share": [float(s) for s in share],
                 "energy_ratio": energy_ratio(energy, oracle.energy_j),
                 "note": message,
@@ -329,6 +341,6 @@ def oracle_choice(
 ) -> np.ndarray:
     """The hindsight oracle's ``x[T, M]`` facing the scenario: the bisection oracle for the SLA
     alone, the constrained LP when the scenario adds constraints."""
-    if scenario.latency is None:
+    if not scenario.constrained:
         return hindsight_oracle(quality, energy_j, alpha).choice
     return constrained_oracle(energy_j, scenario_constraints(quality, latency_s, alpha, scenario)).choice

@@ -69,3 +69,15 @@ def test_pareto_front_keeps_only_undominated_points():
     quality = np.array([0.5, 0.7, 0.6, 0.7, 0.4])
     # 2 is dominated by 1 (same energy, lower quality), 3 by 1 (more energy, same quality).
     assert _pareto_front(energy, quality) == [0, 1, 4]
+
+
+def test_scenario_marks_are_vertical_lines_labelled_once(tmp_path):
+    from matplotlib.figure import Figure
+
+    from messenv.plots import mark_changes, running_quality_plot
+
+    axes = Figure().add_subplot()
+    mark_changes(axes, [(5, "phase 2"), (10, "window"), (20, "window")])
+    assert len(axes.lines) == 3 and [t.get_text() for t in axes.texts] == ["phase 2", "window"]
+    path = running_quality_plot({"a": np.linspace(0, 1, 30)}, 0.5, tmp_path / "q.png", [(10, "phase 2")])
+    assert path.read_bytes().startswith(b"\x89PNG")

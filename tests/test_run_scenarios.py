@@ -17,12 +17,15 @@ SCENARIOS = sorted(
 
 
 def test_the_config_group_has_the_stationary_stream_and_each_scenario():
-    assert {"none", "latency_slo", "latency_deadline", "delayed_feedback", "delayed_geometric"} <= set(SCENARIOS)
+    expected = {"none", "latency_slo", "latency_deadline", "delayed_feedback", "delayed_geometric", "drift_phases"}
+    assert expected | {"drift_windowed"} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_each_scenario_runs_every_baseline_and_the_oracle_and_writes_plots(tmp_path, name):
-    cfg = compose_config(f"scenario={name}", "env.n_requests=240", "progress=false", "agent=ucb1")
+    drift = compose_config(f"scenario={name}").scenario.drift is not None
+    length = [] if drift else ["env.n_requests=240"]  # a drift sets the stream's length itself
+    cfg = compose_config(f"scenario={name}", "progress=false", "agent=ucb1", *length)
     rows = run(cfg, tmp_path)
     labels = {row.label for row in rows}
     assert set(BASELINES) | {"ucb1", "oracle", "static_mix"} <= labels
@@ -30,7 +33,8 @@ def test_each_scenario_runs_every_baseline_and_the_oracle_and_writes_plots(tmp_p
     latency = cfg.scenario.latency is not None
     for row in rows:
         assert (row.latency_violation is not None) == latency
-        assert (row.constraints_met is not None) == latency
+        assert (row.constraints_met is not None) == (latency or cfg.scenario.window is not None)
+        assert (row.worst_window_quality is not None) == (cfg.scenario.window is not None)
     oracle = next(row for row in rows if row.label == "oracle")
     assert oracle.energy_ratio == 1.0 and (oracle.constraints_met is not False)
     for plot in ("running_quality.png", "cumulative_energy.png", "model_share.png"):

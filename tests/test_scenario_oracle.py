@@ -153,3 +153,31 @@ def test_bad_input_is_refused():
         constrained_oracle(np.ones((2, 2)), [MeanConstraint("q", np.ones((2, 2)), 0.5, start=2)])
     with pytest.raises(ValueError, match="at least one constraint"):
         constrained_oracle(np.ones((2, 2)), [])
+
+
+@settings(max_examples=60, deadline=None)
+@given(instance(), st.integers(1, 5))
+def test_windowed_sla_optimal_by_dual_certificate(case, window):
+    quality, energy, latency, alpha, _ = (np.array(part) for part in case)
+    constraints = scenario_constraints(quality, latency, float(alpha), Scenario(window=window))
+    assert len(constraints) == 1 + -(-len(quality) // window)
+    solution = constrained_oracle(energy, constraints)
+    assert solution.feasible == (dense_highs_status(energy, constraints) == 0), solution.message
+    if solution.feasible:
+        assert max(solution.violations) <= 1e-7
+        bound = lagrangian_dual(energy, constraints, np.clip(solution.duals, 0, None))
+        assert bound == pytest.approx(solution.energy_j, rel=1e-6, abs=1e-5)
+
+
+def test_hand_solved_windows_cost_more_than_the_whole_stream_sla():
+    # Model 0 is free and right on the first two requests only; model 1 costs 1 and is always right.
+    quality = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    energy = np.array([[0.0, 1.0]] * 4)
+    whole = constrained_oracle(
+        energy, scenario_constraints(quality, quality, 0.5, Scenario(name="w", window=None, latency=None))
+    )
+    windows = scenario_constraints(quality, quality, 0.5, Scenario(window=2))
+    windowed = constrained_oracle(energy, windows)
+    # Whole stream: requests 0, 1 on model 0 reach 0.5 for free. Windows of 2: the second window needs 0.5 too.
+    assert whole.energy_j == pytest.approx(0.0) and windowed.energy_j == pytest.approx(1.0)
+    assert [m for c, m in zip(windows, windowed.means) if c.name == "window_quality"] == pytest.approx([1.0, 0.5])

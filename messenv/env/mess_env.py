@@ -9,10 +9,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
 from messenv.env.scenario_play import EpisodeScenario, start_episode
-from messenv.env.stream import StreamOptions, is_number, request_pool, sample_stream, stream_length
+from messenv.env.stream import StreamOptions, is_number, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals, to_builtin
 from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
@@ -217,7 +218,9 @@ class MessEnv(gym.Env[dict, int]):
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         pool = request_pool(self.recording, self.stream_options.benchmarks)
-        self.task = self._task_spec(stream_length(len(pool), self.stream_options))
+        self.scenario.check_stream(self.recording, self.stream_options)
+        length = self.scenario.drift.length if self.scenario.drift else stream_length(len(pool), self.stream_options)
+        self.task = self._task_spec(length)
 
     @property
     def cost_limit(self) -> float:
@@ -256,8 +259,9 @@ class MessEnv(gym.Env[dict, int]):
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
         stream_length(len(pool), stream_options)
+        scenario.check_stream(self.recording, stream_options)
         super().reset(seed=seed)
-        rows, feedback = sample_stream(self.np_random, pool, stream_options)
+        rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
         self.stream_options, self.scenario = stream_options, scenario
         self._rows, self._feedback = rows.tolist(), feedback.tolist()
         self._scenario_play = start_episode(self.scenario, self.np_random, self._feedback)

@@ -14,6 +14,10 @@ stream every earlier version of messenv played:
 - ``delay``, a :class:`DelayedFeedback`: a request's quality (and, on an explored request, every
   model's) is revealed ``d`` steps later, ``d`` fixed or geometric, in
   ``info["delayed_feedback"]``, never in the step's own ``info["quality"]``.
+- ``drift``, a :class:`~messenv.env.drift.Drift`: the benchmark mix changes along the stream
+  (phases, or a smooth drift between two mixes).
+- ``window``: a windowed SLA, the mean quality of each window of ``window`` requests ≥ α, on top
+  of the whole-stream SLA.
 
 Why a separate module: the envs call into it through a few hooks only (reset, step, summary), so
 the stationary step stays as fast as before and a scenario costs only what it uses (see
@@ -33,9 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from messenv.env.stream import is_number
+from messenv.env.drift import Drift
+from messenv.env.stream import StreamOptions, is_number
+from messenv.recordings import Recording
 
 DELAY_DISTRIBUTIONS = ("fixed", "geometric")
+MAX_WINDOW_MARKS = 40
 
 
 def _require(condition: bool, message: str) -> None:
@@ -143,11 +150,22 @@ class Scenario:
         name: a label for results and plots (``"none"`` for the stationary stream).
         latency: a latency SLO, the second constraint (``None``: quality only).
         delay: delayed quality feedback (``None``: revealed on the step).
+        drift: a schedule of the request mix (``None``: one shuffled mix).
+        window: the windowed SLA's window W in requests (``None``: the whole-stream SLA only).
     """
 
     name: str = "none"
     latency: LatencySLO | None = None
     delay: DelayedFeedback | None = None
+    drift: Drift | None = None
+    window: int | None = None
+
+    def __post_init__(self) -> None:
+        window = self.window
+        _require(
+            window is None or (isinstance(window, (int, np.integer)) and not isinstance(window, bool) and window >= 1),
+            f"scenario.window must be a positive integer or None, got {window!r}",
+        )
 
     @classmethod
     def parse(cls, spec: Scenario | Mapping[str, Any] | None) -> Scenario:
@@ -164,7 +182,7 @@ class Scenario:
         if not isinstance(spec, Mapping):
             raise TypeError(f"scenario must be a Scenario, a mapping or None, got {type(spec).__name__}")
         _check_keys(spec, cls, "scenario")
-        parts = {"latency": LatencySLO, "delay": DelayedFeedback}
+        parts = {"latency": LatencySLO, "delay": DelayedFeedback, "drift": Drift}
         values: dict[str, Any] = {}
         for key, value in spec.items():
             if key in parts and value is not None:
@@ -181,7 +199,26 @@ class Scenario:
     @property
     def stationary(self) -> bool:
         """True when nothing departs from the plain stream (the envs then skip every hook)."""
-        return self.latency is None and self.delay is None
+        return self.latency is None and self.delay is None and self.drift is None and self.window is None
+
+    @property
+    def constrained(self) -> bool:
+        """True when the scenario adds constraints to the SLA (a latency SLO, a windowed SLA): the
+        oracle then solves the constrained LP (:mod:`messenv.scenario_oracle`)."""
+        return self.latency is not None or self.window is not None
+
+    def check_stream(self, recording: Recording, options: StreamOptions) -> None:
+        """Refuse stream options the scenario cannot play (see :meth:`Drift.check`)."""
+        if self.drift is not None:
+            self.drift.check(recording, options)
+
+    def marks(self, n_requests: int) -> list[tuple[int, str]]:
+        """``(step, label)`` of what plots mark: each phase start, and each window start (only while
+        there are at most :data:`MAX_WINDOW_MARKS` windows, beyond which the lines would hide the data)."""
+        marks = [(step, f"phase {i + 2}") for i, step in enumerate(self.drift.changes())] if self.drift else []
+        if self.window is not None and n_requests / self.window <= MAX_WINDOW_MARKS:
+            marks += [(step, "window") for step in range(self.window, n_requests, self.window)]
+        return marks
 
 
 STATIONARY = Scenario()

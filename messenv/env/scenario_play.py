@@ -7,6 +7,7 @@ after the stream, and at each step add the scenario's fields to ``info``:
 
 - latency SLO: ``costs = [1 − quality, latency cost]`` (the first NaN while the quality is not
   revealed) and a running sum of the latency cost for the summary;
+- windowed SLA: the summed true quality of each window of W requests, for the summary;
 - delayed feedback: the step's own quality is withheld (``quality``/``cost`` ``None`` or NaN,
   ``feedback`` False, an explored step's ``outcomes["quality"]`` too) and the qualities that
   arrive on this step are listed in ``delayed_feedback`` (see the env docstrings for the layout).
@@ -31,23 +32,46 @@ def arrival_steps(delays: np.ndarray, n_requests: int) -> np.ndarray:
     )
 
 
-def scenario_summary(scenario: Scenario, mean_quality: Any, alpha: float, latency_cost_sum: Any, steps: int) -> dict:
-    """The scenario's part of the episode summary (empty for a scenario without a latency SLO).
+def scenario_summary(
+    scenario: Scenario, mean_quality: Any, alpha: float, latency_cost_sum: Any, window_sums: Any, steps: int
+) -> dict:
+    """The scenario's part of the episode summary: its ``scenario`` name, and per constraint it adds:
 
-    ``mean_costs`` and ``cost_limits`` follow ``info["costs"]``; ``latency_violation`` is
-    ``max(0, mean latency cost − limit)``; ``constraints_met`` is the SLA and the latency SLO both met.
+    - latency SLO: ``mean_costs`` and ``cost_limits`` (as ``info["costs"]``) and
+      ``latency_violation = max(0, mean latency cost − limit)``;
+    - windowed SLA: ``window_quality`` (each window's mean true quality; the last window may be
+      shorter), ``worst_window_quality``, ``windows_met_share`` and ``window_violation =
+      max(0, α − worst window)``;
+
+    and then ``constraints_met``: the SLA and every added constraint met.
     """
     out: dict[str, Any] = {"scenario": scenario.name}
+    met = mean_quality >= alpha
     slo = scenario.latency
-    if slo is None:
-        return out
-    mean_cost = latency_cost_sum / max(steps, 1)
-    out.update(
-        mean_costs=np.stack(np.broadcast_arrays(1.0 - mean_quality, mean_cost), axis=-1),
-        cost_limits=[1.0 - alpha, slo.limit],
-        latency_violation=np.maximum(0.0, mean_cost - slo.limit),
-        constraints_met=(mean_quality >= alpha) & (mean_cost <= slo.limit),
-    )
+    if slo is not None:
+        mean_cost = latency_cost_sum / max(steps, 1)
+        out.update(
+            mean_costs=np.stack(np.broadcast_arrays(1.0 - mean_quality, mean_cost), axis=-1),
+            cost_limits=[1.0 - alpha, slo.limit],
+            latency_violation=np.maximum(0.0, mean_cost - slo.limit),
+        )
+        met = met & (mean_cost <= slo.limit)
+    if scenario.window is not None and steps > 0:
+        window = scenario.window
+        n_windows = -(-steps // window)
+        sizes = np.full(n_windows, float(window))
+        sizes[-1] = steps - (n_windows - 1) * window
+        means = np.asarray(window_sums)[:n_windows] / sizes.reshape((-1,) + (1,) * (np.ndim(window_sums) - 1))
+        worst = means.min(axis=0)
+        out.update(
+            window_quality=means.T if means.ndim > 1 else means,
+            worst_window_quality=worst,
+            windows_met_share=(means >= alpha).mean(axis=0),
+            window_violation=np.maximum(0.0, alpha - worst),
+        )
+        met = met & (worst >= alpha)
+    if scenario.constrained:
+        out["constraints_met"] = met
     return out
 
 
@@ -66,6 +90,8 @@ class EpisodeScenario:
         # The deadline (or None for the mean form), read on every step without a method call.
         self.deadline = None if self.latency is None else self.latency.deadline_s
         self.latency_cost_sum = 0.0
+        self.window = scenario.window
+        self.window_sums = [0.0] * (-(-len(feedback) // self.window)) if self.window else []
         self.due: list[list[int]] | None = None
         self.played: list[dict[str, Any] | None] = []
         if scenario.delay is not None:
@@ -79,6 +105,8 @@ class EpisodeScenario:
 
     def step(self, t: int, action: int, quality: float, latency_s: float, info: dict[str, Any]) -> None:
         """Add the scenario's fields to the ``info`` of step ``t`` (see the module docstring)."""
+        if self.window:
+            self.window_sums[t // self.window] += quality
         if self.due is not None:
             self._delay(t, action, quality, info)
         if self.latency is not None:
@@ -103,7 +131,7 @@ class EpisodeScenario:
 
     def summary(self, mean_quality: float, alpha: float, steps: int) -> dict[str, Any]:
         """The scenario's summary fields (see :func:`scenario_summary`)."""
-        return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, steps)
+        return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, self.window_sums, steps)
 
 
 class VectorEpisodeScenario:
@@ -131,6 +159,8 @@ class VectorEpisodeScenario:
         self.latency = scenario.latency
         n_steps, n_envs = feedback.shape
         self.latency_cost_sum = np.zeros(n_envs)
+        self.window = scenario.window
+        self.window_sums = np.zeros((-(-n_steps // self.window), n_envs)) if self.window else None
         self.model_quality = quality
         self.explore_index = -1 if explore_index is None else explore_index
         self.delayed = scenario.delay is not None
@@ -151,8 +181,12 @@ class VectorEpisodeScenario:
             self.actions = np.zeros(self.ring * n_envs, dtype=np.int64)
             self.quality = np.zeros(self.ring * n_envs)
 
-    def step(self, t: int, actions: np.ndarray, quality: np.ndarray, latency_s: np.ndarray, info: dict[str, Any]) -> None:
+    def step(
+        self, t: int, actions: np.ndarray, quality: np.ndarray, latency_s: np.ndarray, info: dict[str, Any]
+    ) -> None:
         """Add the scenario's fields to the batched ``info`` of step ``t``."""
+        if self.window:
+            self.window_sums[t // self.window] += quality
         if self.delayed:
             self._delay(t, actions, quality, info)
         if self.latency is not None:
@@ -186,7 +220,7 @@ class VectorEpisodeScenario:
 
     def summary(self, mean_quality: np.ndarray, alpha: float, steps: int) -> dict[str, Any]:
         """The scenario's summary fields, as arrays over sub-envs."""
-        return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, steps)
+        return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, self.window_sums, steps)
 
 
 def start_episode(scenario: Scenario, rng: np.random.Generator, feedback: list[bool]) -> EpisodeScenario | None:

@@ -16,10 +16,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from messenv.env.mess_env import check_alpha, observation_space_for, resolve_recording
+from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
 from messenv.env.scenario_play import VectorEpisodeScenario, start_vector_episode
-from messenv.env.stream import StreamOptions, request_pool, sample_stream, stream_length
+from messenv.env.stream import StreamOptions, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
@@ -93,6 +94,7 @@ class MessVectorEnv(VectorEnv):
         self.observation_keys = tuple(k for k in OBSERVATION_KEYS if k in observation_keys)
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
         self.scenario = Scenario.parse(scenario)
+        self.scenario.check_stream(self.recording, self.stream_options)
         self._scenario_play: VectorEpisodeScenario | None = None
         outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self._n_actions = outcomes.n_actions
@@ -136,12 +138,13 @@ class MessVectorEnv(VectorEnv):
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
         stream_length(len(pool), stream_options)
+        scenario.check_stream(self.recording, stream_options)
         if seed is not None:
             seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        streams = [sample_stream(rng, pool, stream_options) for rng in self._rngs]
+        streams = [draw_stream(scenario.drift, rng, self.recording, pool, stream_options) for rng in self._rngs]
         self.stream_options, self.scenario = stream_options, scenario
         # Stored [T, n] so that step t reads one contiguous row.
         self._rows = np.ascontiguousarray(np.stack([rows for rows, _ in streams], axis=1))

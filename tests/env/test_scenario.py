@@ -13,15 +13,25 @@ LATENCY_MEAN = {"name": "latency", "latency": {"mean_s": 0.5}}
 LATENCY_DEADLINE = {"name": "deadline", "latency": {"deadline_s": 0.6, "max_late_share": 0.3}}
 DELAY_FIXED = {"name": "delay3", "delay": {"steps": 3}}
 DELAY_GEOMETRIC = {"name": "geo", "delay": {"steps": 4, "distribution": "geometric"}, "latency": {"mean_s": 0.5}}
-SCENARIOS = [LATENCY_MEAN, LATENCY_DEADLINE, DELAY_FIXED, DELAY_GEOMETRIC]
+PHASES = {
+    "name": "phases",
+    "drift": {
+        "phases": [{"benchmarks": "alpha_bench", "n_requests": 14}, {"benchmarks": ["beta_bench"], "n_requests": 10}]
+    },
+    "window": 5,
+}
+SMOOTH = {"name": "smooth", "drift": {"start": ["alpha_bench"], "end": ["beta_bench"], "n_requests": 24}, "window": 7,
+          "latency": {"mean_s": 0.5}}  # fmt: skip
+SCENARIOS = [LATENCY_MEAN, LATENCY_DEADLINE, DELAY_FIXED, DELAY_GEOMETRIC, PHASES, SMOOTH]
 
 
 def play_single(recording, scenario, seed, actions, feedback_rate=1.0):
+    drift = scenario is not None and "drift" in scenario
     env = MessEnv(
         recording=recording,
         alpha=0.6,
         explore_action=True,
-        n_requests=len(actions),
+        n_requests=None if drift else len(actions),
         feedback_rate=feedback_rate,
         scenario=scenario,
     )
@@ -146,7 +156,7 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
         recording=tiny_recording,
         alpha=0.6,
         explore_action=True,
-        n_requests=steps,
+        n_requests=None if "drift" in spec else steps,
         feedback_rate=feedback_rate,
         scenario=spec,
     )
@@ -156,7 +166,8 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
         envs.cost_limits, MessEnv(recording=tiny_recording, alpha=0.6, scenario=spec).cost_limits
     )
     for i in range(n):
-        _, infos = play_single(tiny_recording, spec, 50 + i, actions[:, i], feedback_rate)
+        env, infos = play_single(tiny_recording, spec, 50 + i, actions[:, i], feedback_rate)
+        np.testing.assert_array_equal(env.stream_rows, envs.stream_rows[:, i])
         for info, batched in zip(infos, vector_infos):
             assert info["feedback"] == batched["feedback"][i]
             if "costs" in info:
@@ -173,7 +184,10 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
                     else:
                         np.testing.assert_array_equal(entry["outcomes"]["quality"], outcome)
         single, vector = infos[-1]["episode_summary"], vector_infos[-1]["episode_summary"]
-        for key in ("mean_costs", "latency_violation", "constraints_met"):
+        for key in (
+            "mean_costs", "latency_violation", "constraints_met", "window_quality", "worst_window_quality",
+            "windows_met_share", "window_violation",
+        ):  # fmt: skip
             if key in single:
                 np.testing.assert_allclose(np.asarray(vector[key])[i], single[key])
 
@@ -181,3 +195,71 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
 def test_a_scenario_of_the_wrong_type_is_a_type_error():
     with pytest.raises(TypeError, match="must be a Scenario, a mapping or None, got str"):
         Scenario.parse("latency")
+
+
+def test_phases_draw_each_phase_from_its_benchmarks_in_order(tiny_recording):
+    env, _ = play_single(tiny_recording, PHASES, 0, [0] * 24)
+    names = np.asarray(tiny_recording.benchmark_names)[tiny_recording.benchmark_index[env.stream_rows]]
+    assert (names[:14] == "alpha_bench").all() and (names[14:] == "beta_bench").all()
+    assert len(set(env.stream_rows[:14].tolist())) == 14  # without replacement inside a phase
+    assert env.task.n_requests == 24 and env.scenario.marks(24) == [(14, "phase 2")] + [
+        (s, "window") for s in (5, 10, 15, 20)
+    ]
+
+
+def test_a_smooth_drift_moves_from_the_start_mix_to_the_end_mix(tiny_recording):
+    spec = {"drift": {"start": "alpha_bench", "end": "beta_bench", "n_requests": 400}}
+    env = MessEnv(recording=tiny_recording, replace=True, scenario=spec)
+    env.reset(seed=0)
+    late = tiny_recording.benchmark_index[env.stream_rows] == tiny_recording.benchmark_names.index("beta_bench")
+    assert late[:100].mean() < 0.25 and late[-100:].mean() > 0.75 and 0.4 < late.mean() < 0.6
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"n_requests": 10}, "scenario.drift sets n_requests=24; the stream asks for 10"),
+        ({"benchmarks": ["alpha_bench"]}, "leave the benchmarks option unset"),
+    ],
+)
+def test_stream_options_that_contradict_the_drift_are_refused(tiny_recording, options, message):
+    env = MessEnv(recording=tiny_recording, scenario=PHASES)
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options=options)
+
+
+@pytest.mark.parametrize(
+    ("drift", "message"),
+    [
+        ({"phases": [{"benchmarks": "alpha_bench", "n_requests": 1000}]}, "exceeds the .* requests available"),
+        ({"phases": [{"benchmarks": "gamma", "n_requests": 3}]}, r"benchmark\(s\) \['gamma'\] not in recording"),
+        ({"phases": [{"benchmarks": [], "n_requests": 3}]}, "must name at least one benchmark"),
+        ({"phases": [{"benchmark": "alpha_bench", "n_requests": 3}]}, "each phase is"),
+        ({"phases": [{"benchmarks": "alpha_bench", "n_requests": 0}]}, "n_requests must be a positive integer"),
+        ({"start": "alpha_bench", "end": "beta_bench"}, "n_requests must be a positive integer"),
+        ({"phases": [{"benchmarks": "alpha_bench", "n_requests": 3}], "start": "alpha_bench"}, "either phases, or"),
+        ({"start": "alpha_bench", "n_requests": 3}, "drift.end must name at least one benchmark"),
+        ({}, "either phases, or start"),
+    ],
+)
+def test_bad_drifts_are_refused_naming_the_field(tiny_recording, drift, message):
+    with pytest.raises(ValueError, match=message):
+        MessEnv(recording=tiny_recording, scenario={"drift": drift}).reset(seed=0)
+
+
+def test_the_windowed_sla_summary_is_each_windows_mean_true_quality(tiny_recording):
+    actions = np.random.default_rng(3).integers(0, 3, 24)
+    env, infos = play_single(tiny_recording, PHASES, 9, actions, feedback_rate=0.5)
+    quality = tiny_recording.quality[env.stream_rows, actions]
+    expected = [quality[i : i + 5].mean() for i in range(0, 24, 5)]  # the last window holds 4 requests
+    summary = infos[-1]["episode_summary"]
+    assert summary["window_quality"] == pytest.approx(expected)
+    assert summary["worst_window_quality"] == pytest.approx(min(expected))
+    assert summary["windows_met_share"] == pytest.approx(np.mean(np.array(expected) >= 0.6))
+    assert summary["window_violation"] == pytest.approx(max(0.0, 0.6 - min(expected)))
+    assert summary["constraints_met"] == (summary["sla_met"] and min(expected) >= 0.6)
+
+
+def test_a_bad_window_is_refused():
+    with pytest.raises(ValueError, match="scenario.window must be a positive integer"):
+        Scenario.parse({"window": 0})

@@ -79,8 +79,16 @@ SCENARIOS = {
     "latency_deadline": {"latency": {"deadline_s": 1.0, "max_late_share": 0.05}},
     "delayed_feedback": {"delay": {"steps": 2}},
     "delayed_geometric": {"delay": {"steps": 2, "distribution": "geometric"}},
+    "drift_windowed": {"drift": {"start": "arc_easy", "end": "boolq", "n_requests": 2000}, "window": 200},
 }
 SCENARIO_GOAL = 1.5
+
+
+def with_length(scenario: dict, n_requests: int) -> dict:
+    """The scenario with a smooth drift stretched to ``n_requests`` (a drift sets the stream length)."""
+    if "drift" not in scenario:
+        return scenario
+    return {**scenario, "drift": {**scenario["drift"], "n_requests": n_requests}}
 
 
 def interleaved_ratio(function, peer, number: int, rounds: int = 15) -> float:
@@ -96,8 +104,8 @@ def interleaved_ratio(function, peer, number: int, rounds: int = 15) -> float:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_single_step_vs_stationary(benchmark, recording, name):
     options = {"replace": True, "n_requests": 400 * STEPS}
-    env = MessEnv(recording=recording, alpha=0.7, scenario=SCENARIOS[name])
-    env.reset(seed=0, options=options)
+    env = MessEnv(recording=recording, alpha=0.7, replace=True, scenario=with_length(SCENARIOS[name], 400 * STEPS))
+    env.reset(seed=0, options={**options, "n_requests": None} if "drift" in SCENARIOS[name] else options)
     stationary = MessEnv(recording=recording, alpha=0.7)
     stationary.reset(seed=0, options=options)
     benchmark.pedantic(env.step, args=(1,), rounds=200, iterations=STEPS // 2)
@@ -108,15 +116,18 @@ def test_scenario_single_step_vs_stationary(benchmark, recording, name):
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_vector_step_vs_stationary(benchmark, recording, name):
+    length = ROUNDS * ITERATIONS + 2 * 15 * ITERATIONS + 1
+
     def make(scenario):
+        drift = scenario is not None and "drift" in scenario
         envs = MessVectorEnv(
             NUM_ENVS,
             recording=recording,
             alpha=0.7,
             replace=True,
-            n_requests=ROUNDS * ITERATIONS + 2 * 15 * ITERATIONS + 1,
+            n_requests=None if drift else length,
             observation_keys=("benchmark", "step"),
-            scenario=scenario,
+            scenario=None if scenario is None else with_length(scenario, length),
         )
         envs.reset(seed=0)
         return envs

@@ -168,8 +168,9 @@ class VectorEpisodeScenario:
             delays = np.stack([scenario.delay.draw(rng, n_steps) for rng in rngs], axis=1)
             arrival = arrival_steps(delays, n_steps)
             step, env = np.nonzero(feedback)
-            # Ordered as the single env lists them: by arrival step, then sub-env, then request.
-            order = np.lexsort((step, env, arrival[step, env]))
+            # By arrival step, then request, then sub-env: each sub-env's entries keep the single
+            # env's order (by request), and the reads of one step's arrivals stay close in memory.
+            order = np.lexsort((env, step, arrival[step, env]))
             self.step_of, self.env_of = step[order], env[order]
             self.bounds = np.searchsorted(arrival[self.step_of, self.env_of], np.arange(n_steps + 1))
             self.delivered_rows = rows[self.step_of, self.env_of]

@@ -52,8 +52,8 @@ class MessVectorEnv(VectorEnv):
     ``[n, 2]`` under a latency SLO (:attr:`cost_limits`); under delayed feedback the step's own
     quality is NaN everywhere and ``delayed_feedback`` holds the arriving qualities of all
     sub-envs as flat arrays of length K: ``env``, ``step``, ``action``, ``quality`` and
-    ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore), ordered as the
-    single envs list them (by sub-env, then request).
+    ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore), ordered by
+    request, then sub-env (so each sub-env's entries come in its single env's order).
 
     Args:
         num_envs: number of parallel streams.

@@ -228,16 +228,3 @@ def start_episode(scenario: Scenario, rng: np.random.Generator, feedback: list[b
     """The scenario state of a new MessEnv episode, or ``None`` for the stationary stream (no hooks)."""
     return None if scenario.stationary else EpisodeScenario(scenario, rng, feedback)
 
-
-def start_vector_episode(
-    scenario: Scenario,
-    rngs: list[np.random.Generator],
-    feedback: np.ndarray,
-    quality: np.ndarray,
-    rows: np.ndarray,
-    explore_index: int | None,
-) -> VectorEpisodeScenario | None:
-    """The scenario state of a new batch of MessVectorEnv episodes, or ``None`` when stationary."""
-    if scenario.stationary:
-        return None
-    return VectorEpisodeScenario(scenario, rngs, feedback, quality, rows, explore_index)

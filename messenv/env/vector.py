@@ -19,7 +19,7 @@ from messenv.env.mess_env import check_alpha, observation_space_for, resolve_rec
 from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
-from messenv.env.scenario_play import VectorEpisodeScenario, start_vector_episode
+from messenv.env.scenario_play import VectorEpisodeScenario
 from messenv.env.stream import StreamOptions, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
@@ -149,8 +149,12 @@ class MessVectorEnv(VectorEnv):
         # Stored [T, n] so that step t reads one contiguous row.
         self._rows = np.ascontiguousarray(np.stack([rows for rows, _ in streams], axis=1))
         self._feedback = np.ascontiguousarray(np.stack([fb for _, fb in streams], axis=1))
-        self._scenario_play = start_vector_episode(
-            scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index
+        self._scenario_play = (
+            None
+            if scenario.stationary
+            else VectorEpisodeScenario(
+                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index
+            )
         )
         self._t = 0
         self._autoreset = False

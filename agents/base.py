@@ -95,6 +95,13 @@ class BaseAgent:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def allowed_models(obs: dict[str, Any], n_models: int) -> np.ndarray | None:
+    """Which models the observation's ``action_mask`` allows (a changing zoo, see
+    :mod:`messenv.env.zoo_change`), as a bool ``[M]``; ``None`` when the env has no mask."""
+    mask = obs.get("action_mask")
+    return None if mask is None else np.asarray(mask, dtype=bool)[:n_models]
+
+
 def feature_vector(obs: dict[str, Any]) -> np.ndarray:
     """The observation's ``features`` as a float32 vector (one place that knows the key)."""
     return np.asarray(obs["features"], dtype=np.float32)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent, PendingRequests
+from messenv_agents.base import BaseAgent, PendingRequests, allowed_models
 
 
 class ArmStatistics:
@@ -99,11 +99,15 @@ class LagrangianBandit(BaseAgent):
 
     # ------------------------------------------------------------------ policy
     def act(self, obs: dict) -> int:
-        """An arm whose quality was never revealed, else the best Lagrangian index."""
-        unseen = np.flatnonzero(self.stats.quality_count == 0)
+        """An arm whose quality was never revealed, else the best Lagrangian index (among the
+        models the action mask allows, when the zoo changes)."""
+        allowed = allowed_models(obs, self.n_models)
+        never = self.stats.quality_count == 0
+        unseen = np.flatnonzero(never if allowed is None else never & allowed)
         if unseen.size:
             return int(unseen[0])
-        return int(np.argmax(self.lam * self.quality_index(obs) - self.energy_index()))
+        index = self.lam * self.quality_index(obs) - self.energy_index()
+        return int(np.argmax(index if allowed is None else np.where(allowed, index, -np.inf)))
 
     def quality_index(self, obs: dict) -> np.ndarray:
         """The quality term per model; subclasses add optimism, sampling or context."""

@@ -71,7 +71,7 @@ from __future__ import annotations
 import numpy as np
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent, PendingRequests, feature_vector
+from messenv_agents.base import BaseAgent, PendingRequests, allowed_models, feature_vector
 from messenv_agents.energy_estimates import EnergyEstimator, make_energy_estimator
 from messenv_agents.latency_queue import LatencyQueue
 from messenv_agents.mlp_head import HeadConfig
@@ -161,7 +161,13 @@ class MessPlusAgent(BaseAgent):
         energy = self.energy.estimate()
         if self.rng.random() < self.explore_prob or energy is None:
             return self.explore_action
-        return int(np.argmin(self.costs(obs, energy)))
+        costs = self.costs(obs, energy)
+        allowed = allowed_models(obs, self.n_models)
+        if allowed is not None:  # a changing zoo: only available models with an estimate
+            costs = np.where(allowed & ~np.isnan(costs), costs, np.inf)
+            if not np.isfinite(costs).any():
+                return self.explore_action
+        return int(np.argmin(costs))
 
     def costs(self, obs: dict, energy: np.ndarray) -> np.ndarray:
         """``V·ē_m + Q·(α − p̂_m(x))`` per model (``+ Z·(ĉ_m − L)`` under a latency SLO)."""
@@ -190,7 +196,11 @@ class MessPlusAgent(BaseAgent):
 
     def learn(self, features: np.ndarray, quality: np.ndarray) -> None:
         """One predictor step on an explored request: on it alone (reference), or on it plus a
-        mini-batch drawn from the replay memory, which then keeps it."""
+        mini-batch drawn from the replay memory, which then keeps it. A NaN quality (a model that was
+        not available) is replaced by the predictor's own estimate, which leaves that output's
+        gradient at zero."""
+        if np.isnan(quality).any():
+            quality = np.where(np.isnan(quality), self.predictor.predict(features), quality)
         if self.memory is None:
             self.predictor.train_step(features, quality)
             return

@@ -95,6 +95,24 @@ class DriftConfig:
 
 
 @dataclass
+class UpdateConfig:
+    """A silent model update: from ``step`` on, ``model``'s slot returns ``source``'s outcomes."""
+
+    model: str = MISSING
+    step: int = MISSING
+    source: str = MISSING
+
+
+@dataclass
+class ZooConfig:
+    """A changing zoo (see :mod:`messenv.env.zoo_change`): model -> step it joins / leaves, and updates."""
+
+    joins: dict[str, int] = field(default_factory=dict)
+    leaves: dict[str, int] = field(default_factory=dict)
+    updates: list[UpdateConfig] = field(default_factory=list)
+
+
+@dataclass
 class ScenarioConfig:
     """The scenario the stream plays (``conf/scenario/<name>.yaml``; ``none`` is stationary).
 
@@ -104,6 +122,7 @@ class ScenarioConfig:
         delay: delayed quality feedback.
         drift: a schedule of the request mix (it sets the stream's length and benchmarks).
         window: a windowed SLA: the mean quality of each window of this many requests ≥ α.
+        zoo: models that join, leave or are silently updated during the stream.
     """
 
     name: str = "none"
@@ -111,6 +130,7 @@ class ScenarioConfig:
     delay: Optional[DelayConfig] = None
     drift: Optional[DriftConfig] = None
     window: Optional[int] = None
+    zoo: Optional[ZooConfig] = None
 
 
 @dataclass

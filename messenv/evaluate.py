@@ -77,6 +77,7 @@ class Evaluation:
         energy_j: ``[T, M]`` energy of every model on those requests (J).
         rows: result rows: the agents', then the oracle's and the best static mix's.
         latency_s: ``[T, M]`` latency of every model on those requests (s).
+        available: ``[T, M]`` which model could serve each request (a changing zoo), else ``None``.
     """
 
     played: list[Played]
@@ -84,6 +85,7 @@ class Evaluation:
     energy_j: np.ndarray
     rows: list[ResultRow]
     latency_s: np.ndarray | None = None
+    available: np.ndarray | None = None
 
 
 def make_env(recording: Recording, task: TaskSettings) -> MessEnv:
@@ -181,15 +183,17 @@ def reference_results(
     task: TaskSettings,
     seed: int,
     latency_s: np.ndarray | None = None,
+    available: np.ndarray | None = None,
 ) -> list[ResultRow]:
     """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes.
 
     Under a scenario that adds constraints (a latency SLO, a windowed SLA; ``latency_s`` then
-    required) both face them.
+    required) both face them; under a changing zoo (``available[T, M]``, the outcomes as the zoo
+    presented them) the oracle routes only to available models and there is no static mix.
     """
     made = []
-    if task.scenario.constrained:
-        references = scenario_reference_rows(quality, energy_j, latency_s, task.alpha, task.scenario)
+    if task.scenario.needs_lp:
+        references = scenario_reference_rows(quality, energy_j, latency_s, task.alpha, task.scenario, available)
     else:
         references = reference_rows(quality, energy_j, task.alpha)
     for reference in references:
@@ -240,8 +244,11 @@ def evaluate(
         callback = progress.bar(str(node.get("name", "agent")), env.task.n_requests) if progress else None
         played.append(play(env, node, kind, seed, callback))
     quality, energy_j = stream_outcomes(env)  # every agent replayed this same stream (same seed)
-    latency_s = recording.latency_s[env.stream_rows]
-    references = reference_results(recording, quality, energy_j, task, seed, latency_s)
+    latency_s, available = recording.latency_s[env.stream_rows], None
+    if task.scenario.zoo is not None:  # every model's outcome as the changing zoo presented it
+        zoo = task.scenario.zoo.segments(recording, len(quality), task.explore_action)
+        quality, energy_j, latency_s, available = zoo.effective(env.stream_rows)
+    references = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
     oracle_energy_j = references[0].total_energy_j
     rows = [episode_row(p, recording, task, oracle_energy_j) for p in played]
-    return Evaluation(played, quality, energy_j, rows + references, latency_s)
+    return Evaluation(played, quality, energy_j, rows + references, latency_s, available)

@@ -90,8 +90,10 @@ def write_run_plots(
         running_quality_plot,
     )
 
-    choice = oracle_choice(evaluation.quality, evaluation.energy_j, evaluation.latency_s, alpha, scenario)
-    oracle_cumulative_j = np.cumsum((choice * evaluation.energy_j).sum(axis=1))
+    choice = oracle_choice(
+        evaluation.quality, evaluation.energy_j, evaluation.latency_s, alpha, scenario, evaluation.available
+    )
+    oracle_cumulative_j = np.cumsum(np.nansum(choice * evaluation.energy_j, axis=1))
     played = evaluation.played
     main = played[0]
     models = list(main.episode.summary["models"])
@@ -107,7 +109,11 @@ def write_run_plots(
             {p.label: p.episode.energy_j for p in played}, oracle_cumulative_j, out_dir / "cumulative_energy.png"
         ),
         model_share_plot(
-            main.episode.action, labels, out_dir / "model_share.png", f"{main.label}: model choice over time"
+            main.episode.action,
+            labels,
+            out_dir / "model_share.png",
+            f"{main.label}: model choice over time",
+            [] if scenario.zoo is None else scenario.zoo.marks(len(evaluation.quality)),
         ),
     ]
 

@@ -92,11 +92,16 @@ class ConstrainedSolution:
 
 
 def scenario_constraints(
-    quality: np.ndarray, latency_s: np.ndarray, alpha: float, scenario: Scenario
+    quality: np.ndarray, latency_s: np.ndarray, alpha: float, scenario: Scenario, available: np.ndarray | None = None
 ) -> list[MeanConstraint]:
     """The constraints a scenario puts on a stream with outcomes ``quality[T, M]``, ``latency_s[T, M]``:
-    the SLA, the latency SLO if any, and one ``window_quality`` constraint per window of a windowed SLA."""
+    the SLA, the latency SLO if any, and one ``window_quality`` constraint per window of a windowed SLA.
+    Entries of unavailable models (``available`` False, NaN in a changing zoo) are set to 0: the
+    oracle gives them no share."""
     quality = np.asarray(quality, dtype=np.float64)
+    if available is not None:
+        quality = np.where(available, quality, 0.0)
+        latency_s = np.where(available, latency_s, 0.0)
     constraints = [MeanConstraint("quality", quality, alpha, at_least=True)]
     slo = scenario.latency
     if slo is not None:
@@ -145,27 +150,39 @@ def _one_per_request(n_requests: int, n_models: int) -> sparse.csr_array:
     )
 
 
-def constrained_oracle(energy_j: np.ndarray, constraints: list[MeanConstraint]) -> ConstrainedSolution:
+def constrained_oracle(
+    energy_j: np.ndarray, constraints: list[MeanConstraint], available: np.ndarray | None = None
+) -> ConstrainedSolution:
     """The minimum-energy routing of a stream under ``constraints`` (see the module doc).
 
     Args:
-        energy_j: ``e[T, M]``, each request's energy under each model (J).
+        energy_j: ``e[T, M]``, each request's energy under each model (J); entries of
+            unavailable models are ignored (they may be NaN).
         constraints: at least one :class:`MeanConstraint` over ``[T, M]`` values.
+        available: ``[T, M]`` bool, which model can serve each request (a changing zoo); those
+            that cannot get the bound ``x_tm = 0``. ``None``: every model, always.
 
     Raises:
         ValueError: non-finite or mis-shaped input, or a constraint that covers no request.
         RuntimeError: HiGHS fails on an LP it should solve (a bug, not bad input).
     """
     energy_j = np.asarray(energy_j, dtype=np.float64)
-    if energy_j.ndim != 2 or energy_j.size == 0 or not np.isfinite(energy_j).all():
+    if energy_j.ndim != 2 or energy_j.size == 0:
         raise ValueError(f"energy_j must be a finite, non-empty [T, M] array, got shape {energy_j.shape}")
+    available = np.ones(energy_j.shape, dtype=bool) if available is None else np.asarray(available, dtype=bool)
+    if available.shape != energy_j.shape or not available.any(axis=1).all():
+        raise ValueError(f"available must be [T, M] like energy_j {energy_j.shape}, with a model for every request")
+    energy_j = np.where(available, energy_j, 0.0)
+    if not np.isfinite(energy_j).all():
+        raise ValueError("energy_j must be a finite, non-empty [T, M] array: it has non-finite values")
     if not constraints:
         raise ValueError("give at least one constraint")
     n_requests, n_models = energy_j.shape
     a_ub, b_ub = _constraint_rows(constraints, n_requests, n_models)
     a_eq = _one_per_request(n_requests, n_models)
+    bounds = np.column_stack([np.zeros(available.size), np.where(available.ravel(), np.inf, 0.0)])
     result = linprog(
-        energy_j.ravel(), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_requests), bounds=(0, None), method="highs"
+        energy_j.ravel(), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_requests), bounds=bounds, method="highs"
     )
     if result.status == 0:
         x = result.x
@@ -173,7 +190,7 @@ def constrained_oracle(energy_j: np.ndarray, constraints: list[MeanConstraint]) 
         message = f"optimal under {_describe(constraints)} (HiGHS)"
         feasible = True
     elif result.status == 2:
-        x = _least_violation(energy_j, a_ub, b_ub, a_eq)
+        x = _least_violation(energy_j, a_ub, b_ub, a_eq, bounds)
         duals = np.full(len(constraints), np.inf)
         feasible = False
         message = (
@@ -199,7 +216,7 @@ def constrained_oracle(energy_j: np.ndarray, constraints: list[MeanConstraint]) 
 
 
 def _least_violation(
-    energy_j: np.ndarray, a_ub: sparse.csr_array, b_ub: np.ndarray, a_eq: sparse.csr_array
+    energy_j: np.ndarray, a_ub: sparse.csr_array, b_ub: np.ndarray, a_eq: sparse.csr_array, bounds: np.ndarray
 ) -> np.ndarray:
     """Stage 1: least total slack; stage 2: least energy with that slack (variables ``[x, s]``)."""
     n_constraints, n_variables = a_ub.shape
@@ -207,7 +224,10 @@ def _least_violation(
     eq = sparse.hstack([a_eq, sparse.csr_array((a_eq.shape[0], n_constraints))], format="csr")
     b_eq = np.ones(a_eq.shape[0])
     slack_cost = np.r_[np.zeros(n_variables), np.ones(n_constraints)]
-    stage1 = linprog(slack_cost, A_ub=with_slack, b_ub=b_ub, A_eq=eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    with_slack_bounds = np.vstack([bounds, np.column_stack([np.zeros(n_constraints), np.full(n_constraints, np.inf)])])
+    stage1 = linprog(
+        slack_cost, A_ub=with_slack, b_ub=b_ub, A_eq=eq, b_eq=b_eq, bounds=with_slack_bounds, method="highs"
+    )
     if stage1.status != 0:
         raise RuntimeError(f"constrained_oracle: HiGHS failed on the least-violation LP: {stage1.message}")
     cap = sparse.csr_array(slack_cost[None, :])
@@ -217,7 +237,7 @@ def _least_violation(
         b_ub=np.r_[b_ub, stage1.fun * (1 + 1e-9) + FEASIBILITY_TOL],
         A_eq=eq,
         b_eq=b_eq,
-        bounds=(0, None),
+        bounds=with_slack_bounds,
         method="highs",
     )
     if stage2.status != 0:
@@ -236,7 +256,9 @@ def _describe(constraints: list[MeanConstraint]) -> str:
     return ", ".join(parts) + more
 
 
-def lagrangian_dual(energy_j: np.ndarray, constraints: list[MeanConstraint], duals: np.ndarray) -> float:
+def lagrangian_dual(
+    energy_j: np.ndarray, constraints: list[MeanConstraint], duals: np.ndarray, available: np.ndarray | None = None
+) -> float:
     """``g(μ)``: a lower bound on the energy of every routing meeting ``constraints``, for any ``μ ≥ 0``.
 
     Computed per request in closed form (each request takes its cheapest penalised model), with no
@@ -252,6 +274,8 @@ def lagrangian_dual(energy_j: np.ndarray, constraints: list[MeanConstraint], dua
             mu * constraint.sign * constraint.values[span.start : span.stop] / len(span)
         )
         offset += mu * constraint.sign * constraint.limit
+    if available is not None:
+        penalised[~np.asarray(available, dtype=bool)] = np.inf
     return float(penalised.min(axis=1).sum() - offset)
 
 
@@ -303,19 +327,28 @@ def constrained_static_mix(energy_j: np.ndarray, constraints: list[MeanConstrain
 
 
 def scenario_reference_rows(
-    quality: np.ndarray, energy_j: np.ndarray, latency_s: np.ndarray, alpha: float, scenario: Scenario
+    quality: np.ndarray,
+    energy_j: np.ndarray,
+    latency_s: np.ndarray,
+    alpha: float,
+    scenario: Scenario,
+    available: np.ndarray | None = None,
 ) -> list[dict]:
     """Result-table rows (as :func:`messenv.oracle.reference_rows`) for the oracle and the static mix
     facing the scenario's constraints, with ``constraints_met``, ``latency_violation`` and
-    ``worst_window_quality`` added."""
-    constraints = scenario_constraints(quality, latency_s, alpha, scenario)
-    oracle = constrained_oracle(energy_j, constraints)
-    mix = constrained_static_mix(energy_j, constraints)
+    ``worst_window_quality`` added.
+
+    Under a changing zoo (``available`` given) there is no static-mix row: one fixed mixture over
+    models that come and go is not defined, and the oracle row alone is returned.
+    """
+    constraints = scenario_constraints(quality, latency_s, alpha, scenario, available)
+    oracle = constrained_oracle(energy_j, constraints, available)
+    references = [("oracle", oracle.energy_j, oracle.means, oracle.feasible, oracle.model_share, oracle.message)]
+    if available is None:
+        mix = constrained_static_mix(energy_j, constraints)
+        references.append(("static_mix", mix.energy_j, mix.means, mix.feasible, mix.weights, mix.message))
     rows = []
-    for name, energy, means, feasible, share, message in (
-        ("oracle", oracle.energy_j, oracle.means, oracle.feasible, oracle.model_share, oracle.message),
-        ("static_mix", mix.energy_j, mix.means, mix.feasible, mix.weights, mix.message),
-    ):
+    for name, energy, means, feasible, share, message in references:
         latency_violation = max(0.0, means[1] - scenario.latency.limit) if scenario.latency is not None else None
         windows = [mean for constraint, mean in zip(constraints, means) if constraint.name == WINDOW]
         rows.append(
@@ -325,7 +358,7 @@ def scenario_reference_rows(
                 "mean_quality": float(means[0]),
                 "sla_met": bool(means[0] >= alpha - FEASIBILITY_TOL),
                 "feasible": feasible,
-                "constraints_met": feasible,
+                "constraints_met": feasible if scenario.constrained else None,
                 "latency_violation": latency_violation,
                 "worst_window_quality": min(windows) if windows else None,
                 "model_share": [float(s) for s in share],
@@ -337,10 +370,16 @@ def scenario_reference_rows(
 
 
 def oracle_choice(
-    quality: np.ndarray, energy_j: np.ndarray, latency_s: np.ndarray | None, alpha: float, scenario: Scenario
+    quality: np.ndarray,
+    energy_j: np.ndarray,
+    latency_s: np.ndarray | None,
+    alpha: float,
+    scenario: Scenario,
+    available: np.ndarray | None = None,
 ) -> np.ndarray:
     """The hindsight oracle's ``x[T, M]`` facing the scenario: the bisection oracle for the SLA
-    alone, the constrained LP when the scenario adds constraints."""
-    if not scenario.constrained:
+    alone, the LP when the scenario adds constraints or changes the zoo (``available``)."""
+    if not scenario.needs_lp:
         return hindsight_oracle(quality, energy_j, alpha).choice
-    return constrained_oracle(energy_j, scenario_constraints(quality, latency_s, alpha, scenario)).choice
+    constraints = scenario_constraints(quality, latency_s, alpha, scenario, available)
+    return constrained_oracle(energy_j, constraints, available).choice

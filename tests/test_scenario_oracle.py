@@ -181,3 +181,26 @@ def test_hand_solved_windows_cost_more_than_the_whole_stream_sla():
     # Whole stream: requests 0, 1 on model 0 reach 0.5 for free. Windows of 2: the second window needs 0.5 too.
     assert whole.energy_j == pytest.approx(0.0) and windowed.energy_j == pytest.approx(1.0)
     assert [m for c, m in zip(windows, windowed.means) if c.name == "window_quality"] == pytest.approx([1.0, 0.5])
+
+
+@settings(max_examples=60, deadline=None)
+@given(instance(), st.integers(0, 2**32 - 1))
+def test_unavailable_models_get_no_share_and_the_certificate_holds(case, seed):
+    quality, energy, latency, alpha, limit = (np.array(part) for part in case)
+    available = np.random.default_rng(seed).random(quality.shape) < 0.6
+    available[np.arange(len(quality)), np.random.default_rng(seed).integers(0, 3, len(quality))] = True
+    quality, energy = np.where(available, quality, np.nan), np.where(available, energy, np.nan)
+    scenario = Scenario(latency=LatencySLO(mean_s=float(limit)))
+    constraints = scenario_constraints(quality, latency, float(alpha), scenario, available)
+    solution = constrained_oracle(energy, constraints, available)
+    assert (solution.choice[~available] == 0).all()
+    if solution.feasible:
+        bound = lagrangian_dual(
+            np.where(available, energy, 0), constraints, np.clip(solution.duals, 0, None), available
+        )
+        assert bound == pytest.approx(solution.energy_j, rel=1e-6, abs=1e-5)
+
+
+def test_a_request_with_no_available_model_is_refused():
+    with pytest.raises(ValueError, match="with a model for every request"):
+        constrained_oracle(np.ones((2, 2)), [MeanConstraint("q", np.ones((2, 2)), 0.5)], np.array([[1, 0], [0, 0]]))

@@ -53,16 +53,20 @@ def prompt_space(prompts: np.ndarray) -> spaces.Text:
     return spaces.Text(max_length=max(1, max(map(len, prompts.tolist()))), min_length=0, charset=charset)
 
 
-def observation_space_for(recording: Recording) -> spaces.Dict:
-    """The observation space of one request of ``recording`` (see :class:`MessEnv`)."""
-    return spaces.Dict(
-        {
-            "prompt": prompt_space(recording.prompts),
-            "features": spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
-            "benchmark": spaces.Discrete(len(recording.benchmark_names)),
-            "step": spaces.Box(0, STEP_HIGH, (), np.int64),
-        }
-    )
+def observation_space_for(
+    recording: Recording, n_actions: int = 0, scenario: Scenario | None = None
+) -> spaces.Dict:
+    """The observation space of one request of ``recording`` (see :class:`MessEnv`); a scenario
+    with a changing zoo adds the ``action_mask`` key (int8, one entry per action)."""
+    keys: dict[str, spaces.Space] = {
+        "prompt": prompt_space(recording.prompts),
+        "features": spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
+        "benchmark": spaces.Discrete(len(recording.benchmark_names)),
+        "step": spaces.Box(0, STEP_HIGH, (), np.int64),
+    }
+    if scenario is not None and scenario.zoo is not None:
+        keys["action_mask"] = spaces.Box(0, 1, (n_actions,), np.int8)
+    return spaces.Dict(keys)
 
 
 def check_alpha(alpha: float) -> float:
@@ -203,7 +207,7 @@ class MessEnv(gym.Env[dict, int]):
         self.scenario = Scenario.parse(scenario)
         self._scenario_play: EpisodeScenario | None = None
         self.action_space = spaces.Discrete(self.outcomes.n_actions)
-        self.observation_space = observation_space_for(self.recording)
+        self.observation_space = observation_space_for(self.recording, self.outcomes.n_actions, self.scenario)
         self._prompts = self.recording.prompts.tolist()
         self._features = self.recording.features
         self._benchmarks = self.recording.benchmark_index.tolist()
@@ -258,26 +262,31 @@ class MessEnv(gym.Env[dict, int]):
         options, scenario = split_reset_options(options, self.scenario)
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
-        stream_length(len(pool), stream_options)
-        scenario.check_stream(self.recording, stream_options)
+        length = stream_length(len(pool), stream_options)
+        zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         super().reset(seed=seed)
         rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
         self.stream_options, self.scenario = stream_options, scenario
         self._rows, self._feedback = rows.tolist(), feedback.tolist()
-        self._scenario_play = start_episode(self.scenario, self.np_random, self._feedback)
+        self._scenario_play = start_episode(self.scenario, self.np_random, self._feedback, zoo)
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         self.task = self._task_spec(len(rows))
-        return self._observe(0), {}
+        zoo_info = {} if zoo is None else {"action_mask": zoo.mask(0)}
+        return self._observe(0), zoo_info
 
     def _observe(self, t: int) -> dict[str, Any]:
         row = self._rows[min(t, len(self._rows) - 1)]
-        return {
+        obs = {
             "prompt": self._prompts[row],
             "features": self._features[row].copy(),
             "benchmark": self._benchmarks[row],
             "step": np.array(t, dtype=np.int64),
         }
+        play = self._scenario_play
+        if play is not None and play.zoo is not None:
+            obs["action_mask"] = play.zoo.mask(t)
+        return obs
 
     def _check_action(self, action: Any) -> int:
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < self._n_actions:
@@ -296,7 +305,11 @@ class MessEnv(gym.Env[dict, int]):
         action = self._check_action(action)
         row = self._rows[t]
         explored = action == self.explore_index
-        quality, energy, latency, per_model = self._outcome(row, action, explored)
+        play = self._scenario_play
+        if play is not None and play.zoo is not None:
+            quality, energy, latency, per_model = play.zoo.outcome(t, row, action, explored)
+        else:
+            quality, energy, latency, per_model = self._outcome(row, action, explored)
         feedback = self._feedback[t]
         self._totals.add(action, quality, energy, latency, feedback, explored)
         running = self._totals.running_quality()
@@ -320,8 +333,8 @@ class MessEnv(gym.Env[dict, int]):
                 "energy_j": model_energy,
                 "latency_s": model_latency,
             }
-        if self._scenario_play is not None:
-            self._scenario_play.step(t, action, quality, latency, info)
+        if play is not None:
+            play.step(t, action, quality, latency, info)
         self._t = t + 1
         terminated = self._t == len(self._rows)
         if terminated:

@@ -16,6 +16,8 @@ stream every earlier version of messenv played:
   ``info["delayed_feedback"]``, never in the step's own ``info["quality"]``.
 - ``drift``, a :class:`~messenv.env.drift.Drift`: the benchmark mix changes along the stream
   (phases, or a smooth drift between two mixes).
+- ``zoo``, a :class:`~messenv.env.zoo_change.ZooChange`: models join or leave (masked with
+  Gymnasium's ``action_mask`` convention), or a slot silently returns another model's outcomes.
 - ``window``: a windowed SLA, the mean quality of each window of ``window`` requests ≥ α, on top
   of the whole-stream SLA.
 
@@ -39,6 +41,7 @@ import numpy as np
 
 from messenv.env.drift import Drift
 from messenv.env.stream import StreamOptions, is_number
+from messenv.env.zoo_change import ZooChange, ZooPlay
 from messenv.recordings import Recording
 
 DELAY_DISTRIBUTIONS = ("fixed", "geometric")
@@ -152,6 +155,7 @@ class Scenario:
         delay: delayed quality feedback (``None``: revealed on the step).
         drift: a schedule of the request mix (``None``: one shuffled mix).
         window: the windowed SLA's window W in requests (``None``: the whole-stream SLA only).
+        zoo: joins, leaves and silent updates of the zoo (``None``: the recording's zoo throughout).
     """
 
     name: str = "none"
@@ -159,8 +163,14 @@ class Scenario:
     delay: DelayedFeedback | None = None
     drift: Drift | None = None
     window: int | None = None
+    zoo: ZooChange | None = None
 
     def __post_init__(self) -> None:
+        _require(
+            self.zoo is None or self.delay is None,
+            "scenario: a changing zoo and delayed feedback cannot be combined (a late explored outcome "
+            "would have to carry the zoo of its own step)",
+        )
         window = self.window
         _require(
             window is None or (isinstance(window, (int, np.integer)) and not isinstance(window, bool) and window >= 1),
@@ -182,7 +192,7 @@ class Scenario:
         if not isinstance(spec, Mapping):
             raise TypeError(f"scenario must be a Scenario, a mapping or None, got {type(spec).__name__}")
         _check_keys(spec, cls, "scenario")
-        parts = {"latency": LatencySLO, "delay": DelayedFeedback, "drift": Drift}
+        parts = {"latency": LatencySLO, "delay": DelayedFeedback, "drift": Drift, "zoo": ZooChange}
         values: dict[str, Any] = {}
         for key, value in spec.items():
             if key in parts and value is not None:
@@ -199,7 +209,13 @@ class Scenario:
     @property
     def stationary(self) -> bool:
         """True when nothing departs from the plain stream (the envs then skip every hook)."""
-        return self.latency is None and self.delay is None and self.drift is None and self.window is None
+        return (
+            self.latency is None
+            and self.delay is None
+            and self.drift is None
+            and self.window is None
+            and self.zoo is None
+        )
 
     @property
     def constrained(self) -> bool:
@@ -207,10 +223,27 @@ class Scenario:
         oracle then solves the constrained LP (:mod:`messenv.scenario_oracle`)."""
         return self.latency is not None or self.window is not None
 
+    @property
+    def needs_lp(self) -> bool:
+        """True when the hindsight oracle is the LP of :mod:`messenv.scenario_oracle` (added
+        constraints, or a zoo whose unavailable models are bounds of the LP)."""
+        return self.constrained or self.zoo is not None
+
     def check_stream(self, recording: Recording, options: StreamOptions) -> None:
-        """Refuse stream options the scenario cannot play (see :meth:`Drift.check`)."""
+        """Refuse stream options the scenario cannot play (see :meth:`Drift.check`), or a zoo
+        change naming a model the recording does not have."""
         if self.drift is not None:
             self.drift.check(recording, options)
+        if self.zoo is not None:
+            self.zoo.check(recording.models)
+
+    def prepare(self, recording: Recording, options: StreamOptions, length: int, explore: bool) -> ZooPlay | None:
+        """Check the stream and build the zoo's segments for a stream of ``length`` (drift: its own),
+        before the env draws anything; ``None`` without a zoo change."""
+        self.check_stream(recording, options)
+        if self.zoo is None:
+            return None
+        return self.zoo.segments(recording, self.drift.length if self.drift else length, explore)
 
     def marks(self, n_requests: int) -> list[tuple[int, str]]:
         """``(step, label)`` of what plots mark: each phase start, and each window start (only while
@@ -218,6 +251,8 @@ class Scenario:
         marks = [(step, f"phase {i + 2}") for i, step in enumerate(self.drift.changes())] if self.drift else []
         if self.window is not None and n_requests / self.window <= MAX_WINDOW_MARKS:
             marks += [(step, "window") for step in range(self.window, n_requests, self.window)]
+        if self.zoo is not None:
+            marks += self.zoo.marks(n_requests)
         return marks
 
 
@@ -240,7 +275,13 @@ def split_reset_options(options: dict | None, current: Scenario) -> tuple[dict |
     if not options or "scenario" not in options:
         return options, current
     rest = {key: value for key, value in options.items() if key != "scenario"}
-    return rest, Scenario.parse(options["scenario"])
+    scenario = Scenario.parse(options["scenario"])
+    _require(
+        (scenario.zoo is None) == (current.zoo is None),
+        "scenario.zoo: a changing zoo adds the action_mask observation key, so it is set when the env is made, "
+        "not by a reset option",
+    )
+    return rest, scenario
 
 
 def cost_limits(alpha: float, scenario: Scenario) -> np.ndarray:

@@ -7,6 +7,9 @@ after the stream, and at each step add the scenario's fields to ``info``:
 
 - latency SLO: ``costs = [1 − quality, latency cost]`` (the first NaN while the quality is not
   revealed) and a running sum of the latency cost for the summary;
+- changing zoo: ``action_mask`` of the next step (the outcomes themselves come from the zoo's
+  segment tables, :class:`~messenv.env.zoo_change.ZooPlay`, which the envs read in place of
+  their own);
 - windowed SLA: the summed true quality of each window of W requests, for the summary;
 - delayed feedback: the step's own quality is withheld (``quality``/``cost`` ``None`` or NaN,
   ``feedback`` False, an explored step's ``outcomes["quality"]`` too) and the qualities that
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from messenv.env.scenario import Scenario
+from messenv.env.zoo_change import ZooPlay
 
 
 def arrival_steps(delays: np.ndarray, n_requests: int) -> np.ndarray:
@@ -82,10 +86,14 @@ class EpisodeScenario:
         scenario: the spec (not stationary).
         rng: the env's generator, already past the stream draws.
         feedback: per step, whether its quality is revealed at all (the ``feedback_rate`` mask).
+        zoo: the zoo's segments (``None`` without a zoo change).
     """
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator, feedback: list[bool]) -> None:
+    def __init__(
+        self, scenario: Scenario, rng: np.random.Generator, feedback: list[bool], zoo: ZooPlay | None = None
+    ) -> None:
         self.scenario = scenario
+        self.zoo = zoo
         self.latency = scenario.latency
         # The deadline (or None for the mean form), read on every step without a method call.
         self.deadline = None if self.latency is None else self.latency.deadline_s
@@ -107,6 +115,8 @@ class EpisodeScenario:
         """Add the scenario's fields to the ``info`` of step ``t`` (see the module docstring)."""
         if self.window:
             self.window_sums[t // self.window] += quality
+        if self.zoo is not None:
+            info["action_mask"] = self.zoo.mask(t + 1)
         if self.due is not None:
             self._delay(t, action, quality, info)
         if self.latency is not None:
@@ -144,6 +154,7 @@ class VectorEpisodeScenario:
         quality: ``[N, M]`` recorded quality of every model (the outcomes of explored requests).
         rows: ``[T, n]`` recording rows of the streams.
         explore_index: the explore action, or ``None``.
+        zoo: the zoo's segments (``None`` without a zoo change).
     """
 
     def __init__(
@@ -154,8 +165,17 @@ class VectorEpisodeScenario:
         quality: np.ndarray,
         rows: np.ndarray,
         explore_index: int | None,
+        zoo: ZooPlay | None = None,
     ) -> None:
         self.scenario = scenario
+        self.zoo = zoo
+        self.stream_rows = rows
+        # Flattened [N * A] tables of each zoo segment, indexed row * A + action like the env's own.
+        self.flat = (
+            None
+            if zoo is None
+            else [tuple(t.ravel() for t in (s.quality, s.energy_j, s.latency_s)) for s in zoo.segments]
+        )
         self.latency = scenario.latency
         n_steps, n_envs = feedback.shape
         self.latency_cost_sum = np.zeros(n_envs)
@@ -186,6 +206,8 @@ class VectorEpisodeScenario:
         self, t: int, actions: np.ndarray, quality: np.ndarray, latency_s: np.ndarray, info: dict[str, Any]
     ) -> None:
         """Add the scenario's fields to the batched ``info`` of step ``t``."""
+        if self.zoo is not None:
+            self._zoo_outcomes(t, info)
         if self.window:
             self.window_sums[t // self.window] += quality
         if self.delayed:
@@ -194,6 +216,41 @@ class VectorEpisodeScenario:
             cost = self.latency.cost(latency_s)
             self.latency_cost_sum += cost
             info["costs"] = np.stack([1.0 - info["quality"], cost], axis=1)
+
+    def tables(self, t: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The flat quality, energy and latency tables of step ``t``'s zoo.
+
+        Raises:
+            ValueError: an action masked at step ``t``.
+        """
+        k = self.zoo.segment(t)
+        allowed = self.zoo.segments[k].mask[actions]
+        if not allowed.all():
+            bad = int(np.flatnonzero(allowed == 0)[0])
+            raise ValueError(
+                f"sub-env {bad}: action {int(actions[bad])} is masked at step {t} (model not available: "
+                "see info['action_mask'])"
+            )
+        return self.flat[k]
+
+    def mask(self, t: int, n_envs: int) -> np.ndarray:
+        """The ``[n, A]`` action mask of step ``t`` (the same zoo in every sub-env)."""
+        return np.tile(self.zoo.segments[self.zoo.segment(t)].mask, (n_envs, 1))
+
+    def _zoo_outcomes(self, t: int, info: dict) -> None:
+        """Every model's outcome on explored requests, as the zoo of step ``t`` presents it."""
+        outcomes = info.get("outcomes")
+        if outcomes is not None:
+            explored = info["_outcomes"]
+            rows = self.stream_rows[t]
+            for key, table in zip(
+                ("quality", "energy_j", "latency_s"), self.zoo.segments[self.zoo.segment(t)].per_model
+            ):
+                values = table[rows]
+                hidden = ~explored if key != "quality" else ~(explored & info["_quality"])
+                values[hidden] = np.nan
+                outcomes[key] = values
+        info["action_mask"] = self.mask(t + 1, len(info["energy_j"]))
 
     def _delay(self, t: int, actions: np.ndarray, quality: np.ndarray, info: dict) -> None:
         n = len(actions)
@@ -224,7 +281,8 @@ class VectorEpisodeScenario:
         return scenario_summary(self.scenario, mean_quality, alpha, self.latency_cost_sum, self.window_sums, steps)
 
 
-def start_episode(scenario: Scenario, rng: np.random.Generator, feedback: list[bool]) -> EpisodeScenario | None:
+def start_episode(
+    scenario: Scenario, rng: np.random.Generator, feedback: list[bool], zoo: ZooPlay | None = None
+) -> EpisodeScenario | None:
     """The scenario state of a new MessEnv episode, or ``None`` for the stationary stream (no hooks)."""
-    return None if scenario.stationary else EpisodeScenario(scenario, rng, feedback)
-
+    return None if scenario.stationary else EpisodeScenario(scenario, rng, feedback, zoo)

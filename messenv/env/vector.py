@@ -104,8 +104,10 @@ class MessVectorEnv(VectorEnv):
         self._latency = outcomes.latency_s.ravel()
         self._prompts = self.recording.prompts
         self._benchmarks = self.recording.benchmark_index.astype(np.int64)
-        full = observation_space_for(self.recording)
-        self.single_observation_space = spaces.Dict({k: full[k] for k in self.observation_keys})
+        full = observation_space_for(self.recording, self._n_actions, self.scenario)
+        # A changing zoo's action_mask is always observed: without it an agent could not act legally.
+        kept = self.observation_keys + (("action_mask",) if "action_mask" in full.spaces else ())
+        self.single_observation_space = spaces.Dict({k: full[k] for k in kept})
         self.single_action_space = spaces.Discrete(self._n_actions)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -137,8 +139,8 @@ class MessVectorEnv(VectorEnv):
         options, scenario = split_reset_options(options, self.scenario)
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
-        stream_length(len(pool), stream_options)
-        scenario.check_stream(self.recording, stream_options)
+        length = stream_length(len(pool), stream_options)
+        zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         if seed is not None:
             seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
@@ -153,7 +155,7 @@ class MessVectorEnv(VectorEnv):
             None
             if scenario.stationary
             else VectorEpisodeScenario(
-                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index
+                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index, zoo
             )
         )
         self._t = 0
@@ -162,7 +164,7 @@ class MessVectorEnv(VectorEnv):
         self.task = TaskSpec.for_recording(
             self.recording, self.alpha, len(self._rows), self.explore_index, stream_options.feedback_rate, scenario
         )
-        return self._observe(0), {}
+        return self._observe(0), {} if zoo is None else {"action_mask": self._scenario_play.mask(0, self.num_envs)}
 
     def _observe(self, t: int) -> dict[str, Any]:
         rows = self._rows[min(t, len(self._rows) - 1)]
@@ -176,6 +178,9 @@ class MessVectorEnv(VectorEnv):
             obs["benchmark"] = self._benchmarks[rows]
         if "step" in keys:
             obs["step"] = np.full(self.num_envs, t, dtype=np.int64)
+        play = self._scenario_play
+        if play is not None and play.zoo is not None:
+            obs["action_mask"] = play.mask(t, self.num_envs)
         return obs
 
     def _check_actions(self, actions: Any) -> np.ndarray:
@@ -205,9 +210,11 @@ class MessVectorEnv(VectorEnv):
         actions = self._check_actions(actions)
         rows = self._rows[t]
         flat = rows * self._n_actions + actions
-        quality = self._quality[flat]
-        energy = self._energy[flat]
-        latency = self._latency[flat]
+        play = self._scenario_play
+        if play is None or play.zoo is None:
+            quality, energy, latency = self._quality[flat], self._energy[flat], self._latency[flat]
+        else:  # a changing zoo: the tables of step t's zoo
+            quality, energy, latency = (table[flat] for table in play.tables(t, actions))
         feedback = self._feedback[t]
         explored = actions == self.explore_index if self.explore_index is not None else np.zeros(self.num_envs, bool)
         self._totals.add(actions, quality, energy, latency, feedback, explored)

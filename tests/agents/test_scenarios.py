@@ -82,3 +82,32 @@ def test_a_delay_of_zero_steps_learns_exactly_what_immediate_feedback_learns(mak
     np.testing.assert_array_equal(immediate.stats.quality_count, delayed.stats.quality_count)
     np.testing.assert_allclose(immediate.stats.quality_mean, delayed.stats.quality_mean)
     assert immediate.lam == pytest.approx(delayed.lam)
+
+
+ZOO = {
+    "name": "zoo",
+    "zoo": {
+        "joins": {"large": 100},
+        "leaves": {"small": 200},
+        "updates": [{"model": "medium", "step": 150, "source": "large"}],
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_every_agent_plays_only_available_models_in_a_changing_zoo(make_env, name):
+    episode = run_episode(make_env(n_requests=300, scenario=ZOO), AGENTS[name](), seed=0)  # a masked action raises
+    models = episode.action[episode.action < 3]
+    steps = np.flatnonzero(episode.action < 3)
+    assert not ((models == 2) & (steps < 100)).any() and not ((models == 0) & (steps >= 200)).any()
+
+
+def test_energy_estimates_skip_unavailable_models():
+    from messenv_agents.energy_estimates import LastEnergy, MeanEnergy
+
+    last, mean = LastEnergy(), MeanEnergy()
+    for estimator in (last, mean):
+        estimator.observe(np.array([1.0, np.nan, 3.0]))
+        estimator.observe(np.array([3.0, 5.0, np.nan]))
+    np.testing.assert_allclose(last.estimate(), [3.0, 5.0, 3.0])
+    np.testing.assert_allclose(mean.estimate(), [2.0, 5.0, 3.0])

@@ -263,3 +263,110 @@ def test_the_windowed_sla_summary_is_each_windows_mean_true_quality(tiny_recordi
 def test_a_bad_window_is_refused():
     with pytest.raises(ValueError, match="scenario.window must be a positive integer"):
         Scenario.parse({"window": 0})
+
+
+ZOO = {
+    "name": "zoo",
+    "zoo": {"joins": {"m2": 5}, "leaves": {"m0": 12}, "updates": [{"model": "m1", "step": 8, "source": "m2"}]},
+}
+
+
+def masked_actions(rng, masks):
+    """An allowed action per step (and per sub-env) from the masks the env showed."""
+    return [int(rng.choice(np.flatnonzero(mask))) for mask in masks]
+
+
+def test_a_changing_zoo_masks_models_and_silently_updates_a_slot(tiny_recording):
+    env = MessEnv(recording=tiny_recording, explore_action=True, n_requests=20, scenario=ZOO)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space["action_mask"].shape == (4,) and env.observation_space.contains(obs)
+    np.testing.assert_array_equal(info["action_mask"], [1, 1, 0, 1])
+    rows, masks = env.stream_rows, []
+    for t in range(20):
+        masks.append(obs["action_mask"])
+        action = 1
+        obs, reward, _, _, info = env.step(action)
+        source = 2 if t >= 8 else 1  # from step 8 the slot of m1 returns m2's outcomes
+        assert -reward == tiny_recording.energy_j[rows[t], source]
+        assert info["quality"] == tiny_recording.quality[rows[t], source]
+        np.testing.assert_array_equal(info["action_mask"], obs["action_mask"])
+    expected = [[1, 1, int(t >= 5), 1] for t in range(20)]
+    for t in range(12, 20):
+        expected[t][0] = 0
+    np.testing.assert_array_equal(masks, expected)
+    assert env.scenario.marks(20) == [(5, "m2 joins"), (8, "m1 updated"), (12, "m0 leaves")]
+
+
+def test_a_masked_action_is_refused_naming_the_mask(tiny_recording):
+    env = MessEnv(recording=tiny_recording, explore_action=True, n_requests=20, scenario=ZOO)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action 2 is masked at step 0 .*info\['action_mask'\]"):
+        env.step(2)
+    envs = MessVectorEnv(2, recording=tiny_recording, explore_action=True, n_requests=20, scenario=ZOO)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="sub-env 1: action 2 is masked at step 0"):
+        envs.step(np.array([0, 2]))
+
+
+def test_explore_queries_only_the_available_models(tiny_recording):
+    env = MessEnv(recording=tiny_recording, explore_action=True, n_requests=20, scenario=ZOO)
+    env.reset(seed=0)
+    row = env.stream_rows[0]
+    _, reward, _, _, info = env.step(3)  # step 0: m0, m1 available, m2 not yet
+    assert -reward == pytest.approx(tiny_recording.energy_j[row, :2].sum())
+    assert info["quality"] == tiny_recording.quality[row, 1]  # the largest AVAILABLE model answers
+    assert np.isnan(info["outcomes"]["energy_j"][2]) and np.isnan(info["outcomes"]["quality"][2])
+    np.testing.assert_array_equal(info["outcomes"]["quality"][:2], tiny_recording.quality[row, :2])
+
+
+@pytest.mark.parametrize(
+    ("zoo", "message"),
+    [
+        ({"joins": {"m9": 3}}, r"model\(s\) \['m9'\] not in the zoo"),
+        ({"joins": {"m1": 5}, "leaves": {"m1": 5}}, "m1 leaves at step 5, not after it joins"),
+        ({"leaves": {"m0": 0, "m1": 0, "m2": 0}}, "no model is available from step 0"),
+        ({"joins": {"m1": -1}}, "must be an integer step >= 0"),
+        ({"updates": [{"model": "m1", "step": 2}]}, "each update is"),
+        ({}, "at least one of joins, leaves, updates"),
+    ],
+)
+def test_bad_zoo_changes_are_refused(tiny_recording, zoo, message):
+    with pytest.raises(ValueError, match=message):
+        MessEnv(recording=tiny_recording, n_requests=10, scenario={"zoo": zoo}).reset(seed=0)
+
+
+def test_a_zoo_change_is_set_at_construction_and_not_combined_with_delay(tiny_recording):
+    env = MessEnv(recording=tiny_recording, n_requests=10)
+    with pytest.raises(ValueError, match="set when the env is made"):
+        env.reset(seed=0, options={"scenario": ZOO})
+    with pytest.raises(ValueError, match="cannot be combined"):
+        Scenario.parse({"zoo": ZOO["zoo"], "delay": {"steps": 1}})
+
+
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.5])
+def test_each_sub_env_replays_the_single_env_zoo(tiny_recording, feedback_rate):
+    n, steps = 3, 20
+    kwargs = dict(
+        recording=tiny_recording, alpha=0.6, explore_action=True, n_requests=steps, feedback_rate=feedback_rate
+    )
+    envs = MessVectorEnv(n, scenario=ZOO, **kwargs)
+    obs, _ = envs.reset(seed=7)
+    rng = np.random.default_rng(0)
+    actions, infos = [], []
+    for _ in range(steps):
+        actions.append(masked_actions(rng, obs["action_mask"]))
+        obs, _, _, _, info = envs.step(np.array(actions[-1]))
+        infos.append(info)
+    for i in range(n):
+        env = MessEnv(scenario=ZOO, **kwargs)
+        single_obs, _ = env.reset(seed=7 + i)
+        for t in range(steps):
+            single_obs, reward, _, _, info = env.step(actions[t][i])
+            assert -reward == infos[t]["energy_j"][i]
+            np.testing.assert_array_equal(info["action_mask"], infos[t]["action_mask"][i])
+            if info["explored"]:
+                for key in ("energy_j", "latency_s"):
+                    np.testing.assert_array_equal(info["outcomes"][key], infos[t]["outcomes"][key][i])
+                if info["outcomes"]["quality"] is not None:
+                    np.testing.assert_array_equal(info["outcomes"]["quality"], infos[t]["outcomes"]["quality"][i])
+        assert info["episode_summary"]["mean_quality"] == pytest.approx(infos[-1]["episode_summary"]["mean_quality"][i])

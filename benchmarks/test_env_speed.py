@@ -80,6 +80,8 @@ SCENARIOS = {
     "delayed_feedback": {"delay": {"steps": 2}},
     "delayed_geometric": {"delay": {"steps": 2, "distribution": "geometric"}},
     "drift_windowed": {"drift": {"start": "arc_easy", "end": "boolq", "n_requests": 2000}, "window": 200},
+    # Action 1 (medium) stays available: the zoo changes around it.
+    "zoo_change": {"zoo": {"joins": {"large": 10}, "updates": [{"model": "medium", "step": 20, "source": "small"}]}},
 }
 SCENARIO_GOAL = 1.5
 

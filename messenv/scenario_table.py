@@ -28,7 +28,8 @@ def scenario_tables(rows: Sequence[ResultRow]) -> str:
     for row in sorted(rows, key=lambda r: KIND_ORDER.get(r.kind, 9)):
         groups[row.scenario or "none"][row.label].append(row)
     out = []
-    for scenario, agents in groups.items():
+    for scenario in sorted(groups, key=lambda name: (name != "none", name)):
+        agents = groups[scenario]
         latency = any(r.latency_violation is not None for members in agents.values() for r in members)
         windowed = any(r.worst_window_quality is not None for members in agents.values() for r in members)
         first = next(iter(agents.values()))[0]

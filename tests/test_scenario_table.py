@@ -33,7 +33,8 @@ def test_one_table_per_scenario_with_pass_rate_and_worst_violations():
         row("ucb1", 0, 3.0, sla_met=False, scenario="delayed_feedback"),
     ]
     text = scenario_tables(rows)
-    latency, delayed = text.split("**delayed_feedback**")
+    delayed, latency = text.split("**latency_slo**")  # "none" first, then by name
+    assert delayed.startswith("**delayed_feedback**")
     assert "| ucb1 | 3.00 ± 1.41 | 50% | 0.000 | 0.250 |" in latency
     assert "| oracle | 1.00 | 100% | 0.000 | 0.000 |" in latency
     assert "| ucb1 | 3.00 | 0% | 0.050 |" in delayed and "latency violation" not in delayed

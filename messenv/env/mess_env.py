@@ -105,6 +105,7 @@ class MessEnv(gym.Env[dict, int]):
     | `features`  | `Box(-inf, inf, (D,), float32)`        | prompt features (see `features_kind`)     |
     | `benchmark` | `Discrete(B)`                          | index into `task.benchmark_names`         |
     | `step`      | `Box(0, 2**63-1, (), int64)`           | position t of the request in the stream   |
+    | `action_mask` | `Box(0, 1, (A,), int8)`              | only with a changing zoo: 1 = allowed     |
 
     The observation returned at termination repeats the last request with `step = T`.
 
@@ -144,6 +145,19 @@ class MessEnv(gym.Env[dict, int]):
       "outcomes": {"quality": [M]} or None}]`, `s` the `step` observation of the request they
       belong to (`outcomes` is set when `s` explored). A delay running past the stream's end
       arrives with the last step; a quality withheld by `feedback_rate` never arrives.
+    - `drift` (:class:`~messenv.env.drift.Drift`): the benchmark mix follows a schedule, phases
+      (`[{"benchmarks": ["arc_easy"], "n_requests": 1000}, {"benchmarks": ["boolq"], ...}]`) or a
+      smooth drift from `start` to `end` benchmarks over `n_requests`. The drift sets T and the
+      benchmarks: the `n_requests` and `benchmarks` options must stay unset.
+    - `window`: a windowed SLA on top of the whole-stream one, each window of W requests must
+      reach α. The summary adds `window_quality` (each window's mean), `worst_window_quality`,
+      `windows_met_share`, `window_violation` and `constraints_met`.
+    - `zoo` (:class:`~messenv.env.zoo_change.ZooChange`): models join at a step, leave at a
+      step, or from a step silently return another recorded model's outcomes. Agents see only
+      Gymnasium's action mask: `info["action_mask"]` (for the next step; also in `reset`'s
+      info) and the `action_mask` observation key. A masked action is refused with a
+      `ValueError`. The explore action queries the available models only (`outcomes` NaN for
+      the others). Set at construction (it adds an observation key); not combined with `delay`.
 
     The agent's :class:`~messenv.env.task.TaskSpec` carries `latency_slo` and
     `feedback_delayed`, nothing else of the scenario. The summary's `scenario` names it.

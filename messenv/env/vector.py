@@ -53,7 +53,9 @@ class MessVectorEnv(VectorEnv):
     quality is NaN everywhere and ``delayed_feedback`` holds the arriving qualities of all
     sub-envs as flat arrays of length K: ``env``, ``step``, ``action``, ``quality`` and
     ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore), ordered by
-    request, then sub-env (so each sub-env's entries come in its single env's order).
+    request, then sub-env (so each sub-env's entries come in its single env's order). A changing
+    zoo adds the ``action_mask`` observation key and info field, ``[n, A]`` int8 (the same zoo in
+    every sub-env), whatever ``observation_keys`` says: an agent cannot act legally without it.
 
     Args:
         num_envs: number of parallel streams.

@@ -111,3 +111,16 @@ def test_energy_estimates_skip_unavailable_models():
         estimator.observe(np.array([3.0, 5.0, np.nan]))
     np.testing.assert_allclose(last.estimate(), [3.0, 5.0, 3.0])
     np.testing.assert_allclose(mean.estimate(), [2.0, 5.0, 3.0])
+
+
+@pytest.mark.parametrize("name", ["ucb1", "thompson", "linucb", "primal_dual"])
+def test_bandits_take_the_latency_slo_as_a_second_multiplier(make_env, name):
+    plain_env = make_env(n_requests=600)
+    run_episode(plain_env, AGENTS[name](), seed=0)
+    plain = plain_env.unwrapped.summary()
+    env = make_env(n_requests=600, scenario=LATENCY)
+    agent = AGENTS[name]()
+    episode = run_episode(env, agent, seed=0)
+    assert episode.trace["latency_dual"].max() > 0
+    ignored = plain["total_latency_s"] / plain["n_requests"] - 0.3  # the SLO's violation without the multiplier
+    assert ignored > 0 and mean_latency(env) - 0.3 < 0.5 * ignored

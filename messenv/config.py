@@ -323,7 +323,11 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"env.feedback_rate must be in (0, 1], got {cfg.env.feedback_rate}")
     if cfg.env.n_requests is not None and cfg.env.n_requests <= 0:
         raise ConfigError(f"env.n_requests must be positive, got {cfg.env.n_requests}")
-    scenario_of(cfg)
+    scenario = scenario_of(cfg)
+    if cfg.grid is not None and not scenario.stationary:
+        raise ConfigError(
+            f"scenario={scenario.name} runs one task at a time: drop grid (experiment=...) or use scenario=none"
+        )
     check_agent_node(cfg.agent)
     for name in cfg.baselines:
         check_agent_node(load_agent_node(name), f"baselines: {name}")

@@ -47,3 +47,8 @@ def test_each_scenario_runs_every_baseline_and_the_oracle_and_writes_plots(tmp_p
 def test_a_bad_scenario_value_is_a_config_error_naming_the_field(tmp_path):
     with pytest.raises(ConfigError, match="scenario.latency.mean_s must be a number > 0"):
         run(compose_config("scenario=latency_slo", "scenario.latency.mean_s=-1"), tmp_path)
+
+
+def test_a_grid_refuses_a_scenario_rather_than_ignoring_it(tmp_path):
+    with pytest.raises(ConfigError, match="scenario=latency_slo runs one task at a time"):
+        run(compose_config("experiment=paper_grid", "scenario=latency_slo"), tmp_path)

@@ -370,3 +370,14 @@ def test_each_sub_env_replays_the_single_env_zoo(tiny_recording, feedback_rate):
                 if info["outcomes"]["quality"] is not None:
                     np.testing.assert_array_equal(info["outcomes"]["quality"], infos[t]["outcomes"]["quality"][i])
         assert info["episode_summary"]["mean_quality"] == pytest.approx(infos[-1]["episode_summary"]["mean_quality"][i])
+
+
+@pytest.mark.parametrize("spec", SCENARIOS + [ZOO], ids=lambda s: s["name"])
+def test_same_seed_same_trajectory(tiny_recording, spec):
+    actions = [1] * 24  # model 1 is available throughout every scenario here
+
+    def play():
+        env, infos = play_single(tiny_recording, spec, 11, actions, feedback_rate=0.7)
+        return env.stream_rows.tolist(), [repr(sorted(info.items())) for info in infos]
+
+    assert play() == play()

@@ -265,16 +265,17 @@ class VectorEpisodeScenario:
         start, stop = self.bounds[t], self.bounds[t + 1]
         flat = self.flat_of[start:stop]
         arrived = self.actions[flat]
-        explored_at = np.flatnonzero(arrived == self.explore_index)
-        outcomes = np.full((len(flat), self.model_quality.shape[1]), np.nan)
-        outcomes[explored_at] = self.model_quality[self.delivered_rows[start:stop][explored_at]]
-        info["delayed_feedback"] = {
+        info["delayed_feedback"] = delivered = {
             "env": self.env_of[start:stop],
             "step": self.step_of[start:stop],
             "action": arrived,
             "quality": self.quality[flat],
-            "outcomes_quality": outcomes,
         }
+        if self.explore_index >= 0:  # without the explore action no request explores: no outcomes
+            explored_at = np.flatnonzero(arrived == self.explore_index)
+            outcomes = np.full((len(flat), self.model_quality.shape[1]), np.nan)
+            outcomes[explored_at] = self.model_quality[self.delivered_rows[start:stop][explored_at]]
+            delivered["outcomes_quality"] = outcomes
 
     def summary(self, mean_quality: np.ndarray, alpha: float, steps: int) -> dict[str, Any]:
         """The scenario's summary fields, as arrays over sub-envs."""

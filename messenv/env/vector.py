@@ -51,9 +51,9 @@ class MessVectorEnv(VectorEnv):
     Scenarios (``scenario``, see MessEnv's Scenarios section) batch the same way: ``costs``
     ``[n, 2]`` under a latency SLO (:attr:`cost_limits`); under delayed feedback the step's own
     quality is NaN everywhere and ``delayed_feedback`` holds the arriving qualities of all
-    sub-envs as flat arrays of length K: ``env``, ``step``, ``action``, ``quality`` and
-    ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore), ordered by
-    request, then sub-env (so each sub-env's entries come in its single env's order). A changing
+    sub-envs as flat arrays of length K: ``env``, ``step``, ``action``, ``quality`` and, with the
+    explore action, ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore),
+    ordered by request, then sub-env (so each sub-env's entries come in its single env's order). A changing
     zoo adds the ``action_mask`` observation key and info field, ``[n, A]`` int8 (the same zoo in
     every sub-env), whatever ``observation_keys`` says: an agent cannot act legally without it.
 

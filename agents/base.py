@@ -95,6 +95,38 @@ class BaseAgent:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def allowed_models(obs: dict[str, Any], n_models: int) -> np.ndarray | None:
+    """Which models the observation's ``action_mask`` allows (a changing zoo, see
+    :mod:`messenv.env.zoo_change`), as a bool ``[M]``; ``None`` when the env has no mask."""
+    mask = obs.get("action_mask")
+    return None if mask is None else np.asarray(mask, dtype=bool)[:n_models]
+
+
 def feature_vector(obs: dict[str, Any]) -> np.ndarray:
     """The observation's ``features`` as a float32 vector (one place that knows the key)."""
     return np.asarray(obs["features"], dtype=np.float32)
+
+
+class PendingRequests:
+    """Requests whose quality is still due, so that a late quality finds the request it belongs to.
+
+    With delayed feedback (``spec.feedback_delayed``, see :mod:`messenv.env.scenario`) a step's
+    own ``info["quality"]`` is ``None`` and the qualities of earlier requests arrive in
+    ``info["delayed_feedback"]``, each naming its request by ``step`` (the request's ``step``
+    observation). An agent calls :meth:`arrivals` once per ``update``: it remembers the current
+    request's observation and returns ``(observation, entry)`` for each quality that arrived, the
+    entry holding ``action``, ``quality``, ``cost`` and ``outcomes`` (every model's quality when
+    that request explored, else ``None``). Without delayed feedback it remembers nothing and
+    returns ``[]``, so agents keep their immediate-feedback path unchanged.
+    """
+
+    def __init__(self, delayed: bool = False) -> None:
+        self.delayed = delayed
+        self._observations: dict[int, dict] = {}
+
+    def arrivals(self, obs: dict, info: dict) -> list[tuple[dict, dict]]:
+        """Remember ``obs`` until its quality arrives; the earlier requests whose quality did."""
+        if not self.delayed:
+            return []
+        self._observations[int(obs["step"])] = obs
+        return [(self._observations.pop(entry["step"]), entry) for entry in info.get("delayed_feedback", ())]

@@ -34,8 +34,11 @@ class LastEnergy:
         self._last: np.ndarray | None = None
 
     def observe(self, energy_j: np.ndarray) -> None:
-        """Keep a copy of ``energy_j``."""
-        self._last = np.array(energy_j, dtype=np.float64)
+        """Keep a copy of ``energy_j``; a NaN entry (a model that was not available) keeps its last value."""
+        energy_j = np.array(energy_j, dtype=np.float64)
+        if self._last is not None:
+            energy_j = np.where(np.isnan(energy_j), self._last, energy_j)
+        self._last = energy_j
 
     def estimate(self) -> np.ndarray | None:
         """The last observed vector."""
@@ -47,16 +50,20 @@ class MeanEnergy:
 
     def __init__(self) -> None:
         self._mean: np.ndarray | None = None
-        self._count = 0
+        self._count: np.ndarray | None = None
 
     def observe(self, energy_j: np.ndarray) -> None:
-        """Fold ``energy_j`` into the running mean (Welford's update of the mean)."""
+        """Fold ``energy_j`` into the running mean (Welford's update of the mean), per model; a NaN
+        entry (a model that was not available) is skipped."""
         energy_j = np.asarray(energy_j, dtype=np.float64)
-        self._count += 1
+        seen = ~np.isnan(energy_j)
         if self._mean is None:
-            self._mean = energy_j.copy()
-        else:
-            self._mean += (energy_j - self._mean) / self._count
+            self._mean, self._count = np.full(energy_j.shape, np.nan), np.zeros(energy_j.shape, dtype=np.int64)
+        self._count += seen
+        first = seen & (self._count == 1)
+        self._mean[first] = energy_j[first]
+        later = seen & (self._count > 1)
+        self._mean[later] += (energy_j[later] - self._mean[later]) / self._count[later]
 
     def estimate(self) -> np.ndarray | None:
         """The mean so far."""

@@ -8,7 +8,9 @@ of MESS+ (arXiv 2411.00889, Sec. 5) that route everything to one model of the zo
 
 from __future__ import annotations
 
-from messenv_agents.base import BaseAgent
+import numpy as np
+
+from messenv_agents.base import BaseAgent, allowed_models
 
 
 class CheapestFirstAgent(BaseAgent):
@@ -17,8 +19,9 @@ class CheapestFirstAgent(BaseAgent):
     name = "cheapest_first"
 
     def act(self, obs: dict) -> int:
-        """Model 0."""
-        return 0
+        """Model 0 (the cheapest available one when the zoo changes)."""
+        allowed = allowed_models(obs, self.n_models)
+        return 0 if allowed is None else int(np.flatnonzero(allowed)[0])
 
 
 class LargestOnlyAgent(BaseAgent):
@@ -27,5 +30,6 @@ class LargestOnlyAgent(BaseAgent):
     name = "largest_only"
 
     def act(self, obs: dict) -> int:
-        """The last model."""
-        return self.n_models - 1
+        """The last model (the largest available one when the zoo changes)."""
+        allowed = allowed_models(obs, self.n_models)
+        return self.n_models - 1 if allowed is None else int(np.flatnonzero(allowed)[-1])

@@ -21,15 +21,28 @@ Feedback: energy is always observed (``info["energy_j"]``), so the energy statis
 update on every step; quality statistics, λ and any learned model update only on steps whose
 quality is revealed (``info["quality"] is not None``). Every model is played until its quality
 has been revealed once, in index order, before the index rule takes over. The explore action is
-never played: bandits learn from the model they serve.
+never played: bandits learn from the model they serve. Under delayed feedback (a scenario, see
+:mod:`messenv.env.scenario`) each quality updates the statistics, λ and the learner when it
+arrives, with the observation of the request it belongs to
+(:class:`messenv_agents.base.PendingRequests`); until an arm's first quality arrives it is still
+the arm played.
+
+Latency SLO (a scenario with ``spec.latency_slo``): a second multiplier μ ≥ 0 for the second
+constraint, the same primal-dual scheme with one dual variable per constraint (Agrawal & Devanur,
+EC 2014, handle any number of knapsack-style constraints this way). The index gains
+``− μ·ĉ_m``, with ``ĉ_m`` the running mean of model m's normalised latency cost over the steps it
+served (latency is observed on every step), and ``μ ← clip(μ + η·(c_t − b), 0, λ_max)``. The cost
+is normalised to be unit-free: latency ÷ the bound with ``b = 1`` for a mean-latency SLO; the
+0/1 lateness with ``b = β`` for a deadline.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from messenv.env.scenario import LatencySLO
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent
+from messenv_agents.base import BaseAgent, PendingRequests, allowed_models
 
 
 class ArmStatistics:
@@ -84,20 +97,34 @@ class LagrangianBandit(BaseAgent):
         self.eta, self.lambda_init, self.lambda_max = float(eta), float(lambda_init), float(lambda_max)
         self.lam = self.lambda_init
         self.stats = ArmStatistics(2)
+        self.pending = PendingRequests()
+        self.latency_slo: LatencySLO | None = None
+        self.mu = 0.0
+        self.latency_cost = np.zeros(0)
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh λ, statistics and energy scale."""
         super().reset(spec, seed)
         self.lam = self.lambda_init
         self.stats = ArmStatistics(spec.n_models)
+        self.pending = PendingRequests(spec.feedback_delayed)
+        self.latency_slo = spec.latency_slo
+        self.mu = 0.0
+        self.latency_cost = np.zeros(spec.n_models)
 
     # ------------------------------------------------------------------ policy
     def act(self, obs: dict) -> int:
-        """An arm whose quality was never revealed, else the best Lagrangian index."""
-        unseen = np.flatnonzero(self.stats.quality_count == 0)
+        """An arm whose quality was never revealed, else the best Lagrangian index (among the
+        models the action mask allows, when the zoo changes)."""
+        allowed = allowed_models(obs, self.n_models)
+        never = self.stats.quality_count == 0
+        unseen = np.flatnonzero(never if allowed is None else never & allowed)
         if unseen.size:
             return int(unseen[0])
-        return int(np.argmax(self.lam * self.quality_index(obs) - self.energy_index()))
+        index = self.lam * self.quality_index(obs) - self.energy_index()
+        if self.latency_slo is not None:
+            index = index - self.mu * self.latency_cost
+        return int(np.argmax(index if allowed is None else np.where(allowed, index, -np.inf)))
 
     def quality_index(self, obs: dict) -> np.ndarray:
         """The quality term per model; subclasses add optimism, sampling or context."""
@@ -114,11 +141,27 @@ class LagrangianBandit(BaseAgent):
 
     # ------------------------------------------------------------------ learning
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
-        """Energy statistics always; quality statistics, λ and the learner only with feedback."""
+        """Energy statistics always; quality statistics, λ and the learner when a quality is revealed,
+        on this step or, under delayed feedback, when it arrives (with the request it belongs to)."""
         self.stats.add_energy(action, float(info["energy_j"]))
+        if self.latency_slo is not None:
+            self.observe_latency(action, float(info["latency_s"]))
         quality = info["quality"]
-        if quality is None:
-            return
+        if quality is not None:
+            self.reveal(obs, action, quality)
+        for earlier, entry in self.pending.arrivals(obs, info):
+            self.reveal(earlier, entry["action"], entry["quality"])
+
+    def observe_latency(self, action: int, latency_s: float) -> None:
+        """Fold the step's normalised latency cost into the arm's mean and take a dual step on μ."""
+        slo = self.latency_slo
+        scale, bound = (slo.mean_s, 1.0) if slo.mean_s is not None else (1.0, slo.max_late_share)
+        cost = slo.cost(latency_s) / scale
+        self.latency_cost[action] += (cost - self.latency_cost[action]) / self.stats.energy_count[action]
+        self.mu = min(self.lambda_max, max(0.0, self.mu + self.eta * (cost - bound)))
+
+    def reveal(self, obs: dict, action: int, quality: float) -> None:
+        """Fold one revealed quality of the request ``obs`` (served by ``action``) into the statistics."""
         self.stats.add_quality(action, quality)
         self.lam = min(self.lambda_max, max(0.0, self.lam + self.eta * (self.alpha - quality)))
         self.learn(obs, action, quality)
@@ -127,5 +170,6 @@ class LagrangianBandit(BaseAgent):
         """Hook for learners with a model of their own (LinUCB); default: nothing."""
 
     def diagnostics(self) -> dict[str, float]:
-        """The dual variable λ and the energy scale."""
-        return {"lambda": self.lam, "energy_scale": self.scale()}
+        """The dual variable λ and the energy scale (and μ under a latency SLO)."""
+        latency = {} if self.latency_slo is None else {"latency_dual": self.mu}
+        return {"lambda": self.lam, "energy_scale": self.scale(), **latency}

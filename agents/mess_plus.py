@@ -58,6 +58,12 @@ reference code snapshot we read samples with exponent 1/5 — set ``k=0.2`` to m
 ``replay_size`` (0: no memory, one-example steps as the reference) and ``batch_size``. A custom
 predictor needs ``train_batch`` when ``replay_size > 0``. The reference counts requests from 0 and treats
 t=0 as 1; here t starts at 1, which gives the same schedule shifted by one request.
+
+Scenarios (:mod:`messenv.env.scenario`). With ``constraint_queues=True`` (default) a task with a
+latency SLO adds a second virtual queue and the term ``Z·(ĉ_m − L)`` to the rule
+(:mod:`messenv_agents.latency_queue`); without a latency SLO nothing changes. Under delayed
+feedback the predictor learns from, and the queue moves by, each quality when it arrives
+(:class:`messenv_agents.base.PendingRequests`).
 """
 
 from __future__ import annotations
@@ -65,8 +71,9 @@ from __future__ import annotations
 import numpy as np
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent, feature_vector
+from messenv_agents.base import BaseAgent, PendingRequests, allowed_models, feature_vector
 from messenv_agents.energy_estimates import EnergyEstimator, make_energy_estimator
+from messenv_agents.latency_queue import LatencyQueue
 from messenv_agents.mlp_head import HeadConfig
 from messenv_agents.predictors import AccuracyPredictor, PredictorFactory, make_predictor
 from messenv_agents.replay_memory import ReplayMemory
@@ -99,6 +106,7 @@ class MessPlusAgent(BaseAgent):
         grad_clip: float = HeadConfig.grad_clip,
         replay_size: int = 1024,
         batch_size: int = 16,
+        constraint_queues: bool = True,
     ) -> None:
         super().__init__(alpha)
         if V < 0:
@@ -121,6 +129,9 @@ class MessPlusAgent(BaseAgent):
         self.explore_action = -1
         self.predictor: AccuracyPredictor | None = None
         self.memory: ReplayMemory | None = None
+        self.constraint_queues = bool(constraint_queues)
+        self.latency: LatencyQueue | None = None
+        self.pending = PendingRequests()
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh queue, counter, energy estimate and predictor, seeded by ``seed``."""
@@ -139,6 +150,9 @@ class MessPlusAgent(BaseAgent):
         self.energy = make_energy_estimator(self.energy_estimator_kind)
         self.predictor = make_predictor(self.predictor_kind, spec.feature_dim, spec.n_models, self.rng, self.head_config)
         self.memory = ReplayMemory(self.replay_size, spec.feature_dim, spec.n_models, self.rng) if self.replay_size else None
+        slo = spec.latency_slo if self.constraint_queues else None
+        self.latency = None if slo is None else LatencyQueue(slo)
+        self.pending = PendingRequests(spec.feedback_delayed)
 
     def act(self, obs: dict) -> int:
         """Explore with probability ``p_t``, else the drift-plus-penalty argmin."""
@@ -147,12 +161,19 @@ class MessPlusAgent(BaseAgent):
         energy = self.energy.estimate()
         if self.rng.random() < self.explore_prob or energy is None:
             return self.explore_action
-        return int(np.argmin(self.costs(obs, energy)))
+        costs = self.costs(obs, energy)
+        allowed = allowed_models(obs, self.n_models)
+        if allowed is not None:  # a changing zoo: only available models with an estimate
+            costs = np.where(allowed & ~np.isnan(costs), costs, np.inf)
+            if not np.isfinite(costs).any():
+                return self.explore_action
+        return int(np.argmin(costs))
 
     def costs(self, obs: dict, energy: np.ndarray) -> np.ndarray:
-        """``V·ē_m + Q·(α − p̂_m(x))`` per model."""
+        """``V·ē_m + Q·(α − p̂_m(x))`` per model (``+ Z·(ĉ_m − L)`` under a latency SLO)."""
         accuracy = self.predictor.predict(feature_vector(obs))
-        return self.V * energy + self.queue * (self.alpha - accuracy)
+        costs = self.V * energy + self.queue * (self.alpha - accuracy)
+        return costs if self.latency is None else costs + self.latency.penalty()
 
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
         """Learn from an explored request; move the tracked queue when quality is revealed."""
@@ -161,13 +182,25 @@ class MessPlusAgent(BaseAgent):
             self.energy.observe(outcomes["energy_j"])
             if outcomes["quality"] is not None:
                 self.learn(feature_vector(obs), outcomes["quality"])
+            if self.latency is not None:
+                self.latency.observe_explored(outcomes["latency_s"])
+        if self.latency is not None:
+            self.latency.observe_step(info["latency_s"])
         quality = info["quality"]
         if quality is not None:
             self.queue = max(0.0, self.queue + self.alpha - quality)
+        for earlier, entry in self.pending.arrivals(obs, info):
+            if entry["outcomes"] is not None:
+                self.learn(feature_vector(earlier), entry["outcomes"]["quality"])
+            self.queue = max(0.0, self.queue + self.alpha - entry["quality"])
 
     def learn(self, features: np.ndarray, quality: np.ndarray) -> None:
         """One predictor step on an explored request: on it alone (reference), or on it plus a
-        mini-batch drawn from the replay memory, which then keeps it."""
+        mini-batch drawn from the replay memory, which then keeps it. A NaN quality (a model that was
+        not available) is replaced by the predictor's own estimate, which leaves that output's
+        gradient at zero."""
+        if np.isnan(quality).any():
+            quality = np.where(np.isnan(quality), self.predictor.predict(features), quality)
         if self.memory is None:
             self.predictor.train_step(features, quality)
             return
@@ -175,5 +208,6 @@ class MessPlusAgent(BaseAgent):
         self.memory.add(features, quality)
 
     def diagnostics(self) -> dict[str, float]:
-        """The tracked virtual queue and the exploration probability of the last request."""
-        return {"queue": self.queue, "explore_prob": self.explore_prob}
+        """The tracked virtual queue(s) and the exploration probability of the last request."""
+        latency = {} if self.latency is None else {"latency_queue": self.latency.queue}
+        return {"queue": self.queue, "explore_prob": self.explore_prob, **latency}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from messenv.env.task import TaskSpec
+from messenv_agents.base import allowed_models
 from messenv_agents.lagrangian import LagrangianBandit
 
 
@@ -43,7 +44,10 @@ class PrimalDualAgent(LagrangianBandit):
         """A random model with probability ``ε_t``, else the Lagrangian argmax."""
         self.t += 1
         if self.rng.random() < min(1.0, self.c / self.t ** (1.0 / 3.0)):
-            return int(self.rng.integers(self.n_models))
+            allowed = allowed_models(obs, self.n_models)
+            if allowed is None:
+                return int(self.rng.integers(self.n_models))
+            return int(self.rng.choice(np.flatnonzero(allowed)))
         return super().act(obs)
 
     def quality_index(self, obs: dict) -> np.ndarray:

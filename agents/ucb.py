@@ -24,4 +24,5 @@ class UCB1Agent(LagrangianBandit):
     def quality_index(self, obs: dict) -> np.ndarray:
         """Mean quality plus the UCB1 confidence radius."""
         counts = self.stats.quality_count
-        return self.stats.quality_mean + np.sqrt(2.0 * np.log(counts.sum()) / counts)
+        # max(n, 1): a model masked out before its first answer (a changing zoo) has n = 0.
+        return self.stats.quality_mean + np.sqrt(2.0 * np.log(counts.sum()) / np.maximum(counts, 1))

@@ -8,7 +8,9 @@ trivially reachable.
 
 from __future__ import annotations
 
-from messenv_agents.base import BaseAgent
+import numpy as np
+
+from messenv_agents.base import BaseAgent, allowed_models
 
 
 class RandomAgent(BaseAgent):
@@ -17,5 +19,8 @@ class RandomAgent(BaseAgent):
     name = "random"
 
     def act(self, obs: dict) -> int:
-        """A model index drawn uniformly with ``self.rng``."""
-        return int(self.rng.integers(self.n_models))
+        """A model index drawn uniformly with ``self.rng`` (among the available ones when the zoo changes)."""
+        allowed = allowed_models(obs, self.n_models)
+        if allowed is None:
+            return int(self.rng.integers(self.n_models))
+        return int(self.rng.choice(np.flatnonzero(allowed)))

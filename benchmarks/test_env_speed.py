@@ -71,3 +71,72 @@ def test_vector_steps_per_second(benchmark, recording, observation_keys):
         benchmark.extra_info["messenv_vector_step / cartpole_vector_step"] = seconds / peer
         if observation_keys == ("benchmark", "step"):
             enforce_goal(benchmark, 1e7 * seconds / NUM_ENVS, 1.0, "goal_10M_steps_per_s (<= 1 meets it)")
+
+
+# Each scenario (conf/scenario) against the stationary env, timed in the same run (issue 12: within 1.5x).
+SCENARIOS = {
+    "latency_slo": {"latency": {"mean_s": 0.5}},
+    "latency_deadline": {"latency": {"deadline_s": 1.0, "max_late_share": 0.05}},
+    "delayed_feedback": {"delay": {"steps": 2}},
+    "delayed_geometric": {"delay": {"steps": 2, "distribution": "geometric"}},
+    "drift_windowed": {"drift": {"start": "arc_easy", "end": "boolq", "n_requests": 2000}, "window": 200},
+    # Action 1 (medium) stays available: the zoo changes around it.
+    "zoo_change": {"zoo": {"joins": {"large": 10}, "updates": [{"model": "medium", "step": 20, "source": "small"}]}},
+}
+SCENARIO_GOAL = 1.5
+
+
+def with_length(scenario: dict, n_requests: int) -> dict:
+    """The scenario with a smooth drift stretched to ``n_requests`` (a drift sets the stream length)."""
+    if "drift" not in scenario:
+        return scenario
+    return {**scenario, "drift": {**scenario["drift"], "n_requests": n_requests}}
+
+
+def interleaved_ratio(function, peer, number: int, rounds: int = 15) -> float:
+    """Best time of ``function`` over best time of ``peer``, the two timed in alternation, so that
+    load from other processes falls on both alike."""
+    best, best_peer = float("inf"), float("inf")
+    for _ in range(rounds):
+        best = min(best, peer_seconds(function, number=number, repeat=1))
+        best_peer = min(best_peer, peer_seconds(peer, number=number, repeat=1))
+    return best / best_peer
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_single_step_vs_stationary(benchmark, recording, name):
+    options = {"replace": True, "n_requests": 400 * STEPS}
+    env = MessEnv(recording=recording, alpha=0.7, replace=True, scenario=with_length(SCENARIOS[name], 400 * STEPS))
+    env.reset(seed=0, options={**options, "n_requests": None} if "drift" in SCENARIOS[name] else options)
+    stationary = MessEnv(recording=recording, alpha=0.7)
+    stationary.reset(seed=0, options=options)
+    benchmark.pedantic(env.step, args=(1,), rounds=200, iterations=STEPS // 2)
+    if not benchmark.disabled:
+        ratio = interleaved_ratio(lambda: env.step(1), lambda: stationary.step(1), number=STEPS)
+        enforce_goal(benchmark, ratio, SCENARIO_GOAL, f"{name}_step / stationary_step")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_vector_step_vs_stationary(benchmark, recording, name):
+    length = ROUNDS * ITERATIONS + 2 * 15 * ITERATIONS + 1
+
+    def make(scenario):
+        drift = scenario is not None and "drift" in scenario
+        envs = MessVectorEnv(
+            NUM_ENVS,
+            recording=recording,
+            alpha=0.7,
+            replace=True,
+            n_requests=None if drift else length,
+            observation_keys=("benchmark", "step"),
+            scenario=None if scenario is None else with_length(scenario, length),
+        )
+        envs.reset(seed=0)
+        return envs
+
+    envs, stationary = make(SCENARIOS[name]), make(None)
+    actions = np.ones(NUM_ENVS, dtype=np.int64)
+    benchmark.pedantic(envs.step, args=(actions,), rounds=ROUNDS, iterations=ITERATIONS)
+    if not benchmark.disabled:
+        ratio = interleaved_ratio(lambda: envs.step(actions), lambda: stationary.step(actions), number=ITERATIONS)
+        enforce_goal(benchmark, ratio, SCENARIO_GOAL, f"{name}_vector_step / stationary")

@@ -22,6 +22,7 @@ from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from messenv.env.mess_env import DEFAULT_ALPHA
+from messenv.env.scenario import Scenario
 
 CONFIG_PACKAGE = "messenv_conf"
 BASELINES = ["random", "cheapest_first", "largest_only", "ucb1", "thompson", "linucb", "primal_dual"]
@@ -58,6 +59,82 @@ class EnvConfig:
     explore_action: bool = True
     replace: bool = False
     features: Optional[str] = "auto"
+
+
+@dataclass
+class LatencyConfig:
+    """A latency SLO (see :class:`messenv.env.scenario.LatencySLO`): ``mean_s``, or
+    ``deadline_s`` with ``max_late_share``."""
+
+    mean_s: Optional[float] = None
+    deadline_s: Optional[float] = None
+    max_late_share: Optional[float] = None
+
+
+@dataclass
+class DelayConfig:
+    """Delayed feedback (see :class:`messenv.env.scenario.DelayedFeedback`)."""
+
+    steps: int = 1
+    distribution: str = "fixed"
+
+
+@dataclass
+class PhaseConfig:
+    """One phase of a drift: ``n_requests`` requests from ``benchmarks``."""
+
+    benchmarks: list[str] = MISSING
+    n_requests: int = MISSING
+
+
+@dataclass
+class DriftConfig:
+    """Drift in the request mix (see :mod:`messenv.env.drift`): ``phases``, or a smooth drift
+    from the ``start`` benchmarks to the ``end`` ones over ``n_requests``."""
+
+    phases: list[PhaseConfig] = field(default_factory=list)
+    start: Optional[list[str]] = None
+    end: Optional[list[str]] = None
+    n_requests: Optional[int] = None
+
+
+@dataclass
+class UpdateConfig:
+    """A silent model update: from ``step`` on, ``model``'s slot returns ``source``'s outcomes."""
+
+    model: str = MISSING
+    step: int = MISSING
+    source: str = MISSING
+
+
+@dataclass
+class ZooConfig:
+    """A changing zoo (see :mod:`messenv.env.zoo_change`): model -> step it joins / leaves, and updates."""
+
+    joins: dict[str, int] = field(default_factory=dict)
+    leaves: dict[str, int] = field(default_factory=dict)
+    updates: list[UpdateConfig] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioConfig:
+    """The scenario the stream plays (``conf/scenario/<name>.yaml``; ``none`` is stationary).
+
+    Attributes:
+        name: the scenario's label in results and plots.
+        latency: a latency SLO, the second constraint.
+        delay: delayed quality feedback.
+        drift: a schedule of the request mix (it sets the stream's length and benchmarks).
+        window: a windowed SLA: the mean quality of each window of this many requests ≥ α.
+        zoo: models that join, leave or are silently updated during the stream.
+    """
+
+    name: str = "none"
+    latency: Optional[LatencyConfig] = None
+    delay: Optional[DelayConfig] = None
+    drift: Optional[DriftConfig] = None
+    window: Optional[int] = None
+    zoo: Optional[ZooConfig] = None
 
 
 @dataclass
@@ -117,6 +194,7 @@ class RunConfig:
         agent: the agent to evaluate: ``_target_`` (its class) plus constructor parameters, from
             ``conf/agent/<name>.yaml``; its ``name`` key says which file it came from.
         env: the request stream and SLA.
+        scenario: drift, zoo changes, a latency SLO, delayed feedback (``scenario=<name>``).
         seed: seeds the stream order, the feedback mask and the agent.
         baselines: other agents (names of ``conf/agent`` files) run on the same stream and seed
             for comparison; ``[]`` runs the agent alone.
@@ -130,6 +208,7 @@ class RunConfig:
 
     agent: Any = MISSING
     env: EnvConfig = field(default_factory=EnvConfig)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     seed: int = 0
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
     grid: Optional[GridConfig] = None
@@ -248,6 +327,19 @@ def _check_alpha(alpha: float, where: str) -> None:
         raise ConfigError(f"{where} must be in [0, 1], got {alpha}")
 
 
+def scenario_of(cfg: DictConfig) -> Scenario:
+    """The run's :class:`~messenv.env.scenario.Scenario` (stationary when the config has none).
+
+    Raises:
+        ConfigError: a value the scenario refuses (named: ``scenario.latency.mean_s must be ...``).
+    """
+    node = cfg.get("scenario")
+    try:
+        return Scenario.parse(None if node is None else OmegaConf.to_container(node, resolve=True))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Check what the schema's types cannot: ranges, and that the agent can be built.
 
@@ -259,6 +351,11 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(f"env.feedback_rate must be in (0, 1], got {cfg.env.feedback_rate}")
     if cfg.env.n_requests is not None and cfg.env.n_requests <= 0:
         raise ConfigError(f"env.n_requests must be positive, got {cfg.env.n_requests}")
+    scenario = scenario_of(cfg)
+    if cfg.grid is not None and not scenario.stationary:
+        raise ConfigError(
+            f"scenario={scenario.name} runs one task at a time: drop grid (experiment=...) or use scenario=none"
+        )
     check_agent_node(cfg.agent)
     for name in cfg.baselines:
         check_agent_node(load_agent_node(name), f"baselines: {name}")

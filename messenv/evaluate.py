@@ -21,16 +21,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from messenv.config import ConfigError, agent_parameters
 from messenv.env import MessEnv
+from messenv.env.scenario import STATIONARY, Scenario
 from messenv.harness import EpisodeResult, run_episode, stream_outcomes
 from messenv.oracle import energy_ratio, reference_rows
 from messenv.progress import Callback
 from messenv.recordings import Recording
 from messenv.results import ORACLE, STATIC_MIX, ResultRow
+from messenv.scenario_oracle import scenario_reference_rows
 
 
 @dataclass(frozen=True)
 class TaskSettings:
-    """The stream and SLA of a task (the ``env`` config, with benchmarks and α possibly overridden)."""
+    """The stream and SLA of a task (the ``env`` config, with benchmarks and α possibly overridden),
+    and the scenario it plays (:class:`~messenv.env.scenario.Scenario`; stationary by default)."""
 
     alpha: float
     benchmarks: tuple[str, ...] | None = None
@@ -38,6 +41,7 @@ class TaskSettings:
     feedback_rate: float = 1.0
     explore_action: bool = True
     replace: bool = False
+    scenario: Scenario = STATIONARY
 
     @classmethod
     def from_config(cls, env: Mapping[str, Any] | DictConfig, **overrides: Any) -> TaskSettings:
@@ -72,12 +76,16 @@ class Evaluation:
             every agent), in stream order.
         energy_j: ``[T, M]`` energy of every model on those requests (J).
         rows: result rows: the agents', then the oracle's and the best static mix's.
+        latency_s: ``[T, M]`` latency of every model on those requests (s).
+        available: ``[T, M]`` which model could serve each request (a changing zoo), else ``None``.
     """
 
     played: list[Played]
     quality: np.ndarray
     energy_j: np.ndarray
     rows: list[ResultRow]
+    latency_s: np.ndarray | None = None
+    available: np.ndarray | None = None
 
 
 def make_env(recording: Recording, task: TaskSettings) -> MessEnv:
@@ -96,6 +104,7 @@ def make_env(recording: Recording, task: TaskSettings) -> MessEnv:
             replace=task.replace,
             feedback_rate=task.feedback_rate,
             features=None,
+            scenario=task.scenario,
         )
     except ValueError as exc:
         raise ConfigError(f"env: {exc}") from exc
@@ -160,15 +169,34 @@ def episode_row(played: Played, recording: Recording, task: TaskSettings, oracle
         wall_s=played.wall_s,
         feedback_rate=task.feedback_rate,
         features=features,
+        scenario=task.scenario.name,
+        constraints_met=summary.get("constraints_met"),
+        latency_violation=summary.get("latency_violation"),
+        worst_window_quality=summary.get("worst_window_quality"),
     )
 
 
 def reference_results(
-    recording: Recording, quality: np.ndarray, energy_j: np.ndarray, task: TaskSettings, seed: int
+    recording: Recording,
+    quality: np.ndarray,
+    energy_j: np.ndarray,
+    task: TaskSettings,
+    seed: int,
+    latency_s: np.ndarray | None = None,
+    available: np.ndarray | None = None,
 ) -> list[ResultRow]:
-    """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes."""
+    """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes.
+
+    Under a scenario that adds constraints (a latency SLO, a windowed SLA; ``latency_s`` then
+    required) both face them; under a changing zoo (``available[T, M]``, the outcomes as the zoo
+    presented them) the oracle routes only to available models and there is no static mix.
+    """
     made = []
-    for reference in reference_rows(quality, energy_j, task.alpha):
+    if task.scenario.needs_lp:
+        references = scenario_reference_rows(quality, energy_j, latency_s, task.alpha, task.scenario, available)
+    else:
+        references = reference_rows(quality, energy_j, task.alpha)
+    for reference in references:
         mean_quality = reference["mean_quality"]
         made.append(
             ResultRow(
@@ -190,6 +218,10 @@ def reference_results(
                 model_share=dict(zip(recording.models, reference["model_share"])),
                 feedback_rate=task.feedback_rate,
                 features=recording.metadata.features_kind,
+                scenario=task.scenario.name,
+                constraints_met=reference.get("constraints_met"),
+                latency_violation=reference.get("latency_violation"),
+                worst_window_quality=reference.get("worst_window_quality"),
             )
         )
     return made
@@ -212,7 +244,11 @@ def evaluate(
         callback = progress.bar(str(node.get("name", "agent")), env.task.n_requests) if progress else None
         played.append(play(env, node, kind, seed, callback))
     quality, energy_j = stream_outcomes(env)  # every agent replayed this same stream (same seed)
-    references = reference_results(recording, quality, energy_j, task, seed)
+    latency_s, available = recording.latency_s[env.stream_rows], None
+    if task.scenario.zoo is not None:  # every model's outcome as the changing zoo presented it
+        zoo = task.scenario.zoo.segments(recording, len(quality), task.explore_action)
+        quality, energy_j, latency_s, available = zoo.effective(env.stream_rows)
+    references = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
     oracle_energy_j = references[0].total_energy_j
     rows = [episode_row(p, recording, task, oracle_energy_j) for p in played]
-    return Evaluation(played, quality, energy_j, rows + references)
+    return Evaluation(played, quality, energy_j, rows + references, latency_s, available)

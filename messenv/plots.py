@@ -88,6 +88,18 @@ def _thin(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return steps[keep], np.asarray(values)[keep]
 
 
+def mark_changes(axes, marks: Sequence[tuple[int, str]]) -> None:
+    """Vertical lines where a scenario changes the stream (a phase, a window, a zoo change), each
+    labelled at the top of the axes; repeated labels (``window``) are written once."""
+    written = set()
+    for step, label in marks:
+        axes.axvline(step, color="grey", linestyle=":" if label == "window" else "-", linewidth=0.8, alpha=0.7)
+        if label not in written:
+            axes.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), fontsize="x-small",
+                          rotation=90, va="top", ha="right", color="dimgray")  # fmt: skip
+            written.add(label)
+
+
 def _agent_line(axes, index: int, label: str, steps: np.ndarray, values: np.ndarray, n_lines: int) -> None:
     """One agent's line: its own colour, line style and markers, the markers of each line offset
     along the stream so that lines lying on top of each other (bandits at α) stay tellable apart.
@@ -118,12 +130,15 @@ def running_quality_figure(
     alpha: float,
     references: Mapping[str, np.ndarray] | None = None,
     caption: RunCaption | None = None,
+    marks: Sequence[tuple[int, str]] = (),
 ) -> Figure:
     """Running mean quality of each agent over the stream, the SLA α, and the references.
 
     ``references`` (``oracle``, ``static_mix``) are their running quality on the same stream: the
     oracle's per-request allocation, the static mix's expected quality ``w·a_t``. The y-axis spans
     the values from the first 5 % of the stream on: the first few requests swing between 0 and 1.
+    ``marks`` (step, label) are a scenario's phase changes and windows
+    (:meth:`messenv.env.scenario.Scenario.marks`).
     """
     figure = Figure(figsize=(9, 4.6))
     axes = figure.add_subplot()
@@ -140,6 +155,7 @@ def running_quality_figure(
         high = max(alpha, *(float(v.max()) for v in settled))
         pad = max(0.01, 0.08 * (high - low))
         axes.set_ylim(max(0.0, low - pad), min(1.0, high + pad))
+    mark_changes(axes, marks)
     axes.set(xlabel="request", ylabel="running mean quality", title="Running quality vs the SLA")
     axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     _caption(figure, caption)
@@ -152,9 +168,10 @@ def running_quality_plot(
     path: str | Path,
     references: Mapping[str, np.ndarray] | None = None,
     caption: RunCaption | None = None,
+    marks: Sequence[tuple[int, str]] = (),
 ) -> Path:
     """:func:`running_quality_figure` written to ``path`` (PNG)."""
-    return _save(running_quality_figure(running_quality, alpha, references, caption), path)
+    return _save(running_quality_figure(running_quality, alpha, references, caption, marks), path)
 
 
 def cumulative_energy_figure(
@@ -190,9 +207,15 @@ def cumulative_energy_plot(
 
 
 def model_share_plot(
-    actions: np.ndarray, action_labels: Sequence[str], path: str | Path, title: str, caption: RunCaption | None = None
+    actions: np.ndarray,
+    action_labels: Sequence[str],
+    path: str | Path,
+    title: str,
+    caption: RunCaption | None = None,
+    marks: Sequence[tuple[int, str]] = (),
 ) -> Path:
-    """Share of each action (model, or explore) in a sliding window over the stream, stacked."""
+    """Share of each action (model, or explore) in a sliding window over the stream, stacked;
+    ``marks`` (step, label) are where a scenario changed the zoo."""
     actions = np.asarray(actions)
     window = max(1, min(200, len(actions) // 20))
     onehot = actions[:, None] == np.arange(len(action_labels))[None, :]
@@ -204,6 +227,7 @@ def model_share_plot(
     axes = figure.add_subplot()
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(action_labels))]
     axes.stackplot(steps[::stride], shares[:, ::stride], labels=list(action_labels), colors=colours)
+    mark_changes(axes, marks)
     axes.set(xlabel="request", ylabel=f"share (window of {window})", ylim=(0, 1), title=title)
     axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     _caption(figure, caption)

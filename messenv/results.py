@@ -55,6 +55,11 @@ class ResultRow:
         wall_s: seconds the episode took (agent + env), ``None`` for reference rows.
         feedback_rate: the share of steps whose quality was revealed to the agent.
         features: the kind of prompt features the agent observed (``minilm``, ``hashed-ngram``).
+        scenario: the scenario's name (:mod:`messenv.env.scenario`), ``None`` for older results.
+        constraints_met: every constraint of the scenario met (the SLA and, with a latency SLO,
+            the latency bound); ``None`` where the scenario has the SLA only.
+        latency_violation: ``max(0, mean latency cost − limit)`` under a latency SLO, else ``None``.
+        worst_window_quality: the lowest mean quality over the windows of a windowed SLA, else ``None``.
     """
 
     label: str
@@ -76,6 +81,10 @@ class ResultRow:
     wall_s: float | None = None
     feedback_rate: float = 1.0
     features: str | None = None
+    scenario: str | None = None
+    constraints_met: bool | None = None
+    latency_violation: float | None = None
+    worst_window_quality: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResultRow:

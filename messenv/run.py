@@ -43,12 +43,14 @@ from messenv.config import (
     ConfigError,
     load_agent_node,
     register_configs,
+    scenario_of,
     validate_config,
 )
+from messenv.env.scenario import STATIONARY, Scenario
 from messenv.evaluate import Evaluation, TaskSettings, evaluate
 from messenv.grid import RecordingSource, cells_of, parameter_sets, run_grid
 from messenv.loggers import make_loggers
-from messenv.oracle import best_static_mix, hindsight_oracle
+from messenv.oracle import best_static_mix
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording, RecordingError
 from messenv.recordings.catalogue import load
@@ -61,6 +63,7 @@ from messenv.results import (
     recording_identity,
     write_results,
 )
+from messenv.scenario_oracle import oracle_choice
 
 if TYPE_CHECKING:
     from messenv.plots import RunCaption  # matplotlib loads only when a plot is drawn
@@ -81,21 +84,26 @@ def comparison_agents(cfg: DictConfig) -> list[tuple[dict, str]]:
     return [(agent, AGENT)] + [(OmegaConf.to_container(load_agent_node(name)), BASELINE) for name in baselines]
 
 
-def reference_running_quality(quality: np.ndarray, energy_j: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
-    """Running mean quality of the hindsight oracle's allocation and of the best static mix (its
-    expected quality ``w·a_t`` per request) on a stream's ``[T, M]`` outcomes."""
-    oracle = hindsight_oracle(quality, energy_j, alpha)
-    mix = best_static_mix(quality.mean(axis=0), energy_j.mean(axis=0), alpha)
+def reference_running_quality(
+    quality: np.ndarray, energy_j: np.ndarray, allocation: np.ndarray, alpha: float, scenario: Scenario
+) -> dict[str, np.ndarray]:
+    """Running mean quality of the hindsight oracle's ``allocation[T, M]`` (facing the
+    scenario) and, on a stationary stream, of the best static mix (its expected quality ``w·a_t``
+    per request) on a stream's ``[T, M]`` outcomes."""
     steps = np.arange(1, len(quality) + 1)
-    return {
-        "oracle": np.cumsum((oracle.choice * quality).sum(axis=1)) / steps,
-        "static_mix": np.cumsum(quality @ mix.weights) / steps,
-    }
+    references = {"oracle": np.cumsum(np.nansum(allocation * quality, axis=1)) / steps}
+    if scenario.stationary:
+        mix = best_static_mix(quality.mean(axis=0), energy_j.mean(axis=0), alpha)
+        references["static_mix"] = np.cumsum(quality @ mix.weights) / steps
+    return references
 
 
-def write_run_plots(evaluation: Evaluation, caption: RunCaption, out_dir: Path) -> list[Path]:
-    """Running quality (with the oracle and static mix), cumulative energy vs the oracle, and the
-    agent's model share over time; each titled with ``caption``."""
+def write_run_plots(
+    evaluation: Evaluation, caption: RunCaption, out_dir: Path, scenario: Scenario = STATIONARY
+) -> list[Path]:
+    """Running quality (with the oracle and, on a stationary stream, the static mix), cumulative
+    energy vs the oracle (both facing ``scenario``), and the agent's model share over time; each
+    titled with ``caption`` and marked where the scenario changes the stream or the zoo."""
     from messenv.plots import (
         cumulative_energy_plot,
         model_share_plot,
@@ -103,13 +111,15 @@ def write_run_plots(evaluation: Evaluation, caption: RunCaption, out_dir: Path) 
     )
 
     alpha = caption.alpha
-    oracle = hindsight_oracle(evaluation.quality, evaluation.energy_j, alpha)
-    oracle_cumulative_j = np.cumsum((oracle.choice * evaluation.energy_j).sum(axis=1))
+    choice = oracle_choice(
+        evaluation.quality, evaluation.energy_j, evaluation.latency_s, alpha, scenario, evaluation.available
+    )
+    oracle_cumulative_j = np.cumsum(np.nansum(choice * evaluation.energy_j, axis=1))
     played = evaluation.played
     main = played[0]
     models = list(main.episode.summary["models"])
     labels = models + (["explore (all)"] if main.episode.explored.any() else [])
-    references = reference_running_quality(evaluation.quality, evaluation.energy_j, alpha)
+    references = reference_running_quality(evaluation.quality, evaluation.energy_j, choice, alpha, scenario)
     return [
         running_quality_plot(
             {p.label: p.episode.running_quality for p in played},
@@ -117,6 +127,7 @@ def write_run_plots(evaluation: Evaluation, caption: RunCaption, out_dir: Path) 
             out_dir / "running_quality.png",
             references,
             caption,
+            scenario.marks(len(evaluation.quality)),
         ),
         cumulative_energy_plot(
             {p.label: p.episode.energy_j for p in played},
@@ -125,7 +136,12 @@ def write_run_plots(evaluation: Evaluation, caption: RunCaption, out_dir: Path) 
             caption,
         ),
         model_share_plot(
-            main.episode.action, labels, out_dir / "model_share.png", f"{main.label}: model choice over time", caption
+            main.episode.action,
+            labels,
+            out_dir / "model_share.png",
+            f"{main.label}: model choice over time",
+            caption,
+            [] if scenario.zoo is None else scenario.zoo.marks(len(evaluation.quality)),
         ),
     ]
 
@@ -134,7 +150,7 @@ def run_single(
     cfg: DictConfig, recording: Recording, out_dir: Path, loggers: list
 ) -> tuple[list[ResultRow], list[Path]]:
     """One task, one seed: the agent and its baselines, the oracle and the best static mix."""
-    task = TaskSettings.from_config(cfg.env)
+    task = TaskSettings.from_config(cfg.env, scenario=scenario_of(cfg))
     with DelayedProgress(cfg.progress) as progress:
         evaluation = evaluate(recording, task, comparison_agents(cfg), cfg.seed, progress)
     for logger in loggers:
@@ -145,7 +161,7 @@ def run_single(
         from messenv.plots import RunCaption
 
         caption = RunCaption(recording.name, task.benchmarks, task.alpha, cfg.seed, recording.metadata.synthetic)
-        plots = write_run_plots(evaluation, caption, out_dir)
+        plots = write_run_plots(evaluation, caption, out_dir, task.scenario)
     return evaluation.rows, plots
 
 

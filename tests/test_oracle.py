@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -59,6 +59,9 @@ def test_matches_highs_on_random_instances(seed):
 )
 def test_matches_highs_property(instance, alpha):
     quality, energy = (np.array(part) for part in instance)
+    # Within HiGHS's 1e-7 feasibility tolerance of the best achievable mean, "feasible" is the
+    # solver's rounding, not the instance's (found: all-zero quality, alpha = 6e-8).
+    assume(abs(alpha - quality.max(axis=1).mean()) > 1e-6)
     check_against_highs(quality, energy, alpha)
 
 

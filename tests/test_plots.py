@@ -147,3 +147,13 @@ def test_energy_unit_scales(joules, unit):
     divisor, name = energy_unit(joules)
     assert name == unit
     assert joules / divisor < 1000 and (joules < 1 or joules / divisor >= 1)
+def test_scenario_marks_are_vertical_lines_labelled_once(tmp_path):
+    from matplotlib.figure import Figure
+
+    from messenv.plots import mark_changes, running_quality_plot
+
+    axes = Figure().add_subplot()
+    mark_changes(axes, [(5, "phase 2"), (10, "window"), (20, "window")])
+    assert len(axes.lines) == 3 and [t.get_text() for t in axes.texts] == ["phase 2", "window"]
+    path = running_quality_plot({"a": np.linspace(0, 1, 30)}, 0.5, tmp_path / "q.png", marks=[(10, "phase 2")])
+    assert path.read_bytes().startswith(b"\x89PNG")

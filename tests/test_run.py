@@ -211,7 +211,7 @@ def test_help_lists_only_the_groups_run_accepts(tmp_path):
     assert result.returncode == 0, result.stderr
     groups = result.stdout.split("== Configuration groups (group=option) ==")[1].split("==")[0]
     names = [line.split(":")[0] for line in groups.strip().splitlines()]
-    assert names == ["agent", "env", "experiment", "hydra/launcher"]
+    assert names == ["agent", "env", "experiment", "scenario", "hydra/launcher"]
     assert "agent: cheapest_first, largest_only" in groups
     for group in names[:-1]:  # every group listed is one that run accepts
         option = groups.split(f"{group}: ")[1].split(",")[0].split()[0]
@@ -235,13 +235,15 @@ def test_paper_table_without_minilm_stops_with_one_line_naming_the_extra(tmp_pat
 
 def test_reference_running_quality_ends_at_the_reference_rows():
     """The running-quality plot's oracle and static-mix lines end where their result rows say."""
-    from messenv.oracle import reference_rows
+    from messenv.env.scenario import STATIONARY
+    from messenv.oracle import hindsight_oracle, reference_rows
     from messenv.run import reference_running_quality
 
     rng = np.random.default_rng(0)
     quality = (rng.random((300, 3)) < [0.5, 0.7, 0.85]).astype(float)
     energy = rng.uniform(0.5, 1.5, (300, 3)) * [1.0, 5.0, 25.0]
-    lines = reference_running_quality(quality, energy, 0.7)
+    allocation = hindsight_oracle(quality, energy, 0.7).choice
+    lines = reference_running_quality(quality, energy, allocation, 0.7, STATIONARY)
     rows = {row["agent"]: row for row in reference_rows(quality, energy, 0.7)}
     assert set(lines) == {"oracle", "static_mix"}
     for name, line in lines.items():

@@ -9,8 +9,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
-from messenv.env.stream import StreamOptions, is_number, request_pool, sample_stream, stream_length
+from messenv.env.scenario import Scenario, cost_limits, split_reset_options
+from messenv.env.scenario_play import EpisodeScenario, start_episode
+from messenv.env.stream import StreamOptions, is_number, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals, to_builtin
 from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
@@ -50,16 +53,20 @@ def prompt_space(prompts: np.ndarray) -> spaces.Text:
     return spaces.Text(max_length=max(1, max(map(len, prompts.tolist()))), min_length=0, charset=charset)
 
 
-def observation_space_for(recording: Recording) -> spaces.Dict:
-    """The observation space of one request of ``recording`` (see :class:`MessEnv`)."""
-    return spaces.Dict(
-        {
-            "prompt": prompt_space(recording.prompts),
-            "features": spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
-            "benchmark": spaces.Discrete(len(recording.benchmark_names)),
-            "step": spaces.Box(0, STEP_HIGH, (), np.int64),
-        }
-    )
+def observation_space_for(
+    recording: Recording, n_actions: int = 0, scenario: Scenario | None = None
+) -> spaces.Dict:
+    """The observation space of one request of ``recording`` (see :class:`MessEnv`); a scenario
+    with a changing zoo adds the ``action_mask`` key (int8, one entry per action)."""
+    keys: dict[str, spaces.Space] = {
+        "prompt": prompt_space(recording.prompts),
+        "features": spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
+        "benchmark": spaces.Discrete(len(recording.benchmark_names)),
+        "step": spaces.Box(0, STEP_HIGH, (), np.int64),
+    }
+    if scenario is not None and scenario.zoo is not None:
+        keys["action_mask"] = spaces.Box(0, 1, (n_actions,), np.int8)
+    return spaces.Dict(keys)
 
 
 DEFAULT_ALPHA = 0.7
@@ -104,6 +111,7 @@ class MessEnv(gym.Env[dict, int]):
     | `features`  | `Box(-inf, inf, (D,), float32)`        | prompt features (see `features_kind`)     |
     | `benchmark` | `Discrete(B)`                          | index into `task.benchmark_names`         |
     | `step`      | `Box(0, 2**63-1, (), int64)`           | position t of the request in the stream   |
+    | `action_mask` | `Box(0, 1, (A,), int8)`              | only with a changing zoo: 1 = allowed     |
 
     The observation returned at termination repeats the last request with `step = T`.
 
@@ -111,7 +119,9 @@ class MessEnv(gym.Env[dict, int]):
 
     `reward = -energy_j` of what ran, so maximising return minimises energy. The SLA is a
     constraint, not part of the reward: `info["cost"] = 1 - quality` follows the
-    Safety-Gymnasium convention, with `cost_limit = 1 - alpha` (:attr:`cost_limit`).
+    Safety-Gymnasium convention, with `cost_limit = 1 - alpha` (:attr:`cost_limit`). With a
+    latency SLO (see Scenarios) there are two constraints: `info["costs"]` and
+    :attr:`cost_limits`, Safety-Gymnasium's multi-constraint convention.
 
     ## Info
 
@@ -123,10 +133,46 @@ class MessEnv(gym.Env[dict, int]):
     `episode`: the episode summary (total energy, mean quality, SLA met, violation, model shares,
     exploration share and energy, feedback share).
 
+    ## Scenarios
+
+    `scenario` (a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; also a
+    `reset` option) departs from the stationary stream; every part is optional:
+
+    - `latency` (:class:`~messenv.env.scenario.LatencySLO`): a second constraint, mean latency
+      per request ≤ `mean_s`, or share of requests slower than `deadline_s` ≤ `max_late_share`.
+      Every step adds `costs = np.array([1 - quality, latency cost])` (the first NaN while the
+      quality is not revealed; the second the latency in s, or 1.0 for a late request);
+      `cost_limits = [1 - alpha, limit]`. The summary adds `mean_costs`, `cost_limits`,
+      `latency_violation` and `constraints_met` (both met).
+    - `delay` (:class:`~messenv.env.scenario.DelayedFeedback`): quality revealed `d` steps late
+      (`d` fixed, or geometric with that mean). A step's own `quality`, `cost` and
+      `outcomes["quality"]` are then `None` and `feedback` is False; `delayed_feedback` lists the
+      qualities arriving on this step: `[{"step": s, "action": a, "quality": q, "cost": 1 - q,
+      "outcomes": {"quality": [M]} or None}]`, `s` the `step` observation of the request they
+      belong to (`outcomes` is set when `s` explored). A delay running past the stream's end
+      arrives with the last step; a quality withheld by `feedback_rate` never arrives.
+    - `drift` (:class:`~messenv.env.drift.Drift`): the benchmark mix follows a schedule, phases
+      (`[{"benchmarks": ["arc_easy"], "n_requests": 1000}, {"benchmarks": ["boolq"], ...}]`) or a
+      smooth drift from `start` to `end` benchmarks over `n_requests`. The drift sets T and the
+      benchmarks: the `n_requests` and `benchmarks` options must stay unset.
+    - `window`: a windowed SLA on top of the whole-stream one, each window of W requests must
+      reach α. The summary adds `window_quality` (each window's mean), `worst_window_quality`,
+      `windows_met_share`, `window_violation` and `constraints_met`.
+    - `zoo` (:class:`~messenv.env.zoo_change.ZooChange`): models join at a step, leave at a
+      step, or from a step silently return another recorded model's outcomes. Agents see only
+      Gymnasium's action mask: `info["action_mask"]` (for the next step; also in `reset`'s
+      info) and the `action_mask` observation key. A masked action is refused with a
+      `ValueError`. The explore action queries the available models only (`outcomes` NaN for
+      the others). Set at construction (it adds an observation key); not combined with `delay`.
+
+    The agent's :class:`~messenv.env.task.TaskSpec` carries `latency_slo` and
+    `feedback_delayed`, nothing else of the scenario. The summary's `scenario` names it.
+
     ## Starting State
 
     `reset(seed=...)` draws the stream with `self.np_random`: a shuffled order of the selected
-    requests (or a draw with replacement), and the feedback mask. Same seed, same stream.
+    requests (or a draw with replacement), and the feedback mask, then what the scenario draws
+    (geometric delays). Same seed, same stream, with or without a scenario.
 
     ## Episode End
 
@@ -150,6 +196,7 @@ class MessEnv(gym.Env[dict, int]):
       `reset(options={...})`.
     - `features`: which prompt features to observe (see :func:`resolve_recording`).
     - `render_mode`: `"ansi"` returns a one-line status.
+    - `scenario`: see Scenarios; `None` is the stationary stream.
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -165,6 +212,7 @@ class MessEnv(gym.Env[dict, int]):
         feedback_rate: float = 1.0,
         features: str | None = None,
         render_mode: str | None = None,
+        scenario: Scenario | dict | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -176,8 +224,10 @@ class MessEnv(gym.Env[dict, int]):
         self.explore_index = self.n_models if explore_action else None
         self.outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
+        self.scenario = Scenario.parse(scenario)
+        self._scenario_play: EpisodeScenario | None = None
         self.action_space = spaces.Discrete(self.outcomes.n_actions)
-        self.observation_space = observation_space_for(self.recording)
+        self.observation_space = observation_space_for(self.recording, self.outcomes.n_actions, self.scenario)
         self._prompts = self.recording.prompts.tolist()
         self._features = self.recording.features
         self._benchmarks = self.recording.benchmark_index.tolist()
@@ -192,12 +242,20 @@ class MessEnv(gym.Env[dict, int]):
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         pool = request_pool(self.recording, self.stream_options.benchmarks)
-        self.task = self._task_spec(stream_length(len(pool), self.stream_options))
+        self.scenario.check_stream(self.recording, self.stream_options)
+        length = self.scenario.drift.length if self.scenario.drift else stream_length(len(pool), self.stream_options)
+        self.task = self._task_spec(length)
 
     @property
     def cost_limit(self) -> float:
         """Safety-Gymnasium style limit on the mean of ``info["cost"]``: ``1 - alpha``."""
         return 1.0 - self.alpha
+
+    @property
+    def cost_limits(self) -> np.ndarray:
+        """Limits on the means of ``info["costs"]`` (Safety-Gymnasium multi-constraint style):
+        ``[1 - alpha]``, and the latency SLO's limit in a latency scenario."""
+        return cost_limits(self.alpha, self.scenario)
 
     @property
     def stream_rows(self) -> np.ndarray:
@@ -212,7 +270,7 @@ class MessEnv(gym.Env[dict, int]):
 
     def _task_spec(self, n_requests: int) -> TaskSpec:
         return TaskSpec.for_recording(
-            self.recording, self.alpha, n_requests, self.explore_index, self.stream_options.feedback_rate
+            self.recording, self.alpha, n_requests, self.explore_index, self.stream_options.feedback_rate, self.scenario
         )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -221,26 +279,34 @@ class MessEnv(gym.Env[dict, int]):
         Options are validated before anything changes, the random generator included, so a bad
         option leaves the env as it was.
         """
+        options, scenario = split_reset_options(options, self.scenario)
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
-        stream_length(len(pool), stream_options)
+        length = stream_length(len(pool), stream_options)
+        zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         super().reset(seed=seed)
-        rows, feedback = sample_stream(self.np_random, pool, stream_options)
-        self.stream_options = stream_options
+        rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
+        self.stream_options, self.scenario = stream_options, scenario
         self._rows, self._feedback = rows.tolist(), feedback.tolist()
+        self._scenario_play = start_episode(self.scenario, self.np_random, self._feedback, zoo)
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         self.task = self._task_spec(len(rows))
-        return self._observe(0), {}
+        zoo_info = {} if zoo is None else {"action_mask": zoo.mask(0)}
+        return self._observe(0), zoo_info
 
     def _observe(self, t: int) -> dict[str, Any]:
         row = self._rows[min(t, len(self._rows) - 1)]
-        return {
+        obs = {
             "prompt": self._prompts[row],
             "features": self._features[row].copy(),
             "benchmark": self._benchmarks[row],
             "step": np.array(t, dtype=np.int64),
         }
+        play = self._scenario_play
+        if play is not None and play.zoo is not None:
+            obs["action_mask"] = play.zoo.mask(t)
+        return obs
 
     def _check_action(self, action: Any) -> int:
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < self._n_actions:
@@ -259,7 +325,11 @@ class MessEnv(gym.Env[dict, int]):
         action = self._check_action(action)
         row = self._rows[t]
         explored = action == self.explore_index
-        quality, energy, latency, per_model = self._outcome(row, action, explored)
+        play = self._scenario_play
+        if play is not None and play.zoo is not None:
+            quality, energy, latency, per_model = play.zoo.outcome(t, row, action, explored)
+        else:
+            quality, energy, latency, per_model = self._outcome(row, action, explored)
         feedback = self._feedback[t]
         self._totals.add(action, quality, energy, latency, feedback, explored)
         running = self._totals.running_quality()
@@ -283,6 +353,8 @@ class MessEnv(gym.Env[dict, int]):
                 "energy_j": model_energy,
                 "latency_s": model_latency,
             }
+        if play is not None:
+            play.step(t, action, quality, latency, info)
         self._t = t + 1
         terminated = self._t == len(self._rows)
         if terminated:
@@ -306,7 +378,10 @@ class MessEnv(gym.Env[dict, int]):
 
     def summary(self) -> dict[str, Any]:
         """The summary of the episode so far (the one ``info["episode_summary"]`` holds at its end)."""
-        return to_builtin(self._totals.summary(self.alpha, self.models))
+        summary = self._totals.summary(self.alpha, self.models)
+        if self._scenario_play is not None:
+            summary.update(self._scenario_play.summary(summary["mean_quality"], self.alpha, self._totals.steps))
+        return to_builtin(summary)
 
     def render(self) -> str | None:
         """``"ansi"``: one line with progress, energy, running quality and the SLA gap."""

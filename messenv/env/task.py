@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from messenv.env.scenario import LatencySLO, Scenario
 from messenv.recordings import Recording
 
 
@@ -25,6 +26,8 @@ class TaskSpec:
         features_kind: which features those are (``"minilm"``, ``"hashed-ngram"``, ...).
         benchmark_names: names behind the ``benchmark`` observation's integer.
         feedback_rate: probability that a step's quality is revealed in ``info``.
+        latency_slo: the latency SLO of a latency scenario, the second constraint (``None``: none).
+        feedback_delayed: qualities arrive late, in ``info["delayed_feedback"]`` (a delay scenario).
     """
 
     models: tuple[str, ...]
@@ -35,12 +38,24 @@ class TaskSpec:
     features_kind: str
     benchmark_names: tuple[str, ...]
     feedback_rate: float = 1.0
+    latency_slo: LatencySLO | None = None
+    feedback_delayed: bool = False
 
     @classmethod
     def for_recording(
-        cls, recording: Recording, alpha: float, n_requests: int, explore_action: int | None, feedback_rate: float
+        cls,
+        recording: Recording,
+        alpha: float,
+        n_requests: int,
+        explore_action: int | None,
+        feedback_rate: float,
+        scenario: Scenario | None = None,
     ) -> TaskSpec:
-        """The spec of an episode replaying ``recording`` (which must carry features)."""
+        """The spec of an episode replaying ``recording`` (which must carry features).
+
+        Of a ``scenario`` only what a deployed router would know is passed on: the latency SLO
+        and whether feedback is delayed, never a schedule.
+        """
         return cls(
             models=recording.models,
             alpha=alpha,
@@ -50,6 +65,8 @@ class TaskSpec:
             features_kind=recording.metadata.features_kind or "unknown",
             benchmark_names=recording.benchmark_names,
             feedback_rate=feedback_rate,
+            latency_slo=None if scenario is None else scenario.latency,
+            feedback_delayed=scenario is not None and scenario.delay is not None,
         )
 
     @property

@@ -15,9 +15,12 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from messenv.env.drift import draw_stream
 from messenv.env.mess_env import DEFAULT_ALPHA, check_alpha, observation_space_for, resolve_recording
 from messenv.env.outcomes import OutcomeTable
-from messenv.env.stream import StreamOptions, request_pool, sample_stream, stream_length
+from messenv.env.scenario import Scenario, cost_limits, split_reset_options
+from messenv.env.scenario_play import VectorEpisodeScenario
+from messenv.env.stream import StreamOptions, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
@@ -45,11 +48,22 @@ class MessVectorEnv(VectorEnv):
     (NaN rows where the sub-env did not explore, with the mask ``_outcomes``); at the last step
     ``episode``, the summaries as arrays (mask ``_episode``).
 
+    Scenarios (``scenario``, see MessEnv's Scenarios section) batch the same way: ``costs``
+    ``[n, 2]`` under a latency SLO (:attr:`cost_limits`); under delayed feedback the step's own
+    quality is NaN everywhere and ``delayed_feedback`` holds the arriving qualities of all
+    sub-envs as flat arrays of length K: ``env``, ``step``, ``action``, ``quality`` and, with the
+    explore action, ``outcomes_quality`` ``[K, M]`` (NaN rows for requests that did not explore),
+    ordered by request, then sub-env (so each sub-env's entries come in its single env's order). A changing
+    zoo adds the ``action_mask`` observation key and info field, ``[n, A]`` int8 (the same zoo in
+    every sub-env), whatever ``observation_keys`` says: an agent cannot act legally without it.
+
     Args:
         num_envs: number of parallel streams.
         recording, alpha, explore_action, n_requests, benchmarks, replace, feedback_rate, features:
             as for :class:`~messenv.env.mess_env.MessEnv`.
         observation_keys: which observation keys to return.
+        scenario: a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; ``None`` is
+            the stationary stream.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -66,6 +80,7 @@ class MessVectorEnv(VectorEnv):
         feedback_rate: float = 1.0,
         features: str | None = None,
         observation_keys: Sequence[str] = OBSERVATION_KEYS,
+        scenario: Scenario | dict | None = None,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
@@ -80,6 +95,9 @@ class MessVectorEnv(VectorEnv):
         self.explore_index = self.n_models if explore_action else None
         self.observation_keys = tuple(k for k in OBSERVATION_KEYS if k in observation_keys)
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
+        self.scenario = Scenario.parse(scenario)
+        self.scenario.check_stream(self.recording, self.stream_options)
+        self._scenario_play: VectorEpisodeScenario | None = None
         outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self._n_actions = outcomes.n_actions
         # Flattened [N * A] tables: one gather per quantity and step, indexed row * A + action.
@@ -88,8 +106,10 @@ class MessVectorEnv(VectorEnv):
         self._latency = outcomes.latency_s.ravel()
         self._prompts = self.recording.prompts
         self._benchmarks = self.recording.benchmark_index.astype(np.int64)
-        full = observation_space_for(self.recording)
-        self.single_observation_space = spaces.Dict({k: full[k] for k in self.observation_keys})
+        full = observation_space_for(self.recording, self._n_actions, self.scenario)
+        # A changing zoo's action_mask is always observed: without it an agent could not act legally.
+        kept = self.observation_keys + (("action_mask",) if "action_mask" in full.spaces else ())
+        self.single_observation_space = spaces.Dict({k: full[k] for k in kept})
         self.single_action_space = spaces.Discrete(self._n_actions)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -100,6 +120,11 @@ class MessVectorEnv(VectorEnv):
         self._autoreset = False
         self._totals = EpisodeTotals(self._n_actions, num_envs)
         self.task: TaskSpec | None = None
+
+    @property
+    def cost_limits(self) -> np.ndarray:
+        """Limits on the means of ``info["costs"]`` (see :attr:`MessEnv.cost_limits`)."""
+        return cost_limits(self.alpha, self.scenario)
 
     @property
     def stream_rows(self) -> np.ndarray:
@@ -113,26 +138,35 @@ class MessVectorEnv(VectorEnv):
 
         Seeds and options are validated before anything changes, so a bad one leaves the env as it was.
         """
+        options, scenario = split_reset_options(options, self.scenario)
         stream_options = self.stream_options.updated(options)
         pool = request_pool(self.recording, stream_options.benchmarks)
-        stream_length(len(pool), stream_options)
+        length = stream_length(len(pool), stream_options)
+        zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         if seed is not None:
             seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        streams = [sample_stream(rng, pool, stream_options) for rng in self._rngs]
-        self.stream_options = stream_options
+        streams = [draw_stream(scenario.drift, rng, self.recording, pool, stream_options) for rng in self._rngs]
+        self.stream_options, self.scenario = stream_options, scenario
         # Stored [T, n] so that step t reads one contiguous row.
         self._rows = np.ascontiguousarray(np.stack([rows for rows, _ in streams], axis=1))
         self._feedback = np.ascontiguousarray(np.stack([fb for _, fb in streams], axis=1))
+        self._scenario_play = (
+            None
+            if scenario.stationary
+            else VectorEpisodeScenario(
+                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index, zoo
+            )
+        )
         self._t = 0
         self._autoreset = False
         self._totals = EpisodeTotals(self._n_actions, self.num_envs)
         self.task = TaskSpec.for_recording(
-            self.recording, self.alpha, len(self._rows), self.explore_index, stream_options.feedback_rate
+            self.recording, self.alpha, len(self._rows), self.explore_index, stream_options.feedback_rate, scenario
         )
-        return self._observe(0), {}
+        return self._observe(0), {} if zoo is None else {"action_mask": self._scenario_play.mask(0, self.num_envs)}
 
     def _observe(self, t: int) -> dict[str, Any]:
         rows = self._rows[min(t, len(self._rows) - 1)]
@@ -146,6 +180,9 @@ class MessVectorEnv(VectorEnv):
             obs["benchmark"] = self._benchmarks[rows]
         if "step" in keys:
             obs["step"] = np.full(self.num_envs, t, dtype=np.int64)
+        play = self._scenario_play
+        if play is not None and play.zoo is not None:
+            obs["action_mask"] = play.mask(t, self.num_envs)
         return obs
 
     def _check_actions(self, actions: Any) -> np.ndarray:
@@ -175,9 +212,11 @@ class MessVectorEnv(VectorEnv):
         actions = self._check_actions(actions)
         rows = self._rows[t]
         flat = rows * self._n_actions + actions
-        quality = self._quality[flat]
-        energy = self._energy[flat]
-        latency = self._latency[flat]
+        play = self._scenario_play
+        if play is None or play.zoo is None:
+            quality, energy, latency = self._quality[flat], self._energy[flat], self._latency[flat]
+        else:  # a changing zoo: the tables of step t's zoo
+            quality, energy, latency = (table[flat] for table in play.tables(t, actions))
         feedback = self._feedback[t]
         explored = actions == self.explore_index if self.explore_index is not None else np.zeros(self.num_envs, bool)
         self._totals.add(actions, quality, energy, latency, feedback, explored)
@@ -195,11 +234,16 @@ class MessVectorEnv(VectorEnv):
         if self.explore_index is not None and explored.any():
             info["outcomes"] = self._outcomes(rows, explored, feedback)
             info["_outcomes"] = explored
+        if self._scenario_play is not None:
+            self._scenario_play.step(t, actions, quality, latency, info)
         self._t = t + 1
         terminated = np.full(self.num_envs, self._t == len(self._rows))
         if self._t == len(self._rows):
             self._autoreset = True
-            info["episode_summary"] = self._totals.summary(self.alpha, self.models)
+            summary = self._totals.summary(self.alpha, self.models)
+            if self._scenario_play is not None:
+                summary.update(self._scenario_play.summary(summary["mean_quality"], self.alpha, self._totals.steps))
+            info["episode_summary"] = summary
             info["_episode_summary"] = terminated.copy()
         return self._observe(self._t), -energy, terminated, np.zeros(self.num_envs, dtype=bool), info
 

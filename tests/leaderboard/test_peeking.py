@@ -22,7 +22,7 @@ from tests.leaderboard.peeking_agent import PeekingAgent, leaks
 def test_task_spec_carries_no_data() -> None:
     assert {f.name for f in fields(TaskSpec)} == {
         "models", "alpha", "n_requests", "explore_action", "feature_dim", "features_kind", "benchmark_names",
-        "feedback_rate",
+        "feedback_rate", "latency_slo", "feedback_delayed",
     }
 
 

@@ -10,6 +10,7 @@ from messenv_agents.fixed import CheapestFirstAgent, LargestOnlyAgent
 from messenv_agents.linucb import LinUCBAgent
 from messenv_agents.mess_plus import MessPlusAgent
 from messenv_agents.primal_dual import PrimalDualAgent
+from messenv_agents.safe_mix import SafeMixAgent
 from messenv_agents.thompson import ThompsonAgent
 from messenv_agents.ucb import UCB1Agent
 from messenv_agents.uniform_random import RandomAgent
@@ -25,6 +26,7 @@ AGENTS: dict[str, type] = {
         ThompsonAgent,
         LinUCBAgent,
         PrimalDualAgent,
+        SafeMixAgent,
     )
 }
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+TOLERANCE = 1e-9
+"""A model within this of the target reaches it (LP solvers such as HiGHS use a feasibility tolerance too)."""
+
 
 class Mix(NamedTuple):
     """A mix of at most two models: play ``high`` with probability ``w_high``, else ``low``.
@@ -32,6 +35,7 @@ class Mix(NamedTuple):
 def cheapest_mix(energy: Sequence[float], quality: Sequence[float], target: float) -> Mix:
     """The minimum-energy mix whose mean quality is at least ``target`` (see module docstring)."""
     n = len(energy)
+    target -= TOLERANCE
     best_cost, best = float("inf"), None
     for i in range(n):
         q_i, e_i = quality[i], energy[i]
@@ -42,7 +46,7 @@ def cheapest_mix(energy: Sequence[float], quality: Sequence[float], target: floa
         for j in range(n):
             q_j = quality[j]
             if q_j > target:
-                w = (target - q_i) / (q_j - q_i)
+                w = min(1.0, max(0.0, target + TOLERANCE - q_i) / (q_j - q_i))
                 cost = e_i + w * (energy[j] - e_i)
                 if cost < best_cost:
                     best_cost, best = cost, Mix(i, j, w, True)

@@ -82,12 +82,16 @@ class SafeMixAgent(BaseAgent):
     def act(self, obs: dict) -> int:
         """Explore where nearly free, else a model drawn from the cheapest mix meeting ``r⁺``."""
         spec = self._require_spec()
+        self.target = self.required_rate()
         unseen = np.flatnonzero(self.energy_count == 0)
         if unseen.size:
             return spec.explore_action if spec.explore_action is not None else int(unseen[0])
-        self.target = self.required_rate()
-        self.mix = self.choose_mix(obs)
-        return self.mix.high if self.rng.random() < self.mix.w_high else self.mix.low
+        self.mix = self.choose_mix()
+        return self.pick(obs, self.mix)
+
+    def pick(self, obs: dict, mix: Mix) -> int:
+        """The model of ``mix`` to play: ``high`` with probability ``w_high`` (prompt-blind)."""
+        return mix.high if self.rng.random() < mix.w_high else mix.low
 
     def required_rate(self) -> float:
         """``r⁺``: the mean quality the remaining requests must reach, with the safety margin."""
@@ -109,7 +113,7 @@ class SafeMixAgent(BaseAgent):
         mean = a / total
         return mean, mean * (1.0 - mean) / (total + 1.0)
 
-    def choose_mix(self, obs: dict) -> Mix:
+    def choose_mix(self) -> Mix:
         """The cheapest mix reaching ``self.target`` on one Thompson draw of every model's quality."""
         draws = self.rng.beta(1.0 + self.quality_sum, 1.0 + self.quality_count - self.quality_sum)
         return cheapest_mix(self.energy_mean().tolist(), draws.tolist(), self.target)
@@ -126,25 +130,24 @@ class SafeMixAgent(BaseAgent):
             outcomes = info["outcomes"]
             self.energy_sum += outcomes["energy_j"]
             self.energy_count += 1.0
-            if outcomes["quality"] is not None:
-                self.quality_sum += outcomes["quality"]
-                self.quality_count += 1.0
+            revealed = outcomes["quality"]
+            if revealed is not None:
+                for model, quality in enumerate(revealed):
+                    self.learn(obs, model, float(quality))
         else:
             self.energy_sum[action] += info["energy_j"]
             self.energy_count[action] += 1.0
-        quality = info["quality"]
-        answer = info["answer_model"]
-        if quality is None:
-            self.withheld[answer] += 1.0
-            return
-        self.banked += quality
-        if not info["explored"]:
-            self.quality_sum[answer] += quality
-            self.quality_count[answer] += 1.0
-        self.learn(obs, answer, quality)
+            if info["quality"] is not None:
+                self.learn(obs, action, info["quality"])
+        if info["quality"] is None:
+            self.withheld[info["answer_model"]] += 1.0
+        else:
+            self.banked += info["quality"]
 
     def learn(self, obs: dict, model: int, quality: float) -> None:
-        """Hook for the contextual variant; the prompt-blind agent has nothing more to learn."""
+        """Fold one revealed quality of ``model`` into its posterior."""
+        self.quality_sum[model] += quality
+        self.quality_count[model] += 1.0
 
     def diagnostics(self) -> dict[str, float]:
         """The required rate with its margin and the weight of the higher-quality model of the mix."""

@@ -26,6 +26,7 @@ from messenv.recordings import load
 from messenv.recordings.catalogue import DEFAULT_RECORDING
 from messenv_agents.fixed import CheapestFirstAgent
 from messenv_agents.mess_plus import MessPlusAgent
+from messenv_agents.safe_mix import SafeMixAgent
 
 N_REQUESTS = 4000
 GOAL = 10.0
@@ -52,3 +53,17 @@ def test_mess_plus_cost_per_request(benchmark, env):
         }
     )
     enforce_goal(benchmark, own / peer, GOAL, "mess_plus act+update / (env step + harness)")
+
+
+def test_safe_mix_cost_per_request(benchmark, env):
+    """The safe mix's own cost per request (a Beta draw per model and the closed-form LP): the same
+    ≤ 50 µs budget, as a ratio to the env step in the same run."""
+    result = benchmark.pedantic(run_episode, args=(env, SafeMixAgent(), 0), rounds=5, iterations=1)
+    assert result.n_requests == N_REQUESTS
+    if benchmark.disabled:
+        return
+    safe_mix = benchmark.stats.stats.min / N_REQUESTS
+    peer = peer_seconds(lambda: run_episode(env, CheapestFirstAgent(), 0), number=1, repeat=5) / N_REQUESTS
+    own = safe_mix - peer
+    benchmark.extra_info.update({"safe_mix_us_per_request": own * 1e6, "peer_us_per_request": peer * 1e6})
+    enforce_goal(benchmark, own / peer, GOAL, "safe_mix act+update / (env step + harness)")

@@ -27,12 +27,13 @@ safe mix.
 
 Parameters: ``ridge`` (default 10: offline, λ = 1 over-fitted the 256 hashed features on every
 benchmark tried, λ = 10 did not), ``window`` (default 200), ``min_checks`` (default 100), and
-the safe mix's ``z``, ``horizon`` and ``alpha``.
+the safe mix's parameters (``z``, ``horizon``, ``kappa``, ``explore_when_safe``, ``alpha``).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
@@ -47,11 +48,8 @@ class SafeMixContextualAgent(SafeMixAgent):
 
     name = "safe_mix_contextual"
 
-    def __init__(
-        self, ridge: float = 10.0, window: int = 200, min_checks: int = 100, z: float = 2.0, horizon: int = 400,
-        alpha: float | None = None,
-    ) -> None:
-        super().__init__(z=z, horizon=horizon, alpha=alpha)
+    def __init__(self, ridge: float = 10.0, window: int = 200, min_checks: int = 100, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         if ridge <= 0 or window < 1 or min_checks < 0:
             raise ValueError(
                 f"{self.name}: need ridge > 0, window >= 1 and min_checks >= 0, got {ridge}, {window}, {min_checks}"

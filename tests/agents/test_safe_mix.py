@@ -23,6 +23,10 @@ def started_agent(alpha: float = 0.7, **kwargs) -> SafeMixAgent:
     return agent
 
 
+def required(agent: SafeMixAgent) -> float:
+    return agent.required_rate(*agent.banked_estimate())
+
+
 def test_first_request_explores_then_every_model_has_an_energy():
     agent = started_agent()
     np.testing.assert_allclose(agent.energy_count, [1, 1, 1])
@@ -42,20 +46,20 @@ def test_without_explore_action_each_model_is_played_once_first():
 def test_required_rate_tracks_the_budget_and_its_margin():
     agent = started_agent(alpha=0.7, z=0.0)
     # 1 of 1000 requests served with quality 1: 699 still needed over 999
-    assert agent.required_rate() == pytest.approx(699 / 999)
+    assert required(agent) == pytest.approx(699 / 999)
     margin = started_agent(alpha=0.7, z=2.0, horizon=400)
     rate = 699 / 999
-    assert margin.required_rate() == pytest.approx((699 + 2 * np.sqrt(400 * rate * (1 - rate))) / 999)
+    assert required(margin) == pytest.approx((699 + 2 * np.sqrt(400 * rate * (1 - rate))) / 999)
 
 
 def test_a_deficit_raises_the_rate_and_a_surplus_lowers_it():
     agent = started_agent(z=0.0)
-    base = agent.required_rate()
+    base = required(agent)
     agent.update(make_obs(), 0, -10.0, make_info(0, 0.0, 10.0))
-    behind = agent.required_rate()
+    behind = required(agent)
     for _ in range(5):
         agent.update(make_obs(), 1, -40.0, make_info(1, 1.0, 40.0))
-    assert behind > base > agent.required_rate()
+    assert behind > base > required(agent)
 
 
 def test_withheld_answers_count_at_the_posterior_mean_and_widen_the_margin():
@@ -67,7 +71,7 @@ def test_withheld_answers_count_at_the_posterior_mean_and_widen_the_margin():
     need = 0.7 * 1000 - 1.0 - mean[1]
     rate = need / 998
     spread = np.sqrt(mean[1] * (1 - mean[1]) + variance[1] + 400 * rate * (1 - rate))
-    assert sparse.required_rate() == pytest.approx((need + spread) / 998)
+    assert required(sparse) == pytest.approx((need + spread) / 998)
     assert full.banked == 2.0 and sparse.banked == 1.0
 
 
@@ -86,6 +90,36 @@ def test_plays_the_cheap_model_when_its_quality_is_known_to_be_enough():
     for _ in range(200):
         agent.update(make_obs(), 3, -200.0, explored([1.0, 1.0, 1.0], [10.0, 40.0, 150.0]))
     assert {agent.act(make_obs()) for _ in range(50)} == {0}
+
+
+def test_keeps_room_to_recover_by_exploring_while_the_best_model_is_uncertain():
+    agent = started_agent(alpha=0.5)
+    # one explored request: the bounds are wide, a wrong answer could not be recovered for sure
+    assert not agent.room_to_recover(*agent.banked_estimate())
+    actions = []
+    for _ in range(40):
+        actions.append(agent.act(make_obs()))
+        assert not agent.mix.feasible  # safe mode (or recovery): the single model with the best draw
+        assert actions[-1] == 3 or agent.mix.low == actions[-1]
+    assert 3 in actions  # the best draw was the largest model: played by the explore action
+    for _ in range(300):  # the largest model answers 95 % of requests, with a surplus banked
+        agent.update(make_obs(), 3, -200.0, explored([0.0, 0.5, float(agent.rng.random() < 0.95)], [10.0, 40.0, 150.0]))
+    agent.t = 1  # as if these were extra information: the stream has not advanced
+    assert agent.room_to_recover(*agent.banked_estimate())
+    assert agent.act(make_obs()) != 3 and not agent.safe_mode
+
+
+def test_room_check_uses_the_lower_bound_of_the_best_model():
+    agent = started_agent(alpha=0.5)
+    for _ in range(100):
+        agent.update(make_obs(), 3, -200.0, explored([0.0, 0.0, 1.0], [10.0, 40.0, 150.0]))
+    banked, variance = agent.banked_estimate()
+    mean, var = agent.posterior()
+    best = mean[2] - 2.0 * np.sqrt(var[2])
+    after = 1000 - agent.t - 1
+    reach = banked + after * best - 2.0 * np.sqrt(400 * best * (1 - best))
+    assert agent.room_to_recover(banked, variance) == (reach >= 500)
+    assert SafeMixAgent(kappa=0.0).kappa == 0.0
 
 
 def test_meets_the_sla_cheaper_than_the_largest_model(make_env):
@@ -124,7 +158,7 @@ def test_energy_scale_does_not_change_the_trajectory(make_env):
 
 
 def test_rejects_bad_parameters():
-    with pytest.raises(ValueError, match="safe_mix: need z >= 0 and horizon >= 1"):
+    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1 and kappa >= 0"):
         SafeMixAgent(z=-1.0)
     with pytest.raises(ValueError, match="horizon"):
         SafeMixAgent(horizon=0)

@@ -27,7 +27,7 @@ safe mix.
 
 Parameters: ``ridge`` (default 10: offline, λ = 1 over-fitted the 256 hashed features on every
 benchmark tried, λ = 10 did not), ``window`` (default 200), ``min_checks`` (default 100), and
-the safe mix's parameters (``z``, ``horizon``, ``kappa``, ``explore_when_safe``, ``alpha``).
+the safe mix's parameters (``z``, ``horizon``, ``kappa``, ``explore_extra``, ``alpha``).
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ class SafeMixAgent(BaseAgent):
         self.draws = np.full(n_models, 0.5)
         self.mix = Mix(0, 0, 0.0, True)
         self.safe_mode = False
+        self._posterior: tuple[np.ndarray, np.ndarray, float] | None = None
+        self._energy: list[float] | None = None  # energy_mean() as a list, until the next observation
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh statistics and budget for a stream of ``spec.n_requests`` requests."""
@@ -152,8 +154,7 @@ class SafeMixAgent(BaseAgent):
         """Whether α·T stays within reach if this request's answer is wrong: the requests after it
         at the best lower confidence bound ``max_m p̄_m − κ·sd_m``, less the margin."""
         after = self.spec.n_requests - self.t - 1
-        mean, variance = self.posterior()
-        q = min(1.0, max(0.0, float(np.max(mean - self.kappa * np.sqrt(variance)))))
+        q = self.best_lower_bound()
         reach = banked + after * q - self.z * math.sqrt(banked_variance + min(after, self.horizon) * q * (1.0 - q))
         return reach >= self.alpha * self.spec.n_requests
 
@@ -162,17 +163,29 @@ class SafeMixAgent(BaseAgent):
         return mix.high if self.rng.random() < mix.w_high else mix.low
 
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and variance of each model's Beta(1 + s, 1 + n − s) posterior on quality."""
-        a = 1.0 + self.quality_sum
-        total = 2.0 + self.quality_count
-        mean = a / total
-        return mean, mean * (1.0 - mean) / (total + 1.0)
+        """Mean and variance of each model's Beta(1 + s, 1 + n − s) posterior on quality (cached
+        until the next revealed quality: most steps reveal nothing new under sparse feedback, and
+        a decision must stay within tens of microseconds)."""
+        if self._posterior is None:
+            total = 2.0 + self.quality_count
+            mean = (1.0 + self.quality_sum) / total
+            variance = mean * (1.0 - mean) / (total + 1.0)
+            lower = float(np.max(mean - self.kappa * np.sqrt(variance)))
+            self._posterior = (mean, variance, min(1.0, max(0.0, lower)))
+        return self._posterior[:2]
+
+    def best_lower_bound(self) -> float:
+        """``max_m p̄_m − κ·sd_m`` clipped to [0, 1]: what the best model surely delivers."""
+        self.posterior()
+        return self._posterior[2]
 
     def choose_mix(self) -> Mix:
         """The cheapest mix reaching ``self.target`` on one Thompson draw of every model's quality."""
         draws = self.rng.beta(1.0 + self.quality_sum, 1.0 + self.quality_count - self.quality_sum)
         self.draws = draws
-        return cheapest_mix(self.energy_mean().tolist(), draws.tolist(), self.target)
+        if self._energy is None:
+            self._energy = self.energy_mean().tolist()
+        return cheapest_mix(self._energy, draws.tolist(), self.target)
 
     def energy_mean(self) -> np.ndarray:
         """Mean observed energy per model (every model has one after the first request)."""
@@ -182,6 +195,7 @@ class SafeMixAgent(BaseAgent):
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
         """Energy of what ran; quality statistics and the bank where quality is revealed."""
         self.t += 1
+        self._energy = None
         if info["explored"]:
             outcomes = info["outcomes"]
             self.energy_sum += outcomes["energy_j"]
@@ -204,6 +218,7 @@ class SafeMixAgent(BaseAgent):
         """Fold one revealed quality of ``model`` into its posterior."""
         self.quality_sum[model] += quality
         self.quality_count[model] += 1.0
+        self._posterior = None
 
     def diagnostics(self) -> dict[str, float]:
         """The required rate with its margin, the weight of the mix's better model, and safe mode."""

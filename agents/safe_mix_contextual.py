@@ -18,7 +18,8 @@ linear context model is Agrawal & Devanur, "Linear contextual bandits with knaps
 2016).
 
 Gate: features often carry no signal (on the Llama-3 recording with hashed features, ridge
-regressions fitted on half of a benchmark predict the other half no better than each model's mean).
+regressions fitted on one half of boolq, social_iqa, arc_easy or piqa predicted the other half's
+qualities within about 1 % of the squared error of each model's mean, better or worse).
 Each revealed quality is first predicted by the regression and by the model's prompt-blind
 posterior mean, before either learns from it (a prequential, held-out check); the gains route only
 while the regression's squared error is lower than the blind one's for both models of the mix,

@@ -13,7 +13,8 @@ does not matter: multiplying every ``e_m`` by a constant leaves the solution unc
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 TOLERANCE = 1e-9
 """A model within this of the target reaches it (LP solvers such as HiGHS use a feasibility tolerance too)."""

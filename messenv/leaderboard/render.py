@@ -49,10 +49,11 @@ With a second track where every run passes at ratio 2.0, the submission's overal
 (0.667 + 1) / 2 = 83% and its overall ratio √(1.342 × 2.0) = 1.638.
 
 Why tiers: an operator wants the SLA met and the energy bill low. Ranked by pass rate first, a
-router that always plays the largest model (100 % of runs at ~17–19× the oracle on the Llama-3
-tracks) beats one that meets α on 95 % of runs at 3.6–3.8×, five times cheaper. Tiers keep the SLA
-strict — a track met on 90 % of runs does not count, however cheap — but once the SLA is met, energy
-decides. Two tracks of 20 runs:
+router that always plays the largest model (100 % of runs at 16.7–18.8× the oracle on the Llama-3
+tracks above) would beat one that met α on 95 % of runs at 3.6–3.8×, five times cheaper. Tiers
+keep the SLA strict (a track met on 90 % of runs does not count, however cheap), but once the SLA
+is met, energy decides. An illustration with two tracks of 20 runs (the 18.8 and 16.7 are
+largest-only's llama3-paper and llama3-tight figures; the other submissions are hypothetical):
 
 | submission | track 1: passed, ratio | track 2: passed, ratio | tracks met | ratio of met tracks | rank |
 |---|---:|---:|---:|---:|---:|

@@ -77,8 +77,11 @@ class SafeMixAgent(BaseAgent):
         alpha: float | None = None,
     ) -> None:
         super().__init__(alpha)
-        if z < 0 or horizon < 1 or kappa < 0:
-            raise ValueError(f"{self.name}: need z >= 0, horizon >= 1 and kappa >= 0, got {z}, {horizon}, {kappa}")
+        if z < 0 or horizon < 1 or kappa < 0 or explore_extra < 0:
+            raise ValueError(
+                f"{self.name}: need z >= 0, horizon >= 1, kappa >= 0 and explore_extra >= 0, "
+                f"got {z}, {horizon}, {kappa}, {explore_extra}"
+            )
         self.z, self.horizon, self.kappa = float(z), int(horizon), float(kappa)
         self.explore_extra = float(explore_extra)
         self._allocate(1)
@@ -148,7 +151,8 @@ class SafeMixAgent(BaseAgent):
             return 0.0
         need = self.alpha * spec.n_requests - banked
         rate = min(1.0, max(0.0, need / remaining))
-        return (need + self.z * math.sqrt(banked_variance + min(remaining, self.horizon) * rate * (1.0 - rate))) / remaining
+        tail_variance = min(remaining, self.horizon) * rate * (1.0 - rate)
+        return (need + self.z * math.sqrt(banked_variance + tail_variance)) / remaining
 
     def room_to_recover(self, banked: float, banked_variance: float) -> bool:
         """Whether α·T stays within reach if this request's answer is wrong: the requests after it

@@ -173,7 +173,9 @@ def regret_plot(
     energy_axes.axhline(0.0, color="black", linewidth=0.8)
     energy_axes.set_yscale("symlog", linthresh=1.0)
     energy_axes.set(xlabel="request", ylabel="energy above the oracle (kJ)", title="Cumulative energy regret")
-    shortfall_axes.set(xlabel="request", ylabel="answers short of α·t", title=f"Cumulative SLA shortfall (α = {alpha:g})")
+    shortfall_axes.set(
+        xlabel="request", ylabel="answers short of α·t", title=f"Cumulative SLA shortfall (α = {alpha:g})"
+    )
     energy_axes.legend(fontsize="small")
     figure.suptitle(title)
     return _save(figure, path)

@@ -29,7 +29,9 @@ from messenv_agents import AGENTS
 DEFAULT_AGENTS = ("safe_mix", "safe_mix_contextual", "mess_plus", "mess_plus_reference", "thompson", "largest_only")
 
 
-def regret_curves(result: EpisodeResult, oracle_step_energy_j: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def regret_curves(
+    result: EpisodeResult, oracle_step_energy_j: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative energy above the oracle (J) and cumulative SLA shortfall (answers) per step."""
     energy_regret = np.cumsum(result.energy_j) - np.cumsum(oracle_step_energy_j)
     steps = np.arange(1, result.n_requests + 1)

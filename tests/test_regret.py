@@ -27,7 +27,8 @@ def episode(quality: list[float], energy_j: list[float]) -> EpisodeResult:
 
 
 def test_regret_curves_are_cumulative_energy_above_the_oracle_and_answers_short_of_alpha():
-    energy, shortfall = regret_curves(episode([0.0, 1.0, 1.0, 0.0], [5.0, 5.0, 1.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0]), 0.5)
+    result = episode([0.0, 1.0, 1.0, 0.0], [5.0, 5.0, 1.0, 1.0])
+    energy, shortfall = regret_curves(result, np.array([1.0, 1.0, 1.0, 1.0]), 0.5)
     np.testing.assert_allclose(energy, [4.0, 8.0, 8.0, 8.0])
     np.testing.assert_allclose(shortfall, [0.5, 0.0, 0.0, 0.0])
 
@@ -54,7 +55,9 @@ def test_writes_the_figure_for_the_chosen_agents(tiny_protocol: Path, tmp_path: 
         (["--track", "full", "--benchmark", "alpha_bench", "--agents", "safe_mix,nope"], "unknown agent(s) ['nope']"),
     ],
 )
-def test_bad_arguments_are_named(tiny_protocol: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args, message):
+def test_bad_arguments_are_named(
+    tiny_protocol: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     with pytest.raises(SystemExit):
         main(["--protocol", str(tiny_protocol), *args, "--out", str(tmp_path / "x.png")])
     assert message in capsys.readouterr().err

@@ -41,7 +41,8 @@ Ranking, two tracks of 20 runs each: a router that passes 19/20 (95 %) on both a
 is cheaper still but passes only 18/20 (90 %) on the second track:
 
 >>> def submission(*tracks):
-...     scored = [score_track([Outcome(True, r)] * passed + [Outcome(False, None)] * (20 - passed)) for passed, r in tracks]
+...     runs = [[Outcome(True, r)] * passed + [Outcome(False, None)] * (20 - passed) for passed, r in tracks]
+...     scored = [score_track(track_runs) for track_runs in runs]
 ...     return score_overall(scored), scored
 >>> boards = {"near_static_mix": submission((19, 3.6), (19, 3.8)),
 ...           "largest_only": submission((20, 18.8), (20, 16.7)),

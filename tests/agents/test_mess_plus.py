@@ -145,7 +145,9 @@ def test_scale_energy_raw_or_relative_to_the_zoos_mean():
 def test_relative_energy_makes_the_decision_independent_of_the_energy_unit():
     decisions = []
     for factor in (1.0, 1000.0):
-        agent = MessPlusAgent(V=0.5, c=0.0, energy_scale="relative", predictor=lambda d, m, rng, config: FixedPredictor())
+        agent = MessPlusAgent(
+            V=0.5, c=0.0, energy_scale="relative", predictor=lambda d, m, rng, config: FixedPredictor()
+        )
         agent.reset(make_spec(alpha=0.7), seed=0)
         agent.update(make_obs(), 3, -6.0, explored_info([0.0, 1.0, 1.0], [factor * 1.0, factor * 2.0, factor * 3.0]))
         agent.queue = 1.0

@@ -16,7 +16,9 @@ energy = st.floats(0.1, 5000.0, allow_nan=False)
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.integers(1, 5).flatmap(lambda m: st.tuples(st.lists(energy, min_size=m, max_size=m), st.lists(unit, min_size=m, max_size=m))),
+    st.integers(1, 5).flatmap(
+        lambda m: st.tuples(st.lists(energy, min_size=m, max_size=m), st.lists(unit, min_size=m, max_size=m))
+    ),
     unit,
 )
 def test_matches_highs(points, target):

@@ -11,7 +11,8 @@ from tests.agents.helpers import make_info, make_obs, make_spec
 
 
 def explored(quality: list[float] | None, energy: list[float]) -> dict:
-    outcomes = {"quality": None if quality is None else np.array(quality), "energy_j": np.array(energy), "latency_s": np.ones(3)}
+    revealed = None if quality is None else np.array(quality)
+    outcomes = {"quality": revealed, "energy_j": np.array(energy), "latency_s": np.ones(3)}
     return make_info(3, None if quality is None else quality[-1], float(sum(energy)), outcomes=outcomes)
 
 
@@ -158,10 +159,11 @@ def test_energy_scale_does_not_change_the_trajectory(make_env):
 
 
 def test_rejects_bad_parameters():
-    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1 and kappa >= 0"):
+    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1, kappa >= 0 and explore_extra >= 0"):
         SafeMixAgent(z=-1.0)
-    with pytest.raises(ValueError, match="horizon"):
-        SafeMixAgent(horizon=0)
+    for bad in ({"horizon": 0}, {"kappa": -1.0}, {"explore_extra": -0.1}):
+        with pytest.raises(ValueError, match="got"):
+            SafeMixAgent(**bad)
 
 
 class _Largest(SafeMixAgent):

@@ -9,7 +9,10 @@ from messenv_agents.base import Agent, BaseAgent
 from messenv_agents.fixed import CheapestFirstAgent, LargestOnlyAgent
 from messenv_agents.linucb import LinUCBAgent
 from messenv_agents.mess_plus import MessPlusAgent
+from messenv_agents.mess_plus_reference import MessPlusReferenceAgent
 from messenv_agents.primal_dual import PrimalDualAgent
+from messenv_agents.safe_mix import SafeMixAgent
+from messenv_agents.safe_mix_contextual import SafeMixContextualAgent
 from messenv_agents.thompson import ThompsonAgent
 from messenv_agents.ucb import UCB1Agent
 from messenv_agents.uniform_random import RandomAgent
@@ -18,6 +21,7 @@ AGENTS: dict[str, type] = {
     cls.name: cls
     for cls in (
         MessPlusAgent,
+        MessPlusReferenceAgent,
         RandomAgent,
         CheapestFirstAgent,
         LargestOnlyAgent,
@@ -25,6 +29,8 @@ AGENTS: dict[str, type] = {
         ThompsonAgent,
         LinUCBAgent,
         PrimalDualAgent,
+        SafeMixAgent,
+        SafeMixContextualAgent,
     )
 }
 

@@ -4,10 +4,14 @@ MESS+ never sees a model's energy before paying for it. On an explored request e
 so the agent observes the whole energy vector ``e_t[M]`` and updates its estimate ``ē[M]``, which
 enters the decision ``argmin_m V·ē_m + Q·(α − p̂_m)``.
 
-- ``last`` — the reference implementation (laminair/mess-plus ``mess_plus_simulator.py``) keeps the
+- ``last`` — the reference implementation (laminair/mess-plus ``simulator.py``) keeps the
   energies of the LAST explored request: noisy, but it tracks drift at once.
 - ``mean`` — the running mean over all explored requests: the unbiased estimate of each model's
   expected energy when energies do not drift.
+
+:func:`scale_energy` expresses an estimate in the zoo's own unit (``relative``: ÷ its mean over the
+models, the energy of an average request) so that an energy weight tuned on one zoo means the same
+on a zoo whose requests cost 5 J or 5 kJ; ``raw`` keeps joules (the reference's unit).
 """
 
 from __future__ import annotations
@@ -78,3 +82,20 @@ def make_energy_estimator(kind: str) -> EnergyEstimator:
     if kind not in ENERGY_ESTIMATORS:
         raise ValueError(f"unknown energy_estimator {kind!r}; choose one of {sorted(ENERGY_ESTIMATORS)}")
     return ENERGY_ESTIMATORS[kind]()
+
+
+ENERGY_SCALES = ("raw", "relative")
+
+
+def check_energy_scale(scale: str) -> str:
+    """``scale`` if it is one of :data:`ENERGY_SCALES`, else a clear error."""
+    if scale not in ENERGY_SCALES:
+        raise ValueError(f"unknown energy_scale {scale!r}; choose one of {list(ENERGY_SCALES)}")
+    return scale
+
+
+def scale_energy(energy_j: np.ndarray, scale: str) -> np.ndarray:
+    """``energy_j`` in joules (``raw``) or divided by its mean over the models (``relative``)."""
+    if scale == "raw":
+        return energy_j
+    return energy_j / max(float(energy_j.mean()), np.finfo(float).tiny)

@@ -2,8 +2,8 @@
 
 Source: Woisetschläger, Zhang et al., "MESS+: Energy-Optimal Inferencing in Language Model Zoos
 with Service Level Guarantees" (arXiv 2411.00889; NeurIPS 2025 version arXiv 2505.19947) and its
-reference code (laminair/mess-plus: ``mess_plus_simulator.py``, ``classifier/model.py``,
-``config/llama3/online/*.yaml``).
+reference code (laminair/mess-plus at 9a55bc6: ``simulator.py``, ``classifier/model.py``,
+``config/llama3/*.yaml``; ``conf/agent/mess_plus_reference.yaml`` holds its settings).
 
 Decision rule, for request t = 1, 2, ... of the stream:
 
@@ -47,12 +47,15 @@ Defaults (``V=2e-4, c=0.5, k=0.25``) were chosen by a sweep on the real Llama-3 
 paper's α per benchmark (8 benchmarks × 3 seeds, MiniLM and hashed features; V in 1.5e-4..3e-4,
 c in 0.3..1, k=1/4, learning rate 0.001/0.003, batch 16/32): they meet α on 7 of 8 benchmarks
 (not sciq, as in the paper) with both feature kinds. ``V`` is in 1/J since ``ē`` is in raw
-joules, as in the reference's ``cost_fn = V * energy + Q * (alpha - probs)``.
+joules, as in the reference's ``cost_fn = V * energy + Q * (alpha - probs)``; with
+``energy_scale="relative"`` ``ē`` is divided by its mean over the models (the zoo's energy of an
+average request, :func:`messenv_agents.energy_estimates.scale_energy`), so V is unit-free and
+means the same on a zoo at 5 J or 5 kJ per request.
 
-Parameters: ``V`` (energy weight; reference config 0.01), ``c`` (exploration scale; reference 1),
-``k`` (exploration exponent: 0.25 by default as the NeurIPS version; 0.5 in the first paper; the
-reference code snapshot we read samples with exponent 1/5 — set ``k=0.2`` to match it), ``alpha``
-(overrides the task's SLA), ``energy_estimator`` (``"last"``: reference; ``"mean"``), ``predictor``
+Parameters: ``V`` (energy weight; reference configs 0.001), ``c`` (exploration scale; reference
+0.1), ``k`` (exploration exponent: 0.25 as the NeurIPS version and the reference code; 0.5 in the
+first paper), ``alpha`` (overrides the task's SLA), ``energy_estimator`` (``"last"``: reference;
+``"mean"``), ``energy_scale`` (``"raw"`` joules: reference; ``"relative"``), ``predictor``
 (``"numpy"`` default, ``"torch"``, or a factory) and the head's optimiser settings (see
 :class:`messenv_agents.mlp_head.HeadConfig`; the learning rate defaults to 0.003 here, see above),
 ``replay_size`` (0: no memory, one-example steps as the reference) and ``batch_size``. A custom
@@ -72,7 +75,7 @@ import numpy as np
 
 from messenv.env.task import TaskSpec
 from messenv_agents.base import BaseAgent, PendingRequests, allowed_models, feature_vector
-from messenv_agents.energy_estimates import EnergyEstimator, make_energy_estimator
+from messenv_agents.energy_estimates import EnergyEstimator, check_energy_scale, make_energy_estimator, scale_energy
 from messenv_agents.latency_queue import LatencyQueue
 from messenv_agents.mlp_head import HeadConfig
 from messenv_agents.predictors import AccuracyPredictor, PredictorFactory, make_predictor
@@ -98,6 +101,7 @@ class MessPlusAgent(BaseAgent):
         k: float = 0.25,
         alpha: float | None = None,
         energy_estimator: str = "last",
+        energy_scale: str = "raw",
         predictor: str | PredictorFactory = "numpy",
         learning_rate: float = 0.003,
         momentum: float = HeadConfig.momentum,
@@ -121,6 +125,7 @@ class MessPlusAgent(BaseAgent):
         self.V, self.c, self.k = float(V), float(c), float(k)
         self.energy_estimator_kind = energy_estimator
         self.energy: EnergyEstimator = make_energy_estimator(energy_estimator)  # a bad name fails here
+        self.energy_scale = check_energy_scale(energy_scale)
         self.predictor_kind = predictor
         self.head_config = HeadConfig(learning_rate, momentum, weight_decay, dropout, grad_clip)
         self.queue = 0.0
@@ -161,7 +166,7 @@ class MessPlusAgent(BaseAgent):
         energy = self.energy.estimate()
         if self.rng.random() < self.explore_prob or energy is None:
             return self.explore_action
-        costs = self.costs(obs, energy)
+        costs = self.costs(obs, scale_energy(energy, self.energy_scale))
         allowed = allowed_models(obs, self.n_models)
         if allowed is not None:  # a changing zoo: only available models with an estimate
             costs = np.where(allowed & ~np.isnan(costs), costs, np.inf)

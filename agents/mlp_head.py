@@ -12,15 +12,15 @@ a single example of a few hundred features, a handful of numpy calls on prealloc
 arrays is several times cheaper than torch's per-op dispatch and autograd bookkeeping. The torch
 version (:mod:`messenv_agents.torch_head`) computes the same update; a test checks both agree.
 
-Defaults follow the MESS+ reference configs (laminair/mess-plus, ``config/llama3/online/*.yaml``,
-``classifier_model``): learning rate 0.0606, momentum 0.9, dropout 0.1, and
+Defaults follow the MESS+ reference (laminair/mess-plus at 9a55bc6, ``config/llama3/*.yaml``,
+``classifier_model``): learning rate 0.0606 (arc_challenge's), momentum 0.9, dropout 0.1, and
 ``clip_grad_norm_(..., 1.0)`` in its classifier training loop (``classifier/model.py``). The
 reference trains that head on ModernBERT features; here ``h`` is the observation's feature length.
-Weight decay defaults to 0, not the configs' 0.01: the code snapshot we read applies that 0.01
-through AdamW (decoupled), and as coupled SGD decay with momentum 0.9 it shrinks the weights by
-about 0.6% per step, which cut the head's accuracy on the separable toy problem of
-``tests/agents/test_predictors.py`` from 0.95 to 0.75 (16 features, 3000 steps). Set
-``weight_decay=0.01`` to reproduce the configs literally.
+Weight decay defaults to 0, not the configs' 0.01: the reference applies that 0.01 through
+``optim.SGD`` (coupled), which with momentum 0.9 shrinks the weights by about 0.6% per step and cut
+the head's accuracy on the separable toy problem of ``tests/agents/test_predictors.py`` from 0.95
+to 0.75 (16 features, 3000 steps). ``conf/agent/mess_plus_reference.yaml`` sets 0.01 as the
+reference does.
 Parameter names follow ``torch.nn.Sequential`` indices (``0`` Linear, ``1`` LayerNorm, ``4``
 Linear) so a state dict loads into the torch head unchanged.
 """

@@ -332,3 +332,27 @@ def _pareto_front(energy: np.ndarray, quality: np.ndarray) -> list[int]:
         for i in range(len(energy))
         if not np.any((energy <= energy[i]) & (quality >= quality[i]) & ((energy < energy[i]) | (quality > quality[i])))
     ]
+
+
+def regret_plot(
+    energy_regret_j: Mapping[str, np.ndarray], shortfall: Mapping[str, np.ndarray], alpha: float, path: str | Path,
+    title: str,
+) -> Path:
+    """Two panels over the stream, one line per agent: cumulative energy above the hindsight oracle
+    (kJ; symlog, as agents differ by orders of magnitude) and cumulative SLA shortfall
+    ``max(0, α·t − Σ quality)`` (answers short of the SLA so far); both mappings have the same agents."""
+    figure = Figure(figsize=(11, 4))
+    energy_axes, shortfall_axes = figure.subplots(1, 2)
+    for index, (label, values) in enumerate(energy_regret_j.items()):
+        style = {"label": label, "linewidth": 1.4, "linestyle": ("-", "--", ":")[index % 3]}
+        energy_axes.plot(*_thin(np.asarray(values) / 1000.0), **style)
+        shortfall_axes.plot(*_thin(shortfall[label]), **style)
+    energy_axes.axhline(0.0, color="black", linewidth=0.8)
+    energy_axes.set_yscale("symlog", linthresh=1.0)
+    energy_axes.set(xlabel="request", ylabel="energy above the oracle (kJ)", title="Cumulative energy regret")
+    shortfall_axes.set(
+        xlabel="request", ylabel="answers short of α·t", title=f"Cumulative SLA shortfall (α = {alpha:g})"
+    )
+    energy_axes.legend(fontsize="small")
+    figure.suptitle(title)
+    return _save(figure, path)

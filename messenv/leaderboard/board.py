@@ -137,7 +137,7 @@ def collect_board(root: Path, protocol: Protocol) -> Board:
     for results in all_results[1:]:
         if results.recordings != recordings:
             raise LeaderboardError(f"{results.submission.name}: evaluated on other recordings than {entries[0].name}")
-    entries.sort(key=lambda row: (rank_key(row.overall), row.name))
+    entries.sort(key=lambda row: (rank_key(row.overall, row.tracks.values()), row.name))
     return Board(protocol, entries, reference_rows(_reference_runs(all_results), protocol), recordings, HARNESS_VERSION)
 
 

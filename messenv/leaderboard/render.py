@@ -31,8 +31,10 @@ benchmark's whole request set (seeded order) and the harness measures energy and
   The worst running deficit max(0, α − running quality) after the first
   `warmup_requests` requests is recorded in results.json beside it.
 * **Track score**: the pass rate, and the geometric mean of the ratio over the passing runs.
-* **Rank**: overall pass rate (mean over tracks) first, higher is better; then the overall ratio
-  (geometric mean of the track ratios), lower is better.
+* **Rank**, in tiers: a track is **met** when its pass rate is ≥ 95 % (all but about one run in
+  20 met α). More tracks met ranks first; within a tier, the lower geometric mean of the met
+  tracks' ratios ranks first; then the overall pass rate (mean over tracks, higher first) and the
+  overall ratio (geometric mean of the track ratios, lower first) order the rest.
 
 Worked example, one track of three runs:
 
@@ -45,7 +47,21 @@ Worked example, one track of three runs:
 Track: pass rate 2/3 = 67%, ratio √(1.20 × 1.50) = 1.342 (run 3's 0.90 does not count).
 With a second track where every run passes at ratio 2.0, the submission's overall pass rate is
 (0.667 + 1) / 2 = 83% and its overall ratio √(1.342 × 2.0) = 1.638.
-(`messenv/leaderboard/scoring.py` runs this example as a doctest.)
+
+Why tiers: an operator wants the SLA met and the energy bill low. Ranked by pass rate first, a
+router that always plays the largest model (100 % of runs at 16.7–18.8× the oracle on the Llama-3
+tracks above) would beat one that met α on 95 % of runs at 3.6–3.8×, five times cheaper. Tiers
+keep the SLA strict (a track met on 90 % of runs does not count, however cheap), but once the SLA
+is met, energy decides. An illustration with two tracks of 20 runs (the 18.8 and 16.7 are
+largest-only's llama3-paper and llama3-tight figures; the other submissions are hypothetical):
+
+| submission | track 1: passed, ratio | track 2: passed, ratio | tracks met | ratio of met tracks | rank |
+|---|---:|---:|---:|---:|---:|
+| near static mix | 19/20, 3.6 | 19/20, 3.8 | 2 | √(3.6 × 3.8) = 3.70 | 1 |
+| largest only | 20/20, 18.8 | 20/20, 16.7 | 2 | √(18.8 × 16.7) = 17.72 | 2 |
+| cheap but misses | 20/20, 3.0 | 18/20, 3.1 | 1 | 3.0 | 3 |
+
+(`messenv/leaderboard/scoring.py` runs both examples as doctests.)
 """
 
 HOWTO_MD = """\

@@ -8,8 +8,14 @@ time is a failure, not a low score: its ratio is not averaged. The worst running
 
 Per track: the pass rate, and the geometric mean of the ratio over the passing runs. Overall: the
 mean of the tracks' pass rates, and the geometric mean of the track ratios (tracks without a pass
-are left out, and already cost the pass rate). Submissions rank by overall pass rate, higher
-first, then overall ratio, lower first.
+are left out, and already cost the pass rate).
+
+Ranking is in tiers. A track is *met* when its pass rate is at least ``MET_PASS_RATE`` (95 %):
+the SLA held on all but a few of its runs. Submissions rank by the number of tracks met, more
+first; within a tier by the geometric mean of the ratios of the met tracks, lower first; then by
+overall pass rate and overall ratio (which order the submissions that meet no track). The SLA
+stays a hard requirement — no energy saving lifts a submission over one that meets more tracks —
+but 100 % at any price no longer beats 96 % near the static mix's energy.
 
 Worked example (one track, three runs)::
 
@@ -29,6 +35,20 @@ A second track with all runs passing at ratio 2.0 gives the overall score
 >>> overall = score_overall([track, score_track([Outcome(True, 2.0)] * 3)])
 >>> round(overall.pass_rate, 4), round(overall.energy_ratio, 4)
 (0.8333, 1.6381)
+
+Ranking, two tracks of 20 runs each: a router that passes 19/20 (95 %) on both at ratio 3.6 and
+3.8, against one that always plays the largest model (20/20 at ratio 18.8 and 16.7), and one that
+is cheaper still but passes only 18/20 (90 %) on the second track:
+
+>>> def submission(*tracks):
+...     runs = [[Outcome(True, r)] * passed + [Outcome(False, None)] * (20 - passed) for passed, r in tracks]
+...     scored = [score_track(track_runs) for track_runs in runs]
+...     return score_overall(scored), scored
+>>> boards = {"near_static_mix": submission((19, 3.6), (19, 3.8)),
+...           "largest_only": submission((20, 18.8), (20, 16.7)),
+...           "cheap_but_misses": submission((20, 3.0), (18, 3.1))}
+>>> sorted(boards, key=lambda name: rank_key(*boards[name]))
+['near_static_mix', 'largest_only', 'cheap_but_misses']
 """
 
 from __future__ import annotations
@@ -44,6 +64,9 @@ from pydantic import Field
 from messenv.leaderboard.schema import StrictModel
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+MET_PASS_RATE = 0.95
+"""A track counts as met at this pass rate: all but ~1 in 20 runs met the SLA."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,15 @@ def score_overall(tracks: Sequence[TrackScore]) -> OverallScore:
     )
 
 
-def rank_key(score: OverallScore) -> tuple[float, float]:
-    """Sort key: higher pass rate first, then lower ratio (no ratio sorts last)."""
+def tracks_met(tracks: Iterable[TrackScore]) -> list[TrackScore]:
+    """The tracks whose pass rate reaches :data:`MET_PASS_RATE` (a rounding-safe comparison)."""
+    return [t for t in tracks if round(t.pass_rate, 12) >= MET_PASS_RATE]
+
+
+def rank_key(score: OverallScore, tracks: Iterable[TrackScore]) -> tuple[int, float, float, float]:
+    """Sort key (lowest first): more tracks met; lower geometric-mean ratio over the met tracks;
+    higher overall pass rate; lower overall ratio (a missing ratio sorts last)."""
+    met = tracks_met(tracks)
+    met_ratio = geometric_mean(t.energy_ratio for t in met if t.energy_ratio is not None)
     ratio = math.inf if score.energy_ratio is None else score.energy_ratio
-    return (-round(score.pass_rate, 12), ratio)
+    return (-len(met), math.inf if met_ratio is None else met_ratio, -round(score.pass_rate, 12), ratio)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from messenv.harness import run_episode
-from messenv_agents.energy_estimates import LastEnergy, MeanEnergy, make_energy_estimator
+from messenv_agents.energy_estimates import LastEnergy, MeanEnergy, make_energy_estimator, scale_energy
 from messenv_agents.mess_plus import MessPlusAgent, exploration_probability
 from tests.agents.helpers import make_info, make_obs, make_spec
 
@@ -132,6 +132,32 @@ def test_agent_uses_the_chosen_energy_estimator(kind, expected):
     for energy in ([1.0, 2.0, 3.0], [3.0, 6.0, 9.0]):
         agent.update(make_obs(), 3, -1.0, explored_info([0.0, 0.0, 1.0], energy))
     np.testing.assert_allclose(agent.energy.estimate(), expected)
+
+
+def test_scale_energy_raw_or_relative_to_the_zoos_mean():
+    energy = np.array([5.0, 10.0, 45.0])
+    assert scale_energy(energy, "raw") is energy
+    np.testing.assert_allclose(scale_energy(energy, "relative"), [0.25, 0.5, 2.25])
+    with pytest.raises(ValueError, match="unknown energy_scale 'kwh'"):
+        MessPlusAgent(energy_scale="kwh")
+
+
+def test_relative_energy_makes_the_decision_independent_of_the_energy_unit():
+    decisions = []
+    for factor in (1.0, 1000.0):
+        agent = MessPlusAgent(
+            V=0.5, c=0.0, energy_scale="relative", predictor=lambda d, m, rng, config: FixedPredictor()
+        )
+        agent.reset(make_spec(alpha=0.7), seed=0)
+        agent.update(make_obs(), 3, -6.0, explored_info([0.0, 1.0, 1.0], [factor * 1.0, factor * 2.0, factor * 3.0]))
+        agent.queue = 1.0
+        decisions.append(agent.act(make_obs()))
+    raw = MessPlusAgent(V=0.5, c=0.0, predictor=lambda d, m, rng, config: FixedPredictor())
+    raw.reset(make_spec(alpha=0.7), seed=0)
+    raw.update(make_obs(), 3, -6.0, explored_info([0.0, 1.0, 1.0], [1000.0, 2000.0, 3000.0]))
+    raw.queue = 1.0
+    assert decisions[0] == decisions[1] == 2  # 0.5·ē/2 + (0.7 − p̂): model 2 costs 0.75 − 0.2, the least
+    assert raw.act(make_obs()) == 0  # in raw joules the same V makes energy dominate
 
 
 def test_explores_until_an_energy_estimate_exists():

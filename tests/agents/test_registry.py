@@ -18,7 +18,8 @@ from tests.agents.helpers import make_obs, make_spec
 
 def test_registry_names_match_classes():
     assert set(AGENTS) == {
-        "mess_plus", "random", "cheapest_first", "largest_only", "ucb1", "thompson", "linucb", "primal_dual"
+        "mess_plus", "random", "cheapest_first", "largest_only", "ucb1", "thompson", "linucb", "primal_dual",
+        "safe_mix", "safe_mix_contextual", "mess_plus_reference",
     }
     for name, cls in AGENTS.items():
         assert cls.name == name

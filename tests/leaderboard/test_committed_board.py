@@ -12,6 +12,7 @@ from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.board import collect_board, submission_dirs
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.render import markdown, page
+from messenv.leaderboard.scoring import rank_key
 from tests.leaderboard.conftest import LEADERBOARD
 
 SVG = re.compile(r"<svg.*?</svg>", re.DOTALL)
@@ -45,9 +46,9 @@ def test_committed_page_is_what_build_renders(committed_protocol: Protocol) -> N
         assert f">{row.name}</text>" in svg
 
 
-def test_ranking_orders_by_pass_rate_then_ratio(committed_protocol: Protocol) -> None:
+def test_ranking_orders_by_tracks_met_then_ratio(committed_protocol: Protocol) -> None:
     entries = collect_board(LEADERBOARD, committed_protocol).entries
-    keys = [(-e.overall.pass_rate, e.overall.energy_ratio or float("inf")) for e in entries]
+    keys = [rank_key(e.overall, e.tracks.values()) for e in entries]
     assert keys == sorted(keys)
 
 

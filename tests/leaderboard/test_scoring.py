@@ -9,7 +9,9 @@ import pytest
 
 from messenv.leaderboard import scoring
 from messenv.leaderboard.plot import pareto_front
-from messenv.leaderboard.scoring import Outcome, OverallScore, geometric_mean, rank_key, score_track, worst_deficit
+from messenv.leaderboard.scoring import (
+    MET_PASS_RATE, Outcome, TrackScore, geometric_mean, rank_key, score_overall, score_track, tracks_met, worst_deficit,
+)
 
 
 def test_worked_example_in_the_docstring_holds() -> None:
@@ -37,15 +39,27 @@ def test_worst_deficit_ignores_the_warmup() -> None:
     assert worst_deficit(running, alpha=0.9, warmup=100) == pytest.approx(0.1)  # last step only
 
 
-def test_rank_pass_rate_first_then_ratio() -> None:
-    scores = {
-        "cheap_but_failing": OverallScore(pass_rate=0.5, energy_ratio=1.1),
-        "safe_and_costly": OverallScore(pass_rate=1.0, energy_ratio=5.0),
-        "safe_and_cheaper": OverallScore(pass_rate=1.0, energy_ratio=2.0),
-        "never_passes": OverallScore(pass_rate=0.0, energy_ratio=None),
+def track(pass_rate: float, ratio: float | None) -> TrackScore:
+    return TrackScore(runs=100, passed=round(100 * pass_rate), pass_rate=pass_rate, energy_ratio=ratio)
+
+
+def test_rank_tracks_met_first_then_energy_of_the_met_tracks() -> None:
+    boards = {
+        "all_met_cheap": [track(0.96, 2.0), track(0.95, 2.5)],
+        "all_met_costly": [track(1.0, 10.0), track(1.0, 6.0)],
+        "one_met_cheapest": [track(1.0, 1.1), track(0.94, 1.2)],
+        "one_met_costly": [track(1.0, 9.0), track(0.5, 1.2)],
+        "none_met_higher_pass_rate": [track(0.9, 3.0), track(0.9, 3.0)],
+        "none_met": [track(0.5, 1.5), track(0.0, None)],
+        "never_passes": [track(0.0, None), track(0.0, None)],
     }
-    ranked = sorted(scores, key=lambda name: rank_key(scores[name]))
-    assert ranked == ["safe_and_cheaper", "safe_and_costly", "cheap_but_failing", "never_passes"]
+    ranked = sorted(boards, key=lambda name: rank_key(score_overall(boards[name]), boards[name]))
+    assert ranked == list(boards)
+
+
+def test_a_pass_rate_just_under_the_bar_does_not_count_as_met() -> None:
+    assert tracks_met([track(MET_PASS_RATE, 1.0), track(MET_PASS_RATE - 1e-9, 1.0)]) == [track(MET_PASS_RATE, 1.0)]
+    assert tracks_met([track(19 / 20, 1.0)]) == [track(0.95, 1.0)]
 
 
 def test_pareto_front_keeps_the_non_dominated_points() -> None:

@@ -1,0 +1,171 @@
+"""The safe mix: budget tracking, the margin, Thompson-sampled LP, sparse feedback, explore use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from messenv.harness import run_episode
+from messenv_agents.safe_mix import SafeMixAgent
+from tests.agents.helpers import make_info, make_obs, make_spec
+
+
+def explored(quality: list[float] | None, energy: list[float]) -> dict:
+    revealed = None if quality is None else np.array(quality)
+    outcomes = {"quality": revealed, "energy_j": np.array(energy), "latency_s": np.ones(3)}
+    return make_info(3, None if quality is None else quality[-1], float(sum(energy)), outcomes=outcomes)
+
+
+def started_agent(alpha: float = 0.7, **kwargs) -> SafeMixAgent:
+    agent = SafeMixAgent(**kwargs)
+    agent.reset(make_spec(alpha=alpha), seed=0)
+    assert agent.act(make_obs()) == 3  # the first request explores: every model's energy
+    agent.update(make_obs(), 3, -111.0, explored([0.0, 1.0, 1.0], [10.0, 40.0, 150.0 - 90.0 + 61.0]))
+    return agent
+
+
+def required(agent: SafeMixAgent) -> float:
+    return agent.required_rate(*agent.banked_estimate())
+
+
+def test_first_request_explores_then_every_model_has_an_energy():
+    agent = started_agent()
+    np.testing.assert_allclose(agent.energy_count, [1, 1, 1])
+    np.testing.assert_allclose(agent.quality_count, [1, 1, 1])
+    assert agent.banked == 1.0 and agent.t == 1
+    assert agent.act(make_obs()) in (0, 1, 2)
+
+
+def test_without_explore_action_each_model_is_played_once_first():
+    agent = SafeMixAgent()
+    agent.reset(make_spec(explore=False), seed=0)
+    for model in range(3):
+        assert agent.act(make_obs()) == model
+        agent.update(make_obs(), model, -1.0, make_info(model, 1.0, 1.0))
+
+
+def test_required_rate_tracks_the_budget_and_its_margin():
+    agent = started_agent(alpha=0.7, z=0.0)
+    # 1 of 1000 requests served with quality 1: 699 still needed over 999
+    assert required(agent) == pytest.approx(699 / 999)
+    margin = started_agent(alpha=0.7, z=2.0, horizon=400)
+    rate = 699 / 999
+    assert required(margin) == pytest.approx((699 + 2 * np.sqrt(400 * rate * (1 - rate))) / 999)
+
+
+def test_a_deficit_raises_the_rate_and_a_surplus_lowers_it():
+    agent = started_agent(z=0.0)
+    base = required(agent)
+    agent.update(make_obs(), 0, -10.0, make_info(0, 0.0, 10.0))
+    behind = required(agent)
+    for _ in range(5):
+        agent.update(make_obs(), 1, -40.0, make_info(1, 1.0, 40.0))
+    assert behind > base > required(agent)
+
+
+def test_withheld_answers_count_at_the_posterior_mean_and_widen_the_margin():
+    full, sparse = started_agent(z=1.0), started_agent(z=1.0)
+    full.update(make_obs(), 1, -40.0, make_info(1, 1.0, 40.0))
+    sparse.update(make_obs(), 1, -40.0, make_info(1, None, 40.0))
+    assert sparse.withheld.tolist() == [0.0, 1.0, 0.0]
+    mean, variance = sparse.posterior()
+    need = 0.7 * 1000 - 1.0 - mean[1]
+    rate = need / 998
+    spread = np.sqrt(mean[1] * (1 - mean[1]) + variance[1] + 400 * rate * (1 - rate))
+    assert required(sparse) == pytest.approx((need + spread) / 998)
+    assert full.banked == 2.0 and sparse.banked == 1.0
+
+
+def test_recovery_plays_the_best_model_when_no_mix_reaches_the_rate():
+    agent = started_agent(alpha=0.99)
+    for _ in range(50):  # model 2 answers everything, the others nothing
+        agent.update(make_obs(), 3, -200.0, explored([0.0, 0.0, 1.0], [10.0, 40.0, 150.0]))
+    for _ in range(400):
+        agent.update(make_obs(), 0, -10.0, make_info(0, 0.0, 10.0))  # a deficit
+    assert {agent.act(make_obs()) for _ in range(50)} == {2}
+    assert not agent.mix.feasible
+
+
+def test_plays_the_cheap_model_when_its_quality_is_known_to_be_enough():
+    agent = started_agent(alpha=0.3)
+    for _ in range(200):
+        agent.update(make_obs(), 3, -200.0, explored([1.0, 1.0, 1.0], [10.0, 40.0, 150.0]))
+    assert {agent.act(make_obs()) for _ in range(50)} == {0}
+
+
+def test_keeps_room_to_recover_by_exploring_while_the_best_model_is_uncertain():
+    agent = started_agent(alpha=0.5)
+    # one explored request: the bounds are wide, a wrong answer could not be recovered for sure
+    assert not agent.room_to_recover(*agent.banked_estimate())
+    actions = []
+    for _ in range(40):
+        actions.append(agent.act(make_obs()))
+        assert not agent.mix.feasible  # safe mode (or recovery): the single model with the best draw
+        assert actions[-1] == 3 or agent.mix.low == actions[-1]
+    assert 3 in actions  # the best draw was the largest model: played by the explore action
+    for _ in range(300):  # the largest model answers 95 % of requests, with a surplus banked
+        agent.update(make_obs(), 3, -200.0, explored([0.0, 0.5, float(agent.rng.random() < 0.95)], [10.0, 40.0, 150.0]))
+    agent.t = 1  # as if these were extra information: the stream has not advanced
+    assert agent.room_to_recover(*agent.banked_estimate())
+    assert agent.act(make_obs()) != 3 and not agent.safe_mode
+
+
+def test_room_check_uses_the_lower_bound_of_the_best_model():
+    agent = started_agent(alpha=0.5)
+    for _ in range(100):
+        agent.update(make_obs(), 3, -200.0, explored([0.0, 0.0, 1.0], [10.0, 40.0, 150.0]))
+    banked, variance = agent.banked_estimate()
+    mean, var = agent.posterior()
+    best = mean[2] - 2.0 * np.sqrt(var[2])
+    after = 1000 - agent.t - 1
+    reach = banked + after * best - 2.0 * np.sqrt(400 * best * (1 - best))
+    assert agent.room_to_recover(banked, variance) == (reach >= 500)
+    assert SafeMixAgent(kappa=0.0).kappa == 0.0
+
+
+def test_meets_the_sla_cheaper_than_the_largest_model(make_env):
+    env = make_env(alpha=0.6)
+    largest = make_env(alpha=0.6)
+    for seed in range(3):
+        result = run_episode(env, SafeMixAgent(), seed)
+        assert result.summary["sla_met"]
+        assert result.summary["mean_quality"] < 0.62  # steered to α, not far above it
+        ceiling = run_episode(largest, _Largest(), seed)
+        assert result.summary["total_energy_j"] < 0.6 * ceiling.summary["total_energy_j"]
+
+
+def test_energy_scale_does_not_change_the_trajectory(make_env):
+    def scaled(info: dict, factor: float) -> dict:
+        info = dict(info, energy_j=info["energy_j"] * factor)
+        if info["explored"]:
+            info["outcomes"] = dict(info["outcomes"], energy_j=info["outcomes"]["energy_j"] * factor)
+        return info
+
+    env = make_env(alpha=0.6, n_requests=300)
+    actions = []
+    for factor in (1.0, 1000.0):
+        agent = SafeMixAgent()
+        obs, _ = env.reset(seed=3)
+        agent.reset(env.unwrapped.task, 3)
+        played, done = [], False
+        while not done:
+            action = agent.act(obs)
+            next_obs, reward, done, _, info = env.step(action)
+            agent.update(obs, action, reward * factor, scaled(info, factor))
+            played.append(action)
+            obs = next_obs
+        actions.append(played)
+    assert actions[0] == actions[1]
+
+
+def test_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1, kappa >= 0 and explore_extra >= 0"):
+        SafeMixAgent(z=-1.0)
+    for bad in ({"horizon": 0}, {"kappa": -1.0}, {"explore_extra": -0.1}):
+        with pytest.raises(ValueError, match="got"):
+            SafeMixAgent(**bad)
+
+
+class _Largest(SafeMixAgent):
+    def act(self, obs: dict) -> int:
+        return self.n_models - 1

@@ -1,0 +1,62 @@
+"""The contextual safe mix: the held-out gate, routing by predicted gain, and the blind fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from messenv.harness import run_episode
+from messenv_agents.mix_lp import Mix
+from messenv_agents.safe_mix import SafeMixAgent
+from messenv_agents.safe_mix_contextual import SafeMixContextualAgent
+from tests.agents.helpers import make_info, make_obs, make_spec
+
+
+def test_plays_exactly_as_the_blind_agent_while_the_gate_is_closed(make_env):
+    env = make_env(alpha=0.6, n_requests=300)
+    blind = run_episode(env, SafeMixAgent(), seed=4)
+    gated = run_episode(env, SafeMixContextualAgent(min_checks=10**6), seed=4)
+    np.testing.assert_array_equal(blind.action, gated.action)
+    assert not gated.trace["routed_by_context"].any()
+
+
+def test_gate_opens_only_where_the_regression_out_predicts_the_mean():
+    agent = SafeMixContextualAgent(min_checks=50, ridge=1.0)
+    agent.reset(make_spec(feature_dim=2), seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x = rng.normal(size=2).astype(np.float32)
+        agent.learn(make_obs(x, feature_dim=2), 0, float(x[0] > 0))  # model 0: quality follows the features
+        agent.learn(make_obs(x, feature_dim=2), 1, float(rng.random() < 0.5))  # model 1: a coin
+    assert agent.context_helps(0)
+    assert not agent.context_helps(1)
+    assert not agent.context_helps(2)  # never checked
+
+
+def test_routes_the_upgrade_share_to_the_largest_predicted_gains():
+    agent = SafeMixContextualAgent(window=100, min_checks=0)
+    agent.reset(make_spec(feature_dim=1), seed=0)
+    agent.theta[0] = [0.0, 0.5]  # low model: 0.5 everywhere
+    agent.theta[1] = [0.4, 0.5]  # high model: better where the feature is large
+    agent.error_blind[:] = 1.0  # gate open: the regressions "predicted better"
+    mix = Mix(0, 1, 0.25, True)
+    features = np.linspace(-1.0, 1.0, 100)
+    picks = [agent.pick(make_obs(np.array([f]), feature_dim=1), mix) for f in features]
+    later = np.array([agent.pick(make_obs(np.array([f]), feature_dim=1), mix) for f in features])
+    assert picks[-1] == 1 and agent.routed
+    assert later.mean() == pytest.approx(0.25, abs=0.02)
+    assert later[features > 0.51].all() and not later[features < 0.49].any()
+
+
+def test_explored_steps_teach_every_model():
+    agent = SafeMixContextualAgent()
+    agent.reset(make_spec(), seed=0)
+    outcomes = {"quality": np.array([0.0, 1.0, 1.0]), "energy_j": np.array([1.0, 2.0, 3.0]), "latency_s": np.ones(3)}
+    agent.update(make_obs(), 3, -6.0, make_info(3, 1.0, 6.0, outcomes=outcomes))
+    np.testing.assert_array_equal(agent.checks, [1, 1, 1])
+    assert agent.b[1, -1] == 1.0 and agent.b[0, -1] == 0.0
+
+
+def test_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="safe_mix_contextual: need ridge > 0"):
+        SafeMixContextualAgent(ridge=0.0)

@@ -180,7 +180,8 @@ def test_encode_in_length_order_batches_by_length_and_keeps_row_order() -> None:
         return np.array([[len(t), ord(t[0])] for t in batch], dtype=np.float32)
 
     seen: list[tuple[int, int]] = []
-    out = features.encode_in_length_order(texts, fake_encoder, 2, np.zeros((5, 2), np.float32), lambda d, t: seen.append((d, t)))
+    out = np.zeros((5, 2), np.float32)
+    features.encode_in_length_order(texts, fake_encoder, 2, out, lambda done, total: seen.append((done, total)))
     assert batches == [["a", "e"], ["dd", "ccc"], ["bbbb"]]
     np.testing.assert_array_equal(out, [[len(t), ord(t[0])] for t in texts])
     assert seen == [(2, 5), (4, 5), (5, 5)]

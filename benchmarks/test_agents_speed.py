@@ -7,6 +7,9 @@ cost about as much as a handful of env steps. Both are timed as whole episodes t
 - peer: an episode of ``cheapest_first`` (env step + harness + a trivial agent) per request;
 - MESS+: an episode of ``mess_plus``; its own cost per request is the difference.
 
+Goal: LinUCB's own cost per request ≤ ``LINUCB_GOAL`` × MESS+'s (issue 13: it was 2.5× when it
+multiplied the full 257×257 inverses and allocated their rank-one update every request).
+
 Goal: MESS+'s own cost per request ≤ ``GOAL`` × the peer's, i.e. the 50 µs budget per request
 set for MESS+ over the 5.0 µs per request the peer took on the idle 2-core development machine
 (measured 2026-11-23: MESS+ 31 µs, peer 5.0 µs; ``extra_info`` reports both in µs). Run with::
@@ -20,15 +23,17 @@ import gymnasium as gym
 import pytest
 
 import messenv  # noqa: F401  (registers messenv/MessEnv-v0)
-from benchmarks.conftest import enforce_goal, peer_seconds
+from benchmarks.conftest import enforce_goal, interleaved_seconds, peer_seconds
 from messenv.harness import run_episode
 from messenv.recordings import load
 from messenv.recordings.catalogue import DEFAULT_RECORDING
 from messenv_agents.fixed import CheapestFirstAgent
+from messenv_agents.linucb import LinUCBAgent
 from messenv_agents.mess_plus import MessPlusAgent
 
 N_REQUESTS = 4000
 GOAL = 10.0
+LINUCB_GOAL = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +57,20 @@ def test_mess_plus_cost_per_request(benchmark, env):
         }
     )
     enforce_goal(benchmark, own / peer, GOAL, "mess_plus act+update / (env step + harness)")
+
+
+def test_linucb_cost_per_request_vs_mess_plus(benchmark, env):
+    result = benchmark.pedantic(run_episode, args=(env, LinUCBAgent(), 0), rounds=1, iterations=1)
+    assert result.n_requests == N_REQUESTS
+    if benchmark.disabled:
+        return
+    best = interleaved_seconds(
+        {
+            "linucb": lambda: run_episode(env, LinUCBAgent(), 0),
+            "mess_plus": lambda: run_episode(env, MessPlusAgent(), 0),
+            "peer": lambda: run_episode(env, CheapestFirstAgent(), 0),
+        }
+    )
+    own = {name: (best[name] - best["peer"]) / N_REQUESTS for name in ("linucb", "mess_plus")}
+    benchmark.extra_info.update({f"{name}_us_per_request": seconds * 1e6 for name, seconds in own.items()})
+    enforce_goal(benchmark, own["linucb"] / own["mess_plus"], LINUCB_GOAL, "linucb act+update / mess_plus act+update")

@@ -123,9 +123,9 @@ def test_ensure_features_computes_once_then_reads_cache(home: Path, monkeypatch:
     calls: list[int] = []
     real_compute = features._compute
 
-    def counting_compute(prompts: np.ndarray, kind: str, out: np.ndarray, progress: object) -> None:
+    def counting_compute(prompts: np.ndarray, kind: str, path: Path, progress: object) -> None:
         calls.append(len(prompts))
-        real_compute(prompts, kind, out, progress)
+        real_compute(prompts, kind, path, progress)
 
     monkeypatch.setattr(features, "_compute", counting_compute)
     first = ensure_features(recording, "hashed")
@@ -165,8 +165,9 @@ def test_hashed_features_computed_in_chunks_match_one_pass(monkeypatch: pytest.M
     whole = hashed_ngram_features(prompts)
     monkeypatch.setattr(features, "CHUNK_ROWS", 5)
     seen: list[tuple[int, int]] = []
-    chunked = hashed_ngram_features(prompts, progress=lambda done, total: seen.append((done, total)))
-    np.testing.assert_array_equal(chunked, whole)
+    chunks = list(features.hashed_ngram_chunks(prompts, progress=lambda done, total: seen.append((done, total))))
+    assert [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
     assert seen == [(5, 23), (10, 23), (15, 23), (20, 23), (23, 23)]
 
 

@@ -50,16 +50,21 @@ def prompt_space(prompts: np.ndarray) -> spaces.Text:
     return spaces.Text(max_length=max(1, max(map(len, prompts.tolist()))), min_length=0, charset=charset)
 
 
-def observation_space_for(recording: Recording) -> spaces.Dict:
-    """The observation space of one request of ``recording`` (see :class:`MessEnv`)."""
-    return spaces.Dict(
-        {
-            "prompt": prompt_space(recording.prompts),
-            "features": spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
-            "benchmark": spaces.Discrete(len(recording.benchmark_names)),
-            "step": spaces.Box(0, STEP_HIGH, (), np.int64),
-        }
-    )
+def observation_space_for(
+    recording: Recording, keys: Sequence[str] = ("prompt", "features", "benchmark", "step")
+) -> spaces.Dict:
+    """The observation space of one request of ``recording`` (see :class:`MessEnv`), for ``keys``.
+
+    Only the spaces of ``keys`` are built: the prompt's ``Text`` space scans every character of
+    the recording, which a vector env observing no prompts should not pay for.
+    """
+    builders = {
+        "prompt": lambda: prompt_space(recording.prompts),
+        "features": lambda: spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
+        "benchmark": lambda: spaces.Discrete(len(recording.benchmark_names)),
+        "step": lambda: spaces.Box(0, STEP_HIGH, (), np.int64),
+    }
+    return spaces.Dict({key: builders[key]() for key in keys})
 
 
 def check_alpha(alpha: float) -> float:
@@ -223,7 +228,9 @@ class MessEnv(gym.Env[dict, int]):
         super().reset(seed=seed)
         rows, feedback = sample_stream(self.np_random, pool, stream_options)
         self.stream_options = stream_options
-        self._rows, self._feedback = memoryview(rows), memoryview(feedback)
+        # int32 rows where they fit (every recording so far): 4 bytes a request of a long stream.
+        compact = rows.astype(np.int32) if self.recording.n_requests < 2**31 else rows
+        self._rows, self._feedback = memoryview(compact), memoryview(feedback)
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         self.task = self._task_spec(len(rows))

@@ -148,6 +148,12 @@ class NumpyMLPHead:
         self._grads, self._grad_views = _flat_views(initial)
         self._velocity = np.zeros_like(self._weights)  # u = lr·v, see train_step
         self.steps = 0
+        # The forward pass of predict(): parameter views (updated in place by every step) and
+        # its two intermediate vectors, so that a decision allocates only its result.
+        p = self.params
+        self._gamma, self._beta, self._w2, self._b2 = p["1.weight"], p["1.bias"], p["4.weight"], p["4.bias"]
+        self._hidden = np.empty(feature_dim, dtype=np.float32)
+        self._logits = np.empty(n_models, dtype=np.float32)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -166,10 +172,11 @@ class NumpyMLPHead:
         self.steps = 0
 
     # ------------------------------------------------------------------ maths
-    def _normalised(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """LayerNorm's normalised pre-activations ``(z − mean) / std`` of ``W1·x + b1``, and 1/std."""
+    def _normalised(self, x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """LayerNorm's normalised pre-activations ``(z − mean) / std`` of ``W1·x + b1``, and 1/std
+        (written into ``out`` when given)."""
         p = self.params
-        z = p["0.weight"] @ x
+        z = np.matmul(p["0.weight"], x, out=out)
         z += p["0.bias"]
         z -= z.sum() / np.float32(z.size)  # ndarray.sum is a plain C reduction; .mean() is not
         inv_std = 1.0 / np.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)
@@ -177,14 +184,19 @@ class NumpyMLPHead:
         return z, inv_std
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """Estimated probability that each model answers correctly (eval mode: no dropout)."""
-        p = self.params
-        hidden, _ = self._normalised(np.asarray(features, dtype=np.float32))
-        hidden *= p["1.weight"]
-        hidden += p["1.bias"]
+        """Estimated probability that each model answers correctly (eval mode: no dropout).
+
+        One forward pass through buffers allocated once per head (the hidden layer and the
+        logits), the same operations in the same order as the training pass, so predictions are
+        bit-identical to it; only the returned probabilities are a fresh array.
+        """
+        hidden, logits = self._hidden, self._logits
+        self._normalised(np.asarray(features, dtype=np.float32), out=hidden)
+        hidden *= self._gamma
+        hidden += self._beta
         np.maximum(hidden, 0.0, out=hidden)
-        logits = p["4.weight"] @ hidden
-        logits += p["4.bias"]
+        np.matmul(self._w2, hidden, out=logits)
+        logits += self._b2
         return sigmoid(logits)
 
     def dropout_mask(self) -> np.ndarray:

@@ -27,10 +27,10 @@ from benchmarks.conftest import enforce_goal
 SHORT, LONG = 20_000, 200_000
 TARGET = 10_000_000
 RSS_GOAL_BYTES = 2**30
-FLAT_GOAL = 1.3
+FLAT_GOAL = 1.5  # an O(T²) term would make it about 10; a loaded machine moved it 0.6-1.26
 
 EPISODE = """
-import json, os, resource, sys, time
+import json, os, sys, time
 import gymnasium as gym
 import messenv
 from messenv.harness import run_episode
@@ -47,7 +47,9 @@ start = time.perf_counter()
 result = run_episode(env, MessPlusAgent(), 0)
 seconds = time.perf_counter() - start
 assert result.n_requests == n
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across fork and exec.
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"seconds": seconds, "setup_rss": before, "episode_rss": rss() - before, "peak_rss": peak}))
 """
 

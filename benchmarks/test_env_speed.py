@@ -81,9 +81,8 @@ def test_vector_construction_and_reset_at_65536(benchmark, recording):
     num_envs = 1024 if benchmark.disabled else 65536
 
     def construct() -> MessVectorEnv:
-        return MessVectorEnv(
-            num_envs, recording=recording, alpha=0.7, replace=True, n_requests=601, observation_keys=("benchmark", "step")
-        )
+        keys = ("benchmark", "step")
+        return MessVectorEnv(num_envs, recording=recording, alpha=0.7, replace=True, n_requests=601, observation_keys=keys)
 
     envs = benchmark.pedantic(construct, rounds=3, iterations=1)
     reset = peer_seconds(lambda: envs.reset(seed=0), number=1, repeat=1)

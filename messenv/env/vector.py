@@ -141,10 +141,12 @@ class MessVectorEnv(VectorEnv):
             # What gymnasium.utils.seeding.np_random(s) builds, without its per-call checks.
             self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
         elif not self._rngs:
-            self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence().spawn(self.num_envs)]
+            fresh = np.random.SeedSequence().spawn(self.num_envs)
+            self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in fresh]
         # One generator per sub-env, so that sub-env i replays the single env seeded s + i (its
         # draws are PCG64 streams from per-seed SeedSequences, which numpy cannot draw batched).
-        rows = np.empty((self.num_envs, length), dtype=np.int64)
+        # int32 rows where they fit: the streams are T × num_envs numbers, 157 MB at 65,536 × 601.
+        rows = np.empty((self.num_envs, length), dtype=np.int32 if self.recording.n_requests < 2**31 else np.int64)
         feedback = np.empty((self.num_envs, length), dtype=bool)
         for i, rng in enumerate(self._rngs):
             rows[i], feedback[i] = sample_stream(rng, pool, stream_options)

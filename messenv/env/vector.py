@@ -22,6 +22,7 @@ from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
 
 OBSERVATION_KEYS = ("prompt", "features", "benchmark", "step")
+_DRAW_BLOCK = 1024  # sub-envs whose streams are drawn, then transposed into place, together
 
 
 class MessVectorEnv(VectorEnv):
@@ -145,13 +146,20 @@ class MessVectorEnv(VectorEnv):
             self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in fresh]
         # One generator per sub-env, so that sub-env i replays the single env seeded s + i (its
         # draws are PCG64 streams from per-seed SeedSequences, which numpy cannot draw batched).
-        # int32 rows where they fit: the streams are T × num_envs numbers, 157 MB at 65,536 × 601.
-        rows = np.empty((self.num_envs, length), dtype=np.int32 if self.recording.n_requests < 2**31 else np.int64)
-        feedback = np.empty((self.num_envs, length), dtype=bool)
-        for i, rng in enumerate(self._rngs):
-            rows[i], feedback[i] = sample_stream(rng, pool, stream_options)
-        # Stored [T, n] so that step t reads one contiguous row.
-        self._rows, self._feedback = np.ascontiguousarray(rows.T), np.ascontiguousarray(feedback.T)
+        # Stored [T, n] so that step t reads one contiguous row; int32 rows where they fit (the
+        # streams are T × num_envs numbers, 157 MB at 65,536 × 601). Drawn a block of sub-envs at
+        # a time and transposed into place, so the scratch space stays one block.
+        dtype = np.int32 if self.recording.n_requests < 2**31 else np.int64
+        self._rows = np.empty((length, self.num_envs), dtype=dtype)
+        self._feedback = np.empty((length, self.num_envs), dtype=bool)
+        for start in range(0, self.num_envs, _DRAW_BLOCK):
+            block = self._rngs[start : start + _DRAW_BLOCK]
+            rows = np.empty((len(block), length), dtype=dtype)
+            feedback = np.empty((len(block), length), dtype=bool)
+            for i, rng in enumerate(block):
+                rows[i], feedback[i] = sample_stream(rng, pool, stream_options)
+            self._rows[:, start : start + len(block)] = rows.T
+            self._feedback[:, start : start + len(block)] = feedback.T
         self.stream_options = stream_options
         self._t = 0
         self._autoreset = False

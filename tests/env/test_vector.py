@@ -157,3 +157,20 @@ def test_action_counts_of_the_vector_env_match_per_sub_env_counts(tiny_recording
     counts = np.stack([np.bincount(actions[:, i], minlength=4) for i in range(3)])
     np.testing.assert_allclose(info["episode_summary"]["model_share"], counts[:, :3] / 6)
     np.testing.assert_allclose(info["episode_summary"]["exploration_share"], counts[:, 3] / 6)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_streams_drawn_in_blocks_are_the_single_envs_streams(tiny_recording, monkeypatch, replace):
+    """Streams are drawn a block of sub-envs at a time: every block lands in its own columns."""
+    import messenv.env.vector as vector
+
+    monkeypatch.setattr(vector, "_DRAW_BLOCK", 2)
+    envs = MessVectorEnv(5, recording=tiny_recording, n_requests=8, replace=replace, feedback_rate=0.5)
+    envs.reset(seed=7)
+    envs.reset()  # the second stream of each generator, as the single env's next reset
+    for i in range(5):
+        env = MessEnv(recording=tiny_recording, n_requests=8, replace=replace, feedback_rate=0.5)
+        env.reset(seed=7 + i)
+        env.reset()
+        np.testing.assert_array_equal(envs.stream_rows[:, i], env.stream_rows)
+        np.testing.assert_array_equal(envs._feedback[:, i], np.asarray(env._feedback))

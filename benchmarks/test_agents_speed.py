@@ -41,28 +41,29 @@ def env():
     return gym.make("messenv/MessEnv-v0", recording=load(DEFAULT_RECORDING), alpha=0.7, explore_action=True, n_requests=N_REQUESTS)
 
 
+def own_seconds_per_request(env, agents: dict[str, type], repeat: int) -> dict[str, float]:
+    """Seconds per request of each agent's own act + update (its episode minus the peer's), and
+    the peer's (``"peer"``: env step + harness), episodes timed alternately."""
+    episodes = {name: (lambda agent=agent: run_episode(env, agent(), 0)) for name, agent in agents.items()}
+    best = interleaved_seconds({**episodes, "peer": lambda: run_episode(env, CheapestFirstAgent(), 0)}, repeat)
+    peer = best.pop("peer") / N_REQUESTS
+    return {**{name: seconds / N_REQUESTS - peer for name, seconds in best.items()}, "peer": peer}
+
+
 def test_mess_plus_cost_per_request(benchmark, env):
     result = benchmark.pedantic(run_episode, args=(env, MessPlusAgent(), 0), rounds=5, iterations=1)
     assert result.n_requests == N_REQUESTS
     if benchmark.disabled:
         return
-    best = interleaved_seconds(
-        {
-            "mess_plus": lambda: run_episode(env, MessPlusAgent(), 0),
-            "peer": lambda: run_episode(env, CheapestFirstAgent(), 0),
-        },
-        repeat=7,
-    )
-    peer = best["peer"] / N_REQUESTS
-    own = best["mess_plus"] / N_REQUESTS - peer
+    own = own_seconds_per_request(env, {"mess_plus": MessPlusAgent}, repeat=7)
     benchmark.extra_info.update(
         {
-            "mess_plus_us_per_request": own * 1e6,
-            "peer_us_per_request": peer * 1e6,
+            "mess_plus_us_per_request": own["mess_plus"] * 1e6,
+            "peer_us_per_request": own["peer"] * 1e6,
             "exploration_share": float(result.explored.mean()),
         }
     )
-    enforce_goal(benchmark, own / peer, GOAL, "mess_plus act+update / (env step + harness)")
+    enforce_goal(benchmark, own["mess_plus"] / own["peer"], GOAL, "mess_plus act+update / (env step + harness)")
 
 
 def test_linucb_cost_per_request_vs_mess_plus(benchmark, env):
@@ -70,13 +71,6 @@ def test_linucb_cost_per_request_vs_mess_plus(benchmark, env):
     assert result.n_requests == N_REQUESTS
     if benchmark.disabled:
         return
-    best = interleaved_seconds(
-        {
-            "linucb": lambda: run_episode(env, LinUCBAgent(), 0),
-            "mess_plus": lambda: run_episode(env, MessPlusAgent(), 0),
-            "peer": lambda: run_episode(env, CheapestFirstAgent(), 0),
-        }
-    )
-    own = {name: (best[name] - best["peer"]) / N_REQUESTS for name in ("linucb", "mess_plus")}
+    own = own_seconds_per_request(env, {"linucb": LinUCBAgent, "mess_plus": MessPlusAgent}, repeat=5)
     benchmark.extra_info.update({f"{name}_us_per_request": seconds * 1e6 for name, seconds in own.items()})
     enforce_goal(benchmark, own["linucb"] / own["mess_plus"], LINUCB_GOAL, "linucb act+update / mess_plus act+update")

@@ -8,9 +8,12 @@ two must give the same indices up to float error and the same decisions on a str
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from messenv.env.task import TaskSpec
 from messenv_agents.linucb import LinUCBAgent
 from tests.agents.helpers import make_info, make_obs, make_spec
 
@@ -41,12 +44,21 @@ def sparse_features(rng: np.random.Generator, dim: int) -> np.ndarray:
     return x / np.linalg.norm(x)
 
 
-@pytest.mark.parametrize("kind", ["sparse", "dense"])
-def test_linucb_matches_explicit_inverses_on_a_stream(kind: str) -> None:
+def spec_of_kind(features_kind: str, n_models: int, dim: int) -> TaskSpec:
+    return replace(make_spec(n_models=n_models, explore=False, feature_dim=dim), features_kind=features_kind)
+
+
+@pytest.mark.parametrize(
+    ("features_kind", "kind"),
+    [("hashed-ngram", "sparse"), ("hashed-ngram", "dense"), ("minilm", "dense"), ("minilm", "sparse")],
+)
+def test_linucb_matches_explicit_inverses_on_a_stream(features_kind: str, kind: str) -> None:
+    """Whole matrices with row gathers (hashed features), or one triangle (dense kinds), on
+    sparse and dense contexts alike."""
     dim, n_models, steps = 32, 3, 400
     rng = np.random.default_rng(7)
     agent = LinUCBAgent(beta=0.8, ridge=1.0)
-    agent.reset(make_spec(n_models=n_models, explore=False, feature_dim=dim), seed=0)
+    agent.reset(spec_of_kind(features_kind, n_models, dim), seed=0)
     reference = ExplicitLinUCB(n_models, dim, beta=0.8, ridge=1.0)
     energy = np.array([1.0, 3.0, 9.0])
     weights = rng.normal(size=(n_models, dim))
@@ -59,18 +71,18 @@ def test_linucb_matches_explicit_inverses_on_a_stream(kind: str) -> None:
         quality = float(rng.random() < 1 / (1 + np.exp(-weights[action] @ features)))
         agent.update(obs, action, -energy[action], make_info(action, quality, energy[action], n_models=n_models))
         reference.learn(features, action, quality)
-    np.testing.assert_allclose(agent.a_inverse, np.linalg.inv(reference.a), atol=1e-10)
+    np.testing.assert_allclose(agent.inverses(), np.linalg.inv(reference.a), atol=1e-10)
 
 
 def test_linucb_recomputes_when_the_observation_changes_between_act_and_learn() -> None:
     """The cached ``A⁻¹x`` of the last decision is only reused for the same features."""
     dim = 8
     agent = LinUCBAgent(beta=1.0)
-    agent.reset(make_spec(n_models=2, explore=False, feature_dim=dim), seed=0)
+    agent.reset(spec_of_kind("hashed-ngram", 2, dim), seed=0)
     reference = ExplicitLinUCB(2, dim, beta=1.0, ridge=1.0)
     rng = np.random.default_rng(1)
     first, second = rng.normal(size=dim), rng.normal(size=dim)
     agent.quality_index(make_obs(first, feature_dim=dim))
     agent.learn(make_obs(second, feature_dim=dim), 1, 1.0)
     reference.learn(second, 1, 1.0)
-    np.testing.assert_allclose(agent.a_inverse, np.linalg.inv(reference.a), atol=1e-12)
+    np.testing.assert_allclose(agent.inverses(), np.linalg.inv(reference.a), atol=1e-12)

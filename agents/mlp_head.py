@@ -27,7 +27,8 @@ Linear) so a state dict loads into the torch head unchanged.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -82,25 +83,36 @@ def init_head_params(feature_dim: int, n_models: int, rng: np.random.Generator) 
 
 
 @cache
-def _blas_controller():
-    """threadpoolctl's controller of the loaded BLAS libraries, built once (it scans them), or
-    ``None`` without threadpoolctl (an optional package; scikit-learn installs it)."""
+def _blas_libraries() -> tuple:
+    """threadpoolctl's controllers of the loaded BLAS libraries (numpy's and scipy's OpenBLAS),
+    found once (finding them scans the process's libraries); empty without threadpoolctl."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return None
-    return ThreadpoolController()
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
-def single_threaded_blas() -> AbstractContextManager:
-    """BLAS limited to one thread for the block (~6 µs to enter and leave).
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS limited to one thread for the block (a few µs: one C call per library each way).
 
     Why: a mini-batch step is a few products of 16×256 by 256×256; on a busy 2-core machine
     OpenBLAS's second thread, woken for each, made a 4,000-request MESS+ episode cost 79 µs per
-    request against 29 µs with one thread.
+    request against 29 µs with one thread, and LinUCB's rank-one update of a 257×257 inverse took
+    3.5 ms on average with two threads against 17-26 µs with one. The libraries' own setters are
+    called directly: threadpoolctl's ``limit()`` re-reads every library's state on each entry,
+    which cost 30-40 µs per block on the same machine.
     """
-    controller = _blas_controller()
-    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+    libraries = _blas_libraries()
+    previous = [library.num_threads for library in libraries]
+    for library in libraries:
+        library.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for library, threads in zip(libraries, previous):
+            library.set_num_threads(threads)
 
 
 def bce_with_logits(logits: np.ndarray, target: np.ndarray) -> float:
@@ -136,6 +148,12 @@ class NumpyMLPHead:
         self._grads, self._grad_views = _flat_views(initial)
         self._velocity = np.zeros_like(self._weights)  # u = lr·v, see train_step
         self.steps = 0
+        # The forward pass of predict(): parameter views (updated in place by every step) and
+        # its two intermediate vectors, so that a decision allocates only its result.
+        p = self.params
+        self._gamma, self._beta, self._w2, self._b2 = p["1.weight"], p["1.bias"], p["4.weight"], p["4.bias"]
+        self._hidden = np.empty(feature_dim, dtype=np.float32)
+        self._logits = np.empty(n_models, dtype=np.float32)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -154,10 +172,11 @@ class NumpyMLPHead:
         self.steps = 0
 
     # ------------------------------------------------------------------ maths
-    def _normalised(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """LayerNorm's normalised pre-activations ``(z − mean) / std`` of ``W1·x + b1``, and 1/std."""
+    def _normalised(self, x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """LayerNorm's normalised pre-activations ``(z − mean) / std`` of ``W1·x + b1``, and 1/std
+        (written into ``out`` when given)."""
         p = self.params
-        z = p["0.weight"] @ x
+        z = np.matmul(p["0.weight"], x, out=out)
         z += p["0.bias"]
         z -= z.sum() / np.float32(z.size)  # ndarray.sum is a plain C reduction; .mean() is not
         inv_std = 1.0 / np.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)
@@ -165,14 +184,19 @@ class NumpyMLPHead:
         return z, inv_std
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """Estimated probability that each model answers correctly (eval mode: no dropout)."""
-        p = self.params
-        hidden, _ = self._normalised(np.asarray(features, dtype=np.float32))
-        hidden *= p["1.weight"]
-        hidden += p["1.bias"]
+        """Estimated probability that each model answers correctly (eval mode: no dropout).
+
+        One forward pass through buffers allocated once per head (the hidden layer and the
+        logits), the same operations in the same order as the training pass, so predictions are
+        bit-identical to it; only the returned probabilities are a fresh array.
+        """
+        hidden, logits = self._hidden, self._logits
+        self._normalised(np.asarray(features, dtype=np.float32), out=hidden)
+        hidden *= self._gamma
+        hidden += self._beta
         np.maximum(hidden, 0.0, out=hidden)
-        logits = p["4.weight"] @ hidden
-        logits += p["4.bias"]
+        np.matmul(self._w2, hidden, out=logits)
+        logits += self._b2
         return sigmoid(logits)
 
     def dropout_mask(self) -> np.ndarray:

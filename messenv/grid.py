@@ -6,7 +6,11 @@ pairs × 3 seeds = 216 episodes, so the per-job overhead would dominate. Here a 
 (benchmark, α, seed): its stream is drawn once, every parameter set of the agent (and any
 baseline) plays it, and the oracle is solved once. Cells are independent and seeded, so they run
 on ``n_jobs`` worker processes (joblib) with results identical to a sequential run; each worker
-loads the recording once and keeps it.
+loads the recording once and keeps it, and reads the prompt features memory-mapped from the one
+cache file (:func:`messenv.recordings.features.ensure_features`), so the workers share a single
+copy of them through the page cache instead of holding one each. Workers pay their own start-up
+(interpreter, imports, recording), which only more cores than jobs repay: the configs default to
+``n_jobs=1`` (see ``conf/experiment/paper_table.yaml`` for the measurement).
 """
 
 from __future__ import annotations

@@ -193,3 +193,51 @@ def test_a_time_limit_truncates_the_episode_and_its_summary_covers_the_requests_
     assert result.n_requests == 40
     assert result.summary["n_requests"] == 40
     assert result.summary["total_energy_j"] == pytest.approx(result.energy_j.sum())
+    assert result.action.flags.owndata, "trimmed arrays are copies: they do not pin the T-step buffers"
+
+
+class LateDiagnostics(RandomAgent):
+    """Reports ``late`` only from its 10th step: the trace keeps NaN before."""
+
+    name = "late"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+
+    def update(self, obs, action, reward, info):
+        self.steps += 1
+
+    def diagnostics(self):
+        return {"late": float(self.steps)} if self.steps >= 10 else {}
+
+
+def test_a_diagnostics_key_that_appears_late_is_nan_before(zoo):
+    result = run_episode(make_env(zoo), LateDiagnostics(), seed=0)
+    late = result.trace["late"]
+    assert late.shape == (T,) and np.isnan(late[:9]).all()
+    np.testing.assert_array_equal(late[9:], np.arange(10, T + 1))
+
+
+class LongerThanAnnounced(gym.Wrapper):
+    """An env whose task announces fewer requests than it plays (the recorder must grow)."""
+
+    @property
+    def unwrapped(self):
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.env.unwrapped, name)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.task = TaskSpec(**{**self.env.unwrapped.task.__dict__, "n_requests": 3})
+        return obs, info
+
+
+def test_the_recorder_grows_when_an_env_plays_more_steps_than_its_task_says(zoo):
+    env = make_env(zoo, feedback_rate=0.5)
+    expected = run_episode(env, MessPlusAgent(), seed=2)
+    grown = run_episode(LongerThanAnnounced(env), MessPlusAgent(), seed=2)
+    assert grown.n_requests == T
+    assert grown.same_as(expected)

@@ -54,19 +54,27 @@ def prompt_space(prompts: np.ndarray) -> spaces.Text:
 
 
 def observation_space_for(
-    recording: Recording, n_actions: int = 0, scenario: Scenario | None = None
+    recording: Recording,
+    keys: Sequence[str] = ("prompt", "features", "benchmark", "step"),
+    n_actions: int = 0,
+    scenario: Scenario | None = None,
 ) -> spaces.Dict:
-    """The observation space of one request of ``recording`` (see :class:`MessEnv`); a scenario
-    with a changing zoo adds the ``action_mask`` key (int8, one entry per action)."""
-    keys: dict[str, spaces.Space] = {
-        "prompt": prompt_space(recording.prompts),
-        "features": spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
-        "benchmark": spaces.Discrete(len(recording.benchmark_names)),
-        "step": spaces.Box(0, STEP_HIGH, (), np.int64),
+    """The observation space of one request of ``recording`` (see :class:`MessEnv`), for ``keys``;
+    a scenario with a changing zoo adds the ``action_mask`` key (int8, one entry per action).
+
+    Only the spaces of ``keys`` are built: the prompt's ``Text`` space scans every character of
+    the recording, which a vector env observing no prompts should not pay for.
+    """
+    builders = {
+        "prompt": lambda: prompt_space(recording.prompts),
+        "features": lambda: spaces.Box(-np.inf, np.inf, (recording.features.shape[1],), np.float32),
+        "benchmark": lambda: spaces.Discrete(len(recording.benchmark_names)),
+        "step": lambda: spaces.Box(0, STEP_HIGH, (), np.int64),
     }
+    built = {key: builders[key]() for key in keys}
     if scenario is not None and scenario.zoo is not None:
-        keys["action_mask"] = spaces.Box(0, 1, (n_actions,), np.int8)
-    return spaces.Dict(keys)
+        built["action_mask"] = spaces.Box(0, 1, (n_actions,), np.int8)
+    return spaces.Dict(built)
 
 
 DEFAULT_ALPHA = 0.7
@@ -227,18 +235,22 @@ class MessEnv(gym.Env[dict, int]):
         self.scenario = Scenario.parse(scenario)
         self._scenario_play: EpisodeScenario | None = None
         self.action_space = spaces.Discrete(self.outcomes.n_actions)
-        self.observation_space = observation_space_for(self.recording, self.outcomes.n_actions, self.scenario)
-        self._prompts = self.recording.prompts.tolist()
+        self.observation_space = observation_space_for(
+            self.recording, n_actions=self.outcomes.n_actions, scenario=self.scenario
+        )
+        self._prompts = self.recording.prompts.tolist()  # references to the recording's strings
         self._features = self.recording.features
-        self._benchmarks = self.recording.benchmark_index.tolist()
-        # Nested lists: indexing them is several times faster than numpy scalar indexing, which
-        # keeps a step as cheap as CartPole's (see benchmarks/test_env_speed.py).
-        self._quality = self.outcomes.quality.tolist()
-        self._energy = self.outcomes.energy_j.tolist()
-        self._latency = self.outcomes.latency_s.tolist()
+        # Memoryviews of the numpy arrays: indexing one returns a plain Python scalar about as fast
+        # as a list does, several times faster than numpy scalar indexing (which keeps a step as
+        # cheap as CartPole's, see benchmarks/test_env_speed.py), while the data stays in one
+        # numpy buffer: no Python object per request or per step (a 10⁷-request stream is 90 MB).
+        self._benchmarks = memoryview(self.recording.benchmark_index)
+        self._quality = memoryview(self.outcomes.quality)
+        self._energy = memoryview(self.outcomes.energy_j)
+        self._latency = memoryview(self.outcomes.latency_s)
         self._n_actions = self.outcomes.n_actions
-        self._rows: list[int] = []
-        self._feedback: list[bool] = []
+        self._rows = memoryview(np.zeros(0, dtype=np.int64))
+        self._feedback = memoryview(np.zeros(0, dtype=bool))
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
         pool = request_pool(self.recording, self.stream_options.benchmarks)
@@ -264,7 +276,7 @@ class MessEnv(gym.Env[dict, int]):
         For hindsight scoring on the harness side (the oracle needs every model's outcome on the
         same stream); agents never hold the env, so this does not leak the future to them.
         """
-        rows = np.asarray(self._rows, dtype=np.int64)
+        rows = np.asarray(self._rows).view()
         rows.setflags(write=False)
         return rows
 
@@ -287,7 +299,9 @@ class MessEnv(gym.Env[dict, int]):
         super().reset(seed=seed)
         rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
         self.stream_options, self.scenario = stream_options, scenario
-        self._rows, self._feedback = rows.tolist(), feedback.tolist()
+        # int32 rows where they fit (every recording so far): 4 bytes a request of a long stream.
+        compact = rows.astype(np.int32) if self.recording.n_requests < 2**31 else rows
+        self._rows, self._feedback = memoryview(compact), memoryview(feedback)
         self._scenario_play = start_episode(self.scenario, self.np_random, self._feedback, zoo)
         self._t = 0
         self._totals = EpisodeTotals(self.outcomes.n_actions)
@@ -374,7 +388,7 @@ class MessEnv(gym.Env[dict, int]):
         if explored:
             recording = self.recording
             per_model = (recording.quality[row].copy(), recording.energy_j[row].copy(), recording.latency_s[row].copy())
-        return self._quality[row][action], self._energy[row][action], self._latency[row][action], per_model
+        return self._quality[row, action], self._energy[row, action], self._latency[row, action], per_model
 
     def summary(self) -> dict[str, Any]:
         """The summary of the episode so far (the one ``info["episode_summary"]`` holds at its end)."""

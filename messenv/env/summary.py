@@ -34,6 +34,8 @@ class EpisodeTotals:
         self.explore_energy_j = zeros()
         shape = (n_actions,) if batch is None else (batch, n_actions)
         self.action_counts = np.zeros(shape, dtype=np.int64)
+        # Flat index of (episode i, action 0): one 1-D increment per step instead of a 2-D one.
+        self._offsets = None if batch is None else np.arange(batch) * n_actions
 
     def add(self, action: Any, quality: Any, energy_j: Any, latency_s: Any, feedback: Any, explored: Any) -> None:
         """Count one step (one request per episode)."""
@@ -43,10 +45,12 @@ class EpisodeTotals:
         self.energy_j += energy_j
         self.latency_s += latency_s
         self.feedback += feedback
-        if self.action_counts.ndim == 1:
+        if self._offsets is None:
             self.action_counts[action] += 1
         else:
-            self.action_counts[np.arange(len(self.action_counts)), action] += 1
+            # Each episode takes one action per step: the flat indices are distinct, so a plain
+            # fancy-index increment counts them all (np.add.at is only needed for repeats).
+            self.action_counts.reshape(-1)[self._offsets + action] += 1
 
     def running_quality(self) -> Any:
         """Mean true quality so far (0 before the first step)."""

@@ -11,7 +11,6 @@ from typing import Any, Sequence
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -26,6 +25,7 @@ from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
 
 OBSERVATION_KEYS = ("prompt", "features", "benchmark", "step")
+_DRAW_BLOCK = 1024  # sub-envs whose streams are drawn, then transposed into place, together
 
 
 class MessVectorEnv(VectorEnv):
@@ -106,14 +106,14 @@ class MessVectorEnv(VectorEnv):
         self._latency = outcomes.latency_s.ravel()
         self._prompts = self.recording.prompts
         self._benchmarks = self.recording.benchmark_index.astype(np.int64)
-        full = observation_space_for(self.recording, self._n_actions, self.scenario)
         # A changing zoo's action_mask is always observed: without it an agent could not act legally.
-        kept = self.observation_keys + (("action_mask",) if "action_mask" in full.spaces else ())
-        self.single_observation_space = spaces.Dict({k: full[k] for k in kept})
+        self.single_observation_space = observation_space_for(
+            self.recording, self.observation_keys, self._n_actions, self.scenario
+        )
         self.single_action_space = spaces.Discrete(self._n_actions)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._observation_space: spaces.Dict | None = None  # built on first use, see observation_space
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._rngs = [seeding.np_random(None)[0] for _ in range(num_envs)]
+        self._rngs: list[np.random.Generator] = []  # one per sub-env, made at the first reset
         self._rows = np.zeros((0, num_envs), dtype=np.int64)
         self._feedback = np.zeros((0, num_envs), dtype=bool)
         self._t = 0
@@ -125,6 +125,26 @@ class MessVectorEnv(VectorEnv):
     def cost_limits(self) -> np.ndarray:
         """Limits on the means of ``info["costs"]`` (see :attr:`MessEnv.cost_limits`)."""
         return cost_limits(self.alpha, self.scenario)
+
+    @property
+    def observation_space(self) -> spaces.Dict:
+        """The batched observation space, built when first asked for (no step needs it).
+
+        ``prompt`` is a ``Tuple`` holding the single env's ``Text`` space ``num_envs`` times, one
+        shared instance: Gymnasium's ``batch_space`` deep-copies it per sub-env, which took 22 s
+        at 65,536 sub-envs for a recording's charset.
+        """
+        if self._observation_space is None:
+            batched = {
+                key: spaces.Tuple((space,) * self.num_envs) if key == "prompt" else batch_space(space, self.num_envs)
+                for key, space in self.single_observation_space.items()
+            }
+            self._observation_space = spaces.Dict(batched)
+        return self._observation_space
+
+    @observation_space.setter
+    def observation_space(self, space: spaces.Dict) -> None:
+        self._observation_space = space
 
     @property
     def stream_rows(self) -> np.ndarray:
@@ -144,15 +164,31 @@ class MessVectorEnv(VectorEnv):
         length = stream_length(len(pool), stream_options)
         zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         if seed is not None:
-            seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
+            seeds = range(seed, seed + self.num_envs) if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        streams = [draw_stream(scenario.drift, rng, self.recording, pool, stream_options) for rng in self._rngs]
+            # What gymnasium.utils.seeding.np_random(s) builds, without its per-call checks.
+            self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
+        elif not self._rngs:
+            fresh = np.random.SeedSequence().spawn(self.num_envs)
+            self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in fresh]
+        # One generator per sub-env, so that sub-env i replays the single env seeded s + i (its
+        # draws are PCG64 streams from per-seed SeedSequences, which numpy cannot draw batched).
+        # Stored [T, n] so that step t reads one contiguous row; int32 rows where they fit (the
+        # streams are T × num_envs numbers, 157 MB at 65,536 × 601). Drawn a block of sub-envs at
+        # a time and transposed into place, so the scratch space stays one block.
+        dtype = np.int32 if self.recording.n_requests < 2**31 else np.int64
+        self._rows = np.empty((length, self.num_envs), dtype=dtype)
+        self._feedback = np.empty((length, self.num_envs), dtype=bool)
+        for start in range(0, self.num_envs, _DRAW_BLOCK):
+            block = self._rngs[start : start + _DRAW_BLOCK]
+            rows = np.empty((len(block), length), dtype=dtype)
+            feedback = np.empty((len(block), length), dtype=bool)
+            for i, rng in enumerate(block):
+                rows[i], feedback[i] = draw_stream(scenario.drift, rng, self.recording, pool, stream_options)
+            self._rows[:, start : start + len(block)] = rows.T
+            self._feedback[:, start : start + len(block)] = feedback.T
         self.stream_options, self.scenario = stream_options, scenario
-        # Stored [T, n] so that step t reads one contiguous row.
-        self._rows = np.ascontiguousarray(np.stack([rows for rows, _ in streams], axis=1))
-        self._feedback = np.ascontiguousarray(np.stack([fb for _, fb in streams], axis=1))
         self._scenario_play = (
             None
             if scenario.stationary

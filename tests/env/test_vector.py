@@ -137,3 +137,40 @@ def test_gymnasiums_vector_record_episode_statistics_wraps_the_vector_env(tiny_r
         *_, terminated, _, info = envs.step(np.zeros(3, dtype=np.int64))
     assert terminated.all() and list(info["episode"]["l"]) == [5, 5, 5]
     assert "episode_summary" in info
+
+
+def test_the_batched_prompt_space_shares_one_text_space(tiny_recording):
+    """65,536 deep copies of a recording's Text space took 22 s; one shared instance holds every prompt."""
+    envs = MessVectorEnv(4, recording=tiny_recording)
+    prompt = envs.observation_space["prompt"]
+    assert len(prompt) == 4 and all(space is envs.single_observation_space["prompt"] for space in prompt)
+    obs, _ = envs.reset(seed=0)
+    assert prompt.contains(obs["prompt"])
+
+
+def test_action_counts_of_the_vector_env_match_per_sub_env_counts(tiny_recording):
+    envs = MessVectorEnv(3, recording=tiny_recording, alpha=0.5, explore_action=True, n_requests=6)
+    envs.reset(seed=2)
+    actions = np.array([[0, 1, 3], [0, 0, 3], [2, 1, 1], [0, 3, 3], [1, 1, 1], [0, 2, 3]])
+    for step_actions in actions:
+        *_, info = envs.step(step_actions)
+    counts = np.stack([np.bincount(actions[:, i], minlength=4) for i in range(3)])
+    np.testing.assert_allclose(info["episode_summary"]["model_share"], counts[:, :3] / 6)
+    np.testing.assert_allclose(info["episode_summary"]["exploration_share"], counts[:, 3] / 6)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_streams_drawn_in_blocks_are_the_single_envs_streams(tiny_recording, monkeypatch, replace):
+    """Streams are drawn a block of sub-envs at a time: every block lands in its own columns."""
+    import messenv.env.vector as vector
+
+    monkeypatch.setattr(vector, "_DRAW_BLOCK", 2)
+    envs = MessVectorEnv(5, recording=tiny_recording, n_requests=8, replace=replace, feedback_rate=0.5)
+    envs.reset(seed=7)
+    envs.reset()  # the second stream of each generator, as the single env's next reset
+    for i in range(5):
+        env = MessEnv(recording=tiny_recording, n_requests=8, replace=replace, feedback_rate=0.5)
+        env.reset(seed=7 + i)
+        env.reset()
+        np.testing.assert_array_equal(envs.stream_rows[:, i], env.stream_rows)
+        np.testing.assert_array_equal(envs._feedback[:, i], np.asarray(env._feedback))

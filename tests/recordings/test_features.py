@@ -123,17 +123,18 @@ def test_ensure_features_computes_once_then_reads_cache(home: Path, monkeypatch:
     calls: list[int] = []
     real_compute = features._compute
 
-    def counting_compute(prompts: list[str], kind: str) -> np.ndarray:
+    def counting_compute(prompts: np.ndarray, kind: str, path: Path, progress: object) -> None:
         calls.append(len(prompts))
-        return real_compute(prompts, kind)
+        real_compute(prompts, kind, path, progress)
 
     monkeypatch.setattr(features, "_compute", counting_compute)
     first = ensure_features(recording, "hashed")
     path = features_cache_path(recording, "hashed-ngram")
     assert path.parent == home / "features" and path.is_file()
-    assert path.name == f"{recording.fingerprint()}-hashed-ngram.npy"
+    assert path.name == f"{recording.fingerprint()}-hashed-ngram-sklearn-word1.npy"
     second = ensure_features(recording, "hashed-ngram")
     assert calls == [len(PROMPTS)], "the second call must read the cache, not recompute"
+    assert isinstance(second.features.base, np.memmap), "cached features are memory-mapped, not copied"
     np.testing.assert_array_equal(first.features, second.features)
     np.testing.assert_array_equal(first.features, hashed_ngram_features(PROMPTS))
     assert first.metadata.features_kind == "hashed-ngram"
@@ -148,6 +149,45 @@ def test_ensure_features_recomputes_a_damaged_cache(home: Path) -> None:
     result = ensure_features(recording, "hashed")
     np.testing.assert_array_equal(result.features, hashed_ngram_features(PROMPTS))
     np.testing.assert_array_equal(np.load(path), result.features)
+
+
+def test_a_cache_of_the_old_hand_written_features_is_not_read(home: Path) -> None:
+    """The features changed (scikit-learn word n-grams): a file under the old name is ignored."""
+    recording = _recording(PROMPTS)
+    old = home / "features" / f"{recording.fingerprint()}-hashed-ngram.npy"
+    old.parent.mkdir(parents=True)
+    np.save(old, np.ones((len(PROMPTS), 256), dtype=np.float32))
+    np.testing.assert_array_equal(ensure_features(recording, "hashed").features, hashed_ngram_features(PROMPTS))
+
+
+def test_hashed_features_computed_in_chunks_match_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    prompts = [f"prompt {i} about topic {i % 7}" for i in range(23)]
+    whole = hashed_ngram_features(prompts)
+    monkeypatch.setattr(features, "CHUNK_ROWS", 5)
+    seen: list[tuple[int, int]] = []
+    chunks = list(features.hashed_ngram_chunks(prompts, progress=lambda done, total: seen.append((done, total))))
+    assert [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+    assert seen == [(5, 23), (10, 23), (15, 23), (20, 23), (23, 23)]
+
+
+def test_encode_in_length_order_batches_by_length_and_keeps_row_order() -> None:
+    """The MiniLM batching loop, with a fake encoder in place of the model."""
+    texts = ["ccc", "a", "bbbb", "dd", "e"]
+    batches: list[list[str]] = []
+
+    def fake_encoder(batch: list[str]) -> np.ndarray:
+        batches.append(batch)
+        return np.array([[len(t), ord(t[0])] for t in batch], dtype=np.float32)
+
+    seen: list[tuple[int, int]] = []
+    out = np.zeros((5, 2), np.float32)
+    features.encode_in_length_order(texts, fake_encoder, 2, out, lambda done, total: seen.append((done, total)))
+    assert batches == [["a", "e"], ["dd", "ccc"], ["bbbb"]]
+    np.testing.assert_array_equal(out, [[len(t), ord(t[0])] for t in texts])
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+    with pytest.raises(ValueError, match="batch_size"):
+        features.encode_in_length_order(texts, fake_encoder, 0, out)
 
 
 def test_ensure_features_ignores_a_cache_of_the_wrong_shape(home: Path) -> None:

@@ -178,6 +178,7 @@ class MessVectorEnv(VectorEnv):
         # streams are T × num_envs numbers, 157 MB at 65,536 × 601). Drawn a block of sub-envs at
         # a time and transposed into place, so the scratch space stays one block.
         dtype = np.int32 if self.recording.n_requests < 2**31 else np.int64
+        length = length if scenario.drift is None else scenario.drift.length  # a drift sets its own length
         self._rows = np.empty((length, self.num_envs), dtype=dtype)
         self._feedback = np.empty((length, self.num_envs), dtype=bool)
         for start in range(0, self.num_envs, _DRAW_BLOCK):

@@ -114,6 +114,11 @@ def track_cell(score: TrackScore) -> str:
     return f"{ratio(score.energy_ratio)} ({percent(score.pass_rate)})"
 
 
+def sandbox_note(row: Row) -> str:
+    """`` (sandbox: none)`` for a submission evaluated without bubblewrap, else nothing."""
+    return f" (sandbox: {row.sandbox})" if not row.reference and row.sandbox != "bwrap" else ""
+
+
 def _board_rows(board: Board) -> list[tuple[str, Row]]:
     ranked = [(str(rank), row) for rank, row in enumerate(board.entries, start=1)]
     return ranked + [("ref", row) for row in board.references]
@@ -135,7 +140,7 @@ def markdown(board: Board) -> str:
         paper = f" ([link]({row.link}))" if row.link else ""
         cells = [track_cell(row.tracks[t]) for t in tracks]
         lines.append(
-            f"| {rank} | {name}: {row.title}{paper} | {percent(row.overall.pass_rate)} | "
+            f"| {rank} | {name}: {row.title}{paper}{sandbox_note(row)} | {percent(row.overall.pass_rate)} | "
             f"{ratio(row.overall.energy_ratio)} | " + " | ".join(cells) + " |"
         )
     lines += ["", "`ref` rows are reference solutions, not submissions: they know the outcomes in hindsight.", ""]
@@ -169,7 +174,7 @@ def _html_row(rank: str, row: Row, tracks: list[str]) -> str:
     cells = "".join(f'<td class="num">{html.escape(track_cell(row.tracks[t]))}</td>' for t in tracks)
     css = ' class="reference"' if row.reference else ""
     return (
-        f"<tr{css}><td>{rank}</td><td>{name}</td><td>{html.escape(row.title)}</td>"
+        f"<tr{css}><td>{rank}</td><td>{name}</td><td>{html.escape(row.title + sandbox_note(row))}</td>"
         f'<td class="num">{percent(row.overall.pass_rate)}</td><td class="num">{ratio(row.overall.energy_ratio)}</td>'
         f"{cells}</tr>"
     )

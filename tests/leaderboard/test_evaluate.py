@@ -10,7 +10,7 @@ import pytest
 from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
-from messenv.leaderboard.records import read_results
+from messenv.leaderboard.records import RESULTS_FORMAT, read_results
 from tests.leaderboard.conftest import write_submission
 
 RAISES_ON_SEED_1 = """
@@ -90,12 +90,12 @@ def test_an_agent_that_raises_fails_its_run_and_the_others_go_on(tmp_path: Path,
 
 
 def test_an_over_time_agent_fails_its_runs(tmp_path: Path, tiny_protocol: Protocol) -> None:
-    protocol = tiny_protocol.model_copy(update={"time_limit_s": 0.3})
+    protocol = tiny_protocol.model_copy(update={"step_time_limit_s": 1.0})
     submission = write_submission(tmp_path, "slow", "slow_agent_for_tests.SlowOnSparse", code=SLOW_ON_SPARSE)
     results = evaluate_submission(submission, protocol, show_progress=False)
     by_track = {name: [run for run in results.runs if run.track == name] for name in ("full", "sparse")}
     assert all(run.status == "ok" for run in by_track["full"])
-    assert all(run.status == "timeout" and "0.3 s time limit" in run.error for run in by_track["sparse"])
+    assert all(run.status == "timeout" and "over the 1 s per-step time limit" in run.error for run in by_track["sparse"])
     assert results.tracks["sparse"].pass_rate == 0.0
 
 
@@ -111,5 +111,5 @@ def test_cli_writes_results_json_atomically(tmp_path: Path, tiny_protocol: Proto
     status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory), "--no-progress"])
     assert status == 0
     data = json.loads(submission.results_path.read_text())
-    assert data["format"] == "messenv-leaderboard-results/1" and len(data["runs"]) == 8
+    assert data["format"] == RESULTS_FORMAT and len(data["runs"]) == 8
     assert sorted(p.name for p in submission.directory.iterdir()) == ["results.json", "submission.yaml"]  # no temp file left

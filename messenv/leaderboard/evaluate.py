@@ -1,7 +1,7 @@
 """``evaluate``: play every run of the protocol with a submission's agent and write results.json.
 
-Each run starts a fresh worker process for the agent (sandboxed with bubblewrap where installed;
-:mod:`messenv.leaderboard.sandbox`) and hands a :class:`~messenv.leaderboard.remote_agent.RemoteAgent`
+Each run gets a fresh worker process for the agent (forked by the submission's sandboxed worker
+host: :mod:`messenv.leaderboard.host`, :mod:`messenv.leaderboard.sandbox`) and hands a :class:`~messenv.leaderboard.remote_agent.RemoteAgent`
 to :func:`messenv.harness.run_episode`, which measures energy and quality in this process: the
 agent only returns actions, and it never shares a process with the env, the recording or another
 run. A run whose agent raises, exits, stalls, returns an invalid action or exceeds a time limit
@@ -18,6 +18,7 @@ from typing import Any
 import messenv
 from messenv.env.mess_env import MessEnv
 from messenv.harness import InvalidActionError, run_episode
+from messenv.leaderboard.host import WorkerHost
 from messenv.leaderboard.protocol import Protocol, RunKey, Track
 from messenv.leaderboard.records import (
     RESULTS_FORMAT, RecordingId, Results, RunRecord, SubmissionRef, read_results, same_figures, scores, write_results,
@@ -97,7 +98,7 @@ def _record(key: RunKey, context: TrackContext, wall_s: float, **agent: Any) -> 
 
 
 def play_run(
-    context: TrackContext, key: RunKey, spec: WorkerSpec, protocol: Protocol,
+    context: TrackContext, key: RunKey, spec: WorkerSpec, host: WorkerHost, protocol: Protocol,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunRecord:
     """Play one run with a fresh agent in a fresh worker; any failure of the agent becomes a failed :class:`RunRecord`.
@@ -109,7 +110,7 @@ def play_run(
     started = time.perf_counter()
     failure: dict[str, Any] | None = None
     try:
-        with start_agent(spec) as agent:
+        with start_agent(spec, host) as agent:
             result = run_episode(context.env(key.benchmark), agent, key.seed, progress)
             agent.finish()
     except RunFailure as error:
@@ -162,13 +163,14 @@ def evaluate_submission(
     contexts = open_tracks(protocol) if contexts is None else contexts
     started = time.perf_counter()
     runs: list[RunRecord] = []
-    with DelayedProgress(enabled=show_progress) as bars:
+    with DelayedProgress(enabled=show_progress) as bars, WorkerHost(spec.directory) as host:
         for context in contexts:
             keys = [key for key in protocol.runs() if key.track == context.track.name]
             lengths = [context.references(key).n_requests for key in keys]
             bar = bars.bar(f"{submission.spec.name} · {context.track.name}", total=sum(lengths))
             for index, key in enumerate(keys):
-                runs.append(play_run(context, key, spec, protocol, _shifted(bar, sum(lengths[:index]), sum(lengths))))
+                shifted = _shifted(bar, sum(lengths[:index]), sum(lengths))
+                runs.append(play_run(context, key, spec, host, protocol, shifted))
     tracks, overall = scores(runs, protocol)
     results = Results(
         format=RESULTS_FORMAT,

@@ -7,26 +7,25 @@ each observation (only the keys the submission asks for), and each step's action
 public ``info`` fields (:data:`PUBLIC_INFO`).
 
 Time is enforced here, outside the worker's reach: every wait for a reply has a deadline (the
-per-step limit, and the run's limit counted from the worker's start); on expiry the worker's
-whole process group (with bubblewrap, its whole PID namespace) is killed with ``SIGKILL``. A
-worker that exits, is killed, replies out of turn or sends anything malformed or oversized
-ends the run as a :class:`RunFailure` with the reason; it can never end the evaluator.
+per-step limit, and the run's limit counted from the worker's fork); on expiry the worker is
+killed with ``SIGKILL`` by its host (:mod:`messenv.leaderboard.host`), or the whole sandbox with
+it when the host does not answer. A worker that exits, is killed, replies out of turn or sends
+anything malformed or oversized ends the run as a :class:`RunFailure` with the reason; it can
+never end the evaluator.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from messenv.leaderboard.sandbox import worker_command
+from messenv.leaderboard.host import WorkerHost
 from messenv.leaderboard.seccomp import KILLED_SIGNAL_HINT
 from messenv.leaderboard.wire import ReplyReader, WireError, WireTimeout, encode_message, write_before
 
@@ -35,8 +34,7 @@ PUBLIC_INFO = (
     "running_quality", "sla_gap", "outcomes", "episode_summary",
 )
 """The ``info`` keys of :class:`~messenv.env.mess_env.MessEnv` an agent receives; any other key stays home."""
-EXIT_GRACE_S = 2.0
-STDERR_TAIL = 300
+UNSET = object()
 
 
 class RunFailure(Exception):
@@ -78,18 +76,19 @@ def _signal_name(number: int) -> str:
 class RemoteAgent:
     """An agent living in a worker process (see the module docstring); use :func:`start_agent`."""
 
-    def __init__(self, spec: WorkerSpec, process: subprocess.Popen, to_worker: int, from_worker: int, stderr: Any) -> None:
+    def __init__(self, spec: WorkerSpec, host: WorkerHost, to_worker: int, from_worker: int) -> None:
         self.spec = spec
-        self.name = Path(spec.target).suffix.lstrip(".") or spec.target
-        self._process = process
+        self.name = spec.target.rpartition(".")[2]
+        self._host = host
         self._to_worker = to_worker
         self._reader = ReplyReader(from_worker)
-        self._stderr = stderr
         self._started = time.monotonic()
         self._pending = b""
+        self._status: Any = UNSET
 
     @property
     def run_deadline(self) -> float:
+        """When the run's time limit expires (``time.monotonic()``)."""
         return self._started + self.spec.run_s
 
     def _fail(self, status: str, reason: str) -> RunFailure:
@@ -102,23 +101,15 @@ class RemoteAgent:
         return self._fail("timeout", f"over the {self.spec.step_s:g} s per-step time limit")
 
     def _gone(self, what: str) -> RunFailure:
-        """The worker broke the protocol: say how it ended (exit status or signal) and its last words."""
-        try:
-            code = self._process.wait(EXIT_GRACE_S)
-        except subprocess.TimeoutExpired:
-            code = None
-        self.kill()
+        """The worker broke the protocol: say how it ended (exit status or signal)."""
+        code = self.kill()
         if code is None:
-            ended = "is still running"
+            ended = "its sandbox had to be killed"
         elif code < 0:
             ended = f"was killed by {_signal_name(-code)}"
         else:
             ended = f"exited with status {code}"
-        self._stderr.seek(0, os.SEEK_END)
-        self._stderr.seek(max(0, self._stderr.tell() - STDERR_TAIL))
-        tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
-        last = f"; its last output: {tail[-1][:200]!r}" if tail else ""
-        return RunFailure("error", f"the agent's worker {what} and {ended}{last}")
+        return RunFailure("error", f"the agent's worker {what} and {ended}")
 
     def _send(self, message: bytes) -> None:
         data, self._pending = self._pending + message, b""
@@ -177,53 +168,44 @@ class RemoteAgent:
         self._send(encode_message("finish"))
         self._await("ok")
 
-    def kill(self) -> None:
-        """Kill the worker's process group (idempotent) and release the pipe."""
-        if self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._process.wait()
+    def kill(self) -> int | None:
+        """Kill the worker (idempotent); its exit status, negative for a signal, ``None`` if unknown."""
+        if self._status is UNSET:
+            self._status = self._host.end()
+        return self._status
 
     def close(self) -> None:
-        """Kill the worker if it still runs and close every descriptor."""
+        """Kill the worker if it still runs and close the pipe."""
         self.kill()
-        for fd in (self._to_worker, self._reader.fd):
-            os.close(fd)
-        self._stderr.close()
+        os.close(self._to_worker)
+        os.close(self._reader.fd)
 
 
 @contextmanager
-def start_agent(spec: WorkerSpec) -> Iterator[RemoteAgent]:
-    """A ready :class:`RemoteAgent` for one run; the worker is killed when the block ends, however it ends.
+def start_agent(spec: WorkerSpec, host: WorkerHost) -> Iterator[RemoteAgent]:
+    """A ready :class:`RemoteAgent` for one run, in a fresh worker of ``host``; the worker is killed
+    when the block ends, however it ends.
 
     Raises:
-        RunFailure: the worker did not start, the target is refused, or the constructor failed.
+        RunFailure: the target is refused or the agent's import or constructor failed.
+        LeaderboardError: the sandbox itself does not start.
     """
     to_read, to_write = os.pipe()
     from_read, from_write = os.pipe()
     os.set_blocking(to_write, False)
-    command, environment = worker_command(spec.directory)
-    stderr = tempfile.TemporaryFile()
-    with tempfile.TemporaryDirectory(prefix="messenv-worker-") as cwd:
-        try:
-            process = subprocess.Popen(
-                [*command, str(to_read), str(from_write)], env=environment, cwd=cwd, stdin=subprocess.DEVNULL,
-                stdout=stderr, stderr=stderr, pass_fds=(to_read, from_write), start_new_session=True,
-            )
-        finally:
-            os.close(to_read)
-            os.close(from_write)
-        agent = RemoteAgent(spec, process, to_write, from_read, stderr)
-        try:
-            agent._send(encode_message("init", spec.init_message()))
-            agent.ready()
-            yield agent
-        finally:
-            agent.close()
-
-
-def observation_keys(requested: Sequence[str] | None, known: Sequence[str]) -> tuple[str, ...]:
-    """The observation keys to send: ``requested`` checked against ``known``, or all of them."""
-    return tuple(known) if requested is None else tuple(key for key in known if key in requested)
+    try:
+        host.spawn(to_read, from_write)
+    except BaseException:
+        for fd in (to_write, from_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(to_read)
+        os.close(from_write)
+    agent = RemoteAgent(spec, host, to_write, from_read)
+    try:
+        agent._send(encode_message("init", spec.init_message()))
+        agent.ready()
+        yield agent
+    finally:
+        agent.close()

@@ -1,7 +1,8 @@
 """How an agent's worker process is started: inside bubblewrap when it is installed.
 
-The worker is a fresh interpreter (``python -m messenv.leaderboard.worker``, never a fork of the
-evaluator), so it has never held a recording. With bubblewrap (``bwrap``, Debian package
+The worker host is a fresh interpreter (``python -m messenv.leaderboard.worker``, never a fork of
+the evaluator), so it has never held a recording; it forks one worker per run before any of the
+submission's code is imported (:mod:`messenv.leaderboard.worker`). With bubblewrap (``bwrap``, Debian package
 ``bubblewrap``) it runs in a sandbox that mounts, read-only, only the system (``/usr``), the Python
 installation and virtual environment, the two source folders the worker needs (``messenv`` and
 ``messenv_agents``, which define ``TaskSpec`` and the agent base classes) and the submission's own
@@ -34,6 +35,8 @@ WORKER_PACKAGES = ("messenv", "messenv_agents")
 PASSED_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LANG", "LC_ALL")
 """Only these of the evaluator's variables reach the worker (thread counts change BLAS's sums)."""
 UNPRIVILEGED_ID = "65534"
+WRITABLE = ("/tmp", SANDBOX_HOME, "/dev/shm")
+"""The sandbox's only writable places (private tmpfs), emptied between runs."""
 
 
 def bwrap_path() -> str | None:
@@ -84,19 +87,20 @@ def _python_mounts() -> Iterator[str]:
             yield from ("--ro-bind", str(root), str(root))
 
 
-def worker_command(submission_dir: Path) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that start a worker for ``submission_dir``."""
+def worker_command(submission_dir: Path, control_fd: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the worker host (the zygote) for ``submission_dir``,
+    which talks to the evaluator on the socket ``control_fd``."""
     python = [sys.executable, "-s", "-P", "-m", WORKER_MODULE]
     bwrap = bwrap_path()
     if bwrap is None:
-        return [*python, str(submission_dir.resolve())], worker_environment(str(Path.home()))
+        return [*python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))
     command = [
         bwrap, "--die-with-parent", "--new-session", "--unshare-all",
         "--uid", UNPRIVILEGED_ID, "--gid", UNPRIVILEGED_ID,
         *_system_mounts(), *_python_mounts(),
         "--ro-bind", str(submission_dir.resolve()), SUBMISSION_MOUNT,
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SANDBOX_HOME,
-        "--remount-ro", "/", "--chdir", "/tmp",
-        *python, SUBMISSION_MOUNT,
+        "--proc", "/proc", "--dev", "/dev", *(arg for path in WRITABLE for arg in ("--tmpfs", path)),
+        "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
+        *python, SUBMISSION_MOUNT, str(control_fd), "--sandboxed",
     ]
     return command, worker_environment(SANDBOX_HOME)

@@ -4,8 +4,9 @@ Resource limits cannot stop an agent from spawning processes when the evaluator 
 (``RLIMIT_NPROC`` does not bind root, and bubblewrap maps the sandbox's uid to the caller's), so the
 kernel is told instead: creating a process (``fork``, ``vfork``, ``clone`` without
 ``CLONE_THREAD``), tracing or reading another process's memory (``ptrace``,
-``process_vm_readv/writev``) and System V / POSIX message and shared-memory IPC kill the worker
-at once with ``SIGSYS``. Threads stay allowed (BLAS uses them); ``clone3``, whose flags a filter
+``process_vm_readv/writev``), System V / POSIX message and shared-memory IPC and the kernel
+keyrings (state that would outlive the worker, for the next run to read) kill the worker at once
+with ``SIGSYS``. Threads stay allowed (BLAS uses them); ``clone3``, whose flags a filter
 cannot read, fails with ``ENOSYS`` so that the C library falls back to ``clone``.
 
 The filter is built with libseccomp (the library bubblewrap and systemd use), called through
@@ -24,9 +25,9 @@ SCMP_CMP_MASKED_EQ = 7
 CLONE_THREAD = 0x00010000
 KILLED_SYSCALLS = (
     "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
-    "shmget", "shmat", "msgget", "msgsnd", "semget", "mq_open",
+    "shmget", "shmat", "msgget", "msgsnd", "semget", "mq_open", "add_key", "keyctl", "request_key",
 )
-KILLED_SIGNAL_HINT = "a forbidden system call (spawning a process, ptrace, or IPC)"
+KILLED_SIGNAL_HINT = "a forbidden system call (spawning a process, ptrace, IPC or a keyring)"
 
 
 class SeccompError(OSError):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messenv.leaderboard.evaluate import HARNESS_VERSION, TrackContext, open_tracks, play_run
+from messenv.leaderboard.host import WorkerHost
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import REL_TOL, RunRecord, audit, read_results
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP
@@ -126,10 +127,11 @@ def verify_submission(
     count = protocol.verify_runs if sample is None else sample
     check_target(submission)
     spec = worker_spec(submission, protocol)
-    for run in choose_runs(results.runs, count, seed):
-        fresh = play_run(by_track[run.track], run.key, spec, protocol)
-        verdict.replayed.append(str(run.key))
-        verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)
-        if _error_type(run) != _error_type(fresh):
-            verdict.reasons.append(f"{run.key}: error {run.error!r} in results.json but {fresh.error!r} when re-played")
+    with WorkerHost(spec.directory) as host:
+        for run in choose_runs(results.runs, count, seed):
+            fresh = play_run(by_track[run.track], run.key, spec, host, protocol)
+            verdict.replayed.append(str(run.key))
+            verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)
+            if _error_type(run) != _error_type(fresh):
+                verdict.reasons.append(f"{run.key}: error {run.error!r} in results.json but {fresh.error!r} when re-played")
     return verdict

@@ -74,8 +74,7 @@ def write_before(fd: int, data: bytes, deadline: float) -> None:
         WireError: the worker closed its end.
     """
     view = memoryview(data)
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
+    poller = None
     while view:
         try:
             view = view[os.write(fd, view):]
@@ -84,6 +83,9 @@ def write_before(fd: int, data: bytes, deadline: float) -> None:
             pass
         except BrokenPipeError:
             raise WireError("the worker closed the pipe") from None
+        if poller is None:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not poller.poll(remaining * 1000.0):
             raise WireTimeout()

@@ -1,14 +1,23 @@
-"""The worker: one process per run that imports a submission, builds its agent and answers the evaluator.
+"""Inside the sandbox: the worker host (a zygote) and the one worker per run it forks.
 
-Started as ``python -m messenv.leaderboard.worker SUBMISSION_DIR IN_FD OUT_FD`` (see
-:mod:`messenv.leaderboard.sandbox`): the evaluator's messages arrive on ``IN_FD``, replies leave on
-``OUT_FD``. It reads one ``init`` message (target, parameters, limits), then, *before*
-any of the submission's code runs:
+Started as ``python -m messenv.leaderboard.worker SUBMISSION_DIR CONTROL_FD`` (see
+:mod:`messenv.leaderboard.sandbox` and :mod:`messenv.leaderboard.host`), the host imports the
+trusted code every worker needs (numpy, messenv, the reference agents of ``messenv_agents``) and
+never any of the submission's code. It makes itself non-dumpable (no other process of the
+sandbox may trace it or read its memory) and then serves the evaluator's control socket:
 
-1. sets resource limits: address space (the protocol's ``memory_limit_mb``), CPU seconds (the
+* ``spawn`` (with two pipe descriptors attached): empty the sandbox's writable folders, so that
+  nothing a previous run wrote is left, then fork a worker on those pipes;
+* ``end``: kill the worker if it still runs, reap it and reply its exit status.
+
+A forked worker starts from the host's pristine state, so runs share nothing: not memory, not
+files, not processes (it cannot start any). Before any of the submission's code runs, it:
+
+1. closes the control socket;
+2. sets resource limits: address space (the protocol's ``memory_limit_mb``), CPU seconds (the
    run's time limit), open files, file size, processes, no core dumps;
-2. loads the seccomp filter of :mod:`messenv.leaderboard.seccomp` (no new processes);
-3. imports every module the worker itself needs, so a submission's module cannot stand in for one.
+3. loads the seccomp filter of :mod:`messenv.leaderboard.seccomp` (no processes, no ptrace, no
+   IPC or keyrings that could outlive it).
 
 Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
 submission's folder or its declared package, builds the agent and replies ``ready``. Each message
@@ -16,17 +25,23 @@ is then one call: ``reset(spec, seed)``, ``act(obs)`` (reply: the action), ``upd
 reward, info)`` (no reply: an error surfaces at the next message; ``update`` receives the
 observation of the last ``act``, as the harness passes it) and ``finish``. Any exception of the
 agent, ``KeyboardInterrupt`` and ``SystemExit`` included, is replied as ``error`` and ends the
-worker. The worker trusts nothing it does: the evaluator validates every reply, enforces time by
-killing it, and measures energy and quality itself.
+worker. Nothing here is trusted by the evaluator: it validates every reply, enforces time by
+killing the worker, and measures energy and quality itself.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import inspect
+import json
 import math
 import os
+import pkgutil
 import resource
+import shutil
+import signal
+import socket
 import sys
 import traceback
 from pathlib import Path
@@ -34,7 +49,9 @@ from typing import Any
 
 import numpy as np
 
+import messenv_agents
 from messenv.harness import InvalidActionError
+from messenv.leaderboard.sandbox import WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
 from messenv.leaderboard.wire import MAX_TEXT, encode_reply, read_message, write_all
 
@@ -43,6 +60,8 @@ OPEN_FILES = 64
 FILE_SIZE_BYTES = 64 << 20
 PROCESSES = 256
 """Threads count as processes for ``RLIMIT_NPROC``: BLAS needs some. New processes are stopped by seccomp."""
+PR_SET_DUMPABLE = 4
+CONTROL_BYTES = 1024
 
 
 class TargetError(Exception):
@@ -50,7 +69,7 @@ class TargetError(Exception):
 
 
 def set_limits(memory_mb: int, cpu_s: float) -> None:
-    """Resource limits of the worker and anything it could start (both soft and hard, so final)."""
+    """Resource limits of the worker (both soft and hard, so final)."""
     cpu = math.ceil(cpu_s) + 1
     for limit, value in (
         (resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_NOFILE, OPEN_FILES),
@@ -102,9 +121,8 @@ def load_class(target: str, submission_dir: Path, packages: list[str]) -> type:
     return cls
 
 
-def build_agent(init: dict[str, Any]) -> Any:
+def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
     """The agent named by the ``init`` message, built from its parameters."""
-    submission_dir = Path(init["directory"])
     sys.path.insert(0, str(submission_dir))
     cls = load_class(init["target"], submission_dir, init["packages"])
     try:
@@ -121,39 +139,101 @@ def serve(agent: Any, messages: Any, out: int) -> None:
         op, *args = read_message(messages)
         if op == "reset":
             agent.reset(*args)
-            continue
-        if op == "act":
+        elif op == "act":
             obs = args[0]
             action = agent.act(obs)
-            if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)):
-                write_all(out, encode_reply("action", int(action)))
-            else:
+            if not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
                 raise InvalidActionError(f"agent returned action {action!r} ({type(action).__name__}); valid actions are ints")
-            continue
-        if op == "update":
+            write_all(out, encode_reply("action", int(action)))
+        elif op == "update":
             agent.update(obs, *args)
-            continue
-        write_all(out, encode_reply("ok"))
-        return
+        else:
+            write_all(out, encode_reply("ok"))
+            return
 
 
-def main(argv: list[str]) -> int:
-    """Run one worker (see the module docstring); the exit status is 0 unless the pipe broke."""
-    directory, in_fd, out = argv[0], int(argv[1]), int(argv[2])
+def run_worker(in_fd: int, out: int, submission_dir: Path) -> None:
+    """One run (in a forked worker): limits, seccomp, build the agent, serve; every failure is replied."""
     messages = os.fdopen(in_fd, "rb", buffering=1 << 16)
-    _, init = read_message(messages)
-    init["directory"] = directory
     try:
+        _, init = read_message(messages)
         set_limits(init["memory_mb"], init["cpu_s"])
         forbid_processes()
-        agent = build_agent(init)
+        agent = build_agent(init, submission_dir)
         write_all(out, encode_reply("ready", str(getattr(agent, "name", type(agent).__name__))[:MAX_TEXT]))
         serve(agent, messages, out)
     except BaseException as error:  # noqa: BLE001 - every failure of the agent is reported, then the worker ends
         text = f"InvalidActionError: {error}" if isinstance(error, InvalidActionError) else describe(error)
         write_all(out, encode_reply("error", text[:MAX_TEXT]))
+
+
+def preload() -> None:
+    """Import the trusted modules every worker may need, once, in the host (forks then share them)."""
+    for module in pkgutil.iter_modules(messenv_agents.__path__, "messenv_agents."):
+        try:
+            importlib.import_module(module.name)
+        except ImportError:
+            pass  # an optional dependency (torch) is missing: a worker that needs it fails by itself
+
+
+def empty_writable(sandboxed: bool) -> None:
+    """Delete everything in the sandbox's writable folders (nothing, unsandboxed: they are the host's)."""
+    for folder in WRITABLE if sandboxed else ():
+        for entry in Path(folder).iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _end(child: int | None) -> int | None:
+    """Kill ``child`` if it runs, reap it; its exit status (negative: the signal), ``None`` if none."""
+    if child is None:
+        return None
+    try:
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def host(control: socket.socket, submission_dir: Path, sandboxed: bool) -> None:
+    """Serve ``spawn``/``end`` requests on ``control`` until the evaluator closes it."""
+    preload()
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    control.sendall(json.dumps({"ready": True}).encode())
+    child: int | None = None
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, CONTROL_BYTES, 2)
+        if not message:
+            _end(child)
+            return
+        request = json.loads(message)
+        if request["op"] == "spawn":
+            _end(child)
+            empty_writable(sandboxed)
+            child = os.fork()
+            if child == 0:
+                control.close()
+                try:
+                    run_worker(fds[0], fds[1], submission_dir)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            control.sendall(json.dumps({"spawned": True}).encode())
+        else:
+            status, child = _end(child), None
+            control.sendall(json.dumps({"status": status}).encode())
+
+
+def main(argv: list[str]) -> int:
+    """``SUBMISSION_DIR CONTROL_FD [--sandboxed]``: run the host (see the module docstring)."""
+    control = socket.socket(fileno=int(argv[1]))
+    host(control, Path(argv[0]), "--sandboxed" in argv[2:])
     return 0
 
 
 if __name__ == "__main__":
-    os._exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -275,14 +275,15 @@ def _recreate_hint(entry: CatalogueEntry) -> str:
             f"or `python -m messenv.recordings pull {entry.name}`")
 
 
-def check_cached(entry: CatalogueEntry) -> str:
-    """The sha256 of the cached file of ``entry``, checked against the one recorded when it was cached.
+def check_cached(entry: CatalogueEntry, path: Path | None = None) -> str:
+    """The sha256 of the cached file of ``entry`` (at ``path``, default :func:`cache_path`), checked
+    against the one recorded when it was cached.
 
     Raises:
         CatalogueError: the file was modified since (or its checksum is missing), naming the file
             and the command that re-creates it.
     """
-    path = cache_path(entry)
+    path = cache_path(entry) if path is None else path
     checksum = checksum_path(path)
     if not checksum.is_file():
         raise CatalogueError(f"{path}: no recorded sha256 ({checksum} is missing), so the cached recording cannot "
@@ -461,7 +462,7 @@ def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
         path = _generate(entry)
     elif entry.synthetic and not checksum_path(path).is_file():
         path = _generate(entry)  # cached before checksums were recorded: generating again is cheap and exact
-    check_cached(entry)
+    check_cached(entry, path)
     return read_recording(path)
 
 

@@ -104,12 +104,12 @@ class RemoteAgent:
         """The worker broke the protocol: say how it ended (exit status or signal)."""
         code = self.kill()
         if code is None:
-            ended = "its sandbox had to be killed"
+            ended = "its sandbox was killed"
         elif code < 0:
-            ended = f"was killed by {_signal_name(-code)}"
+            ended = f"it was killed by {_signal_name(-code)}"
         else:
-            ended = f"exited with status {code}"
-        return RunFailure("error", f"the agent's worker {what} and {ended}")
+            ended = f"it exited with status {code}"
+        return RunFailure("error", f"the agent's worker {what}; {ended}")
 
     def _send(self, message: bytes) -> None:
         data, self._pending = self._pending + message, b""

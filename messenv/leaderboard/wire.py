@@ -82,7 +82,7 @@ def write_before(fd: int, data: bytes, deadline: float) -> None:
         except BlockingIOError:
             pass
         except BrokenPipeError:
-            raise WireError("the worker closed the pipe") from None
+            raise WireError("closed the pipe") from None
         if poller is None:
             poller = select.poll()
             poller.register(fd, select.POLLOUT)
@@ -109,20 +109,20 @@ def parse_reply(payload: bytes) -> Reply:
     try:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise WireError(f"malformed reply (not JSON: {error})") from None
+        raise WireError(f"sent a malformed reply (not JSON: {error})") from None
     if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in REPLY_KINDS:
-        raise WireError(f"malformed reply (expected one of {list(REPLY_KINDS)} as its only key)")
+        raise WireError(f"sent a malformed reply (expected one of {list(REPLY_KINDS)} as its only key)")
     kind, value = next(iter(data.items()))
     if kind == "action":
         if type(value) is not int:
-            raise WireError(f"malformed reply (action {str(value)[:40]!r} is not an integer)")
+            raise WireError(f"sent a malformed reply (action {str(value)[:40]!r} is not an integer)")
         return Reply(kind, action=value)
     if kind in ("error", "ready"):
         if not isinstance(value, str):
-            raise WireError(f"malformed reply ({kind} is not a string)")
+            raise WireError(f"sent a malformed reply ({kind} is not a string)")
         return Reply(kind, text=value[:MAX_TEXT])
     if value is not None:
-        raise WireError("malformed reply (ok carries no value)")
+        raise WireError("sent a malformed reply (ok carries no value)")
     return Reply(kind)
 
 
@@ -142,7 +142,7 @@ class ReplyReader:
                 raise WireTimeout()
             chunk = os.read(self.fd, 65536)
             if not chunk:
-                raise WireError("the worker closed the pipe")
+                raise WireError("closed the pipe")
             self.buffer += chunk
 
     def read(self, deadline: float) -> Reply:
@@ -155,7 +155,7 @@ class ReplyReader:
         self._fill(LENGTH.size, deadline)
         (size,) = LENGTH.unpack(self.buffer[: LENGTH.size])
         if size > MAX_REPLY_BYTES:
-            raise WireError(f"oversized reply ({size} bytes; at most {MAX_REPLY_BYTES})")
+            raise WireError(f"sent an oversized reply ({size} bytes; at most {MAX_REPLY_BYTES})")
         self._fill(LENGTH.size + size, deadline)
         payload = bytes(self.buffer[LENGTH.size: LENGTH.size + size])
         del self.buffer[: LENGTH.size + size]

@@ -4,7 +4,7 @@ evaluate DIR...   play every run of the protocol with each submission's agent; w
 verify [DIR...]   check results.json files (all submissions by default); exit 1 if any is rejected
 build             render README.md and index.html from the committed results
 
-Exit status: 0 success, 1 rejected results, 2 an error (bad file, missing recording, ...).
+Exit status: 0 success, 1 rejected results, 2 an error (bad file, missing recording, ...), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from messenv.leaderboard.submission import check_target, load_submission
 from messenv.leaderboard.verify import verify_submission
 
 DEFAULT_ROOT = Path("leaderboard")
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as a shell reports it)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -128,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeaderboardError as error:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         return 2
+    except KeyboardInterrupt:  # the sandboxes are already torn down and every write is atomic
+        Console(stderr=True, soft_wrap=True).print("interrupted: the submission being played keeps its previous results.json")
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 import messenv_agents
+from messenv.config import constructor_parameters
 from messenv.harness import InvalidActionError
 from messenv.leaderboard.sandbox import WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
@@ -125,11 +126,12 @@ def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
     """The agent named by the ``init`` message, built from its parameters."""
     sys.path.insert(0, str(submission_dir))
     cls = load_class(init["target"], submission_dir, init["packages"])
-    try:
-        inspect.signature(cls).bind(**init["params"])
-    except TypeError as error:
-        raise TargetError(f"{cls.__name__} does not take the submitted parameters ({error})") from None
-    return cls(**init["params"])
+    params = init["params"]
+    accepted = constructor_parameters(cls)
+    unknown = sorted(set(params) - set(accepted or params))
+    if unknown:
+        raise TargetError(f"{cls.__name__} does not take parameter(s) {unknown}; it takes {accepted}")
+    return cls(**params)
 
 
 def serve(agent: Any, messages: Any, out: int) -> None:

@@ -99,7 +99,12 @@ class Track(StrictModel):
 
 
 class Protocol(StrictModel):
-    """The whole protocol: shared rules and the tracks."""
+    """The whole protocol: shared rules and the tracks.
+
+    ``time_limit_s`` bounds a run from the start of its agent's worker, ``step_time_limit_s`` each
+    wait for the agent (building it excepted, which only the run's limit bounds), and
+    ``memory_limit_mb`` the worker's address space (see :mod:`messenv.leaderboard.worker`).
+    """
 
     format: Literal["messenv-leaderboard-protocol/1"]
     warmup_requests: Annotated[int, Field(ge=0)]

@@ -13,6 +13,17 @@ import os, sys
 from messenv_agents.base import BaseAgent
 
 
+def reached(paths, touch):
+    found = []
+    for path in paths:
+        try:
+            touch(path)
+            found.append(path)
+        except OSError:
+            pass
+    return found
+
+
 class Hostile(BaseAgent):
     name = "hostile"
 
@@ -43,30 +54,14 @@ ATTACKS: dict[str, str] = {
     "file_system": BASE + """
     def reset(self, spec, seed):
         super().reset(spec, seed)
-        readable = []
-        for path in self.params["paths"]:
-            try:
-                if os.path.isdir(path):
-                    os.listdir(path)
-                else:
-                    open(path, "rb").read(1)
-                readable.append(path)
-            except OSError:
-                pass
-        raise RuntimeError(f"readable: {readable}")
+        read = lambda path: os.listdir(path) if os.path.isdir(path) else open(path, "rb").read(1)
+        raise RuntimeError(f"readable: {reached(self.params['paths'], read)}")
 """,
     "writes": BASE + """
     def reset(self, spec, seed):
         super().reset(spec, seed)
-        written = []
-        for path in self.params["paths"]:
-            try:
-                with open(path, "w") as file:
-                    file.write("owned")
-                written.append(path)
-            except OSError:
-                pass
-        raise RuntimeError(f"wrote: {written}")
+        write = lambda path: open(path, "w").write("owned")
+        raise RuntimeError(f"wrote: {reached(self.params['paths'], write)}")
 """,
     "socket": BASE + """
     def reset(self, spec, seed):

@@ -195,3 +195,5 @@ def test_without_bubblewrap_the_agent_still_plays_apart_and_results_say_so(
     assert results.sandbox == "none"
     assert {run.seed for run in results.runs if run.status == "error"} == {1}
     assert all(run.status == "ok" for run in results.runs if run.seed == 0)
+    assert main(["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "build"]) == 0
+    assert "test agent raises (sandbox: none)" in (tmp_path / "README.md").read_text()

@@ -129,8 +129,10 @@ def test_results_round_trip_through_the_schema(evaluated: LoadedSubmission) -> N
     assert Results.model_validate_json(results.to_json()) == results
 
 
-def test_a_passing_run_below_the_oracle_is_impossible(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
-    """Rejected by the audit alone (no data needed: ``build`` refuses it too)."""
+def test_a_passing_run_below_the_oracle_is_impossible(
+    evaluated: LoadedSubmission, tiny_protocol: Protocol, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rejected by the audit alone, with no data: ``build`` refuses it too."""
     passing = next(i for i, run in enumerate(read_results(evaluated.results_path).runs) if run.sla_met)
 
     def halve(data: dict) -> None:
@@ -140,6 +142,8 @@ def test_a_passing_run_below_the_oracle_is_impossible(evaluated: LoadedSubmissio
     edit_json(evaluated, halve)
     verdict = verify(evaluated, tiny_protocol, sample=0, seed=0)
     assert any("below the hindsight oracle's" in reason and "impossible" in reason for reason in verdict.reasons)
+    assert main(["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "build"]) == 2
+    assert "refusing to build" in capsys.readouterr().err and not (tmp_path / "README.md").exists()
 
 
 def test_the_best_run_is_always_replayed(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
@@ -147,7 +151,6 @@ def test_the_best_run_is_always_replayed(evaluated: LoadedSubmission, tiny_proto
     runs = read_results(evaluated.results_path).runs
     best = min((run for run in runs if run.sla_met), key=lambda run: run.energy_ratio)
     index = runs.index(best)
-    rewrite_consistently(evaluated, tiny_protocol, lambda run: {})  # no-op check of the helper's indexing
     results = read_results(evaluated.results_path)
     forged = list(results.runs)
     cheaper = best.oracle_energy_j + 0.5 * (best.total_energy_j - best.oracle_energy_j)

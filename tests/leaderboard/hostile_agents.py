@@ -27,9 +27,9 @@ def reached(paths, touch):
 class Hostile(BaseAgent):
     name = "hostile"
 
-    def __init__(self, **params):
+    def __init__(self, paths=(), port=0):
         super().__init__()
-        self.params = params
+        self.params = {"paths": paths, "port": port}
 
     def act(self, obs):
         return self.n_models - 1

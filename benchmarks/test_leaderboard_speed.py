@@ -24,7 +24,7 @@ import yaml
 from benchmarks.conftest import enforce_goal
 from messenv.harness import run_episode
 from messenv.leaderboard.evaluate import open_tracks, play_run
-from messenv.leaderboard.host import WorkerHost
+from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import load_protocol
 from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import load_submission, worker_spec
@@ -94,7 +94,7 @@ def test_sandboxed_track_vs_in_process(benchmark, home: Path, tmp_path: Path, mo
         context.references(key)
 
     def sandboxed() -> None:
-        with WorkerHost(spec.directory) as host:
+        with sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
             runs = [play_run(context, key, spec, host, protocol) for key in keys]
         assert all(run.status == "ok" for run in runs), [run.error for run in runs]
 

@@ -18,7 +18,7 @@ from typing import Any
 import messenv
 from messenv.env.mess_env import MessEnv
 from messenv.harness import InvalidActionError, run_episode
-from messenv.leaderboard.host import WorkerHost
+from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol, RunKey, Track
 from messenv.leaderboard.records import (
     RESULTS_FORMAT, RecordingId, Results, RunRecord, SubmissionRef, read_results, same_figures, scores, write_results,
@@ -163,13 +163,14 @@ def evaluate_submission(
     contexts = open_tracks(protocol) if contexts is None else contexts
     started = time.perf_counter()
     runs: list[RunRecord] = []
-    with DelayedProgress(enabled=show_progress) as bars, WorkerHost(spec.directory) as host:
-        for context in contexts:
-            keys = [key for key in protocol.runs() if key.track == context.track.name]
-            lengths = [context.references(key).n_requests for key in keys]
-            bar = bars.bar(f"{submission.spec.name} · {context.track.name}", total=sum(lengths))
+    plan = [(context, [key for key in protocol.runs() if key.track == context.track.name]) for context in contexts]
+    lengths = {key: context.references(key).n_requests for context, keys in plan for key in keys}  # solved unpinned
+    with DelayedProgress(enabled=show_progress) as bars, sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
+        for context, keys in plan:
+            total = sum(lengths[key] for key in keys)
+            bar = bars.bar(f"{submission.spec.name} · {context.track.name}", total=total)
             for index, key in enumerate(keys):
-                shifted = _shifted(bar, sum(lengths[:index]), sum(lengths))
+                shifted = _shifted(bar, sum(lengths[k] for k in keys[:index]), total)
                 runs.append(play_run(context, key, spec, host, protocol, shifted))
     tracks, overall = scores(runs, protocol)
     results = Results(

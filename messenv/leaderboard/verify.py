@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messenv.leaderboard.evaluate import HARNESS_VERSION, TrackContext, open_tracks, play_run
-from messenv.leaderboard.host import WorkerHost
+from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import REL_TOL, RunRecord, audit, read_results
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP
@@ -127,7 +127,7 @@ def verify_submission(
     count = protocol.verify_runs if sample is None else sample
     check_target(submission)
     spec = worker_spec(submission, protocol)
-    with WorkerHost(spec.directory) as host:
+    with sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
         for run in choose_runs(results.runs, count, seed):
             fresh = play_run(by_track[run.track], run.key, spec, host, protocol)
             verdict.replayed.append(str(run.key))

@@ -131,16 +131,20 @@ class ReplyReader:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        os.set_blocking(fd, False)
         self.buffer = bytearray()
         self.poller = select.poll()
         self.poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
 
     def _fill(self, needed: int, deadline: float) -> None:
         while len(self.buffer) < needed:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.poller.poll(remaining * 1000.0):
-                raise WireTimeout()
-            chunk = os.read(self.fd, 65536)
+            try:
+                chunk = os.read(self.fd, 65536)  # often ready already: the worker shares our CPU
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.poller.poll(remaining * 1000.0):
+                    raise WireTimeout() from None
+                continue
             if not chunk:
                 raise WireError("closed the pipe")
             self.buffer += chunk

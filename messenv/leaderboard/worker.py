@@ -200,9 +200,14 @@ def _end(child: int | None) -> int | None:
     return os.waitstatus_to_exitcode(status)
 
 
-def host(control: socket.socket, submission_dir: Path, sandboxed: bool) -> None:
-    """Serve ``spawn``/``end`` requests on ``control`` until the evaluator closes it."""
+def host(control: socket.socket, submission_dir: Path, sandboxed: bool, cpu: int | None) -> None:
+    """Serve ``spawn``/``end`` requests on ``control`` until the evaluator closes it (on ``cpu``, if given)."""
     preload()
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})  # after numpy's import: BLAS keeps its thread count
+        except OSError:
+            pass
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     control.sendall(json.dumps({"ready": True}).encode())
     child: int | None = None
@@ -231,9 +236,11 @@ def host(control: socket.socket, submission_dir: Path, sandboxed: bool) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``SUBMISSION_DIR CONTROL_FD [--sandboxed]``: run the host (see the module docstring)."""
+    """``SUBMISSION_DIR CONTROL_FD [--sandboxed] [--cpu N]``: run the host (see the module docstring)."""
     control = socket.socket(fileno=int(argv[1]))
-    host(control, Path(argv[0]), "--sandboxed" in argv[2:])
+    options = argv[2:]
+    cpu = int(options[options.index("--cpu") + 1]) if "--cpu" in options else None
+    host(control, Path(argv[0]), "--sandboxed" in options, cpu)
     return 0
 
 

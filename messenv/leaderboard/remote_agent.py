@@ -32,8 +32,10 @@ from messenv.leaderboard.wire import ReplyReader, WireError, WireTimeout, encode
 PUBLIC_INFO = (
     "models", "answer_model", "explored", "feedback", "quality", "cost", "energy_j", "latency_s",
     "running_quality", "sla_gap", "outcomes", "episode_summary",
+    "costs", "delayed_feedback", "action_mask",  # scenarios' keys (latency SLO, delayed feedback, zoo changes)
 )
-"""The ``info`` keys of :class:`~messenv.env.mess_env.MessEnv` an agent receives; any other key stays home."""
+"""The ``info`` keys of :class:`~messenv.env.mess_env.MessEnv` an agent receives (those its docstring
+documents); any other key stays in the evaluator."""
 UNSET = object()
 
 

@@ -85,7 +85,7 @@ class RemoteAgent:
         self._to_worker = to_worker
         self._reader = ReplyReader(from_worker)
         self._started = time.monotonic()
-        self._pending = b""
+        self._update: tuple | None = None
         self._status: Any = UNSET
 
     @property
@@ -114,9 +114,8 @@ class RemoteAgent:
         return RunFailure("error", f"the agent's worker {what}; {ended}")
 
     def _send(self, message: bytes) -> None:
-        data, self._pending = self._pending + message, b""
         try:
-            write_before(self._to_worker, data, min(time.monotonic() + self.spec.step_s, self.run_deadline))
+            write_before(self._to_worker, message, min(time.monotonic() + self.spec.step_s, self.run_deadline))
         except WireTimeout:
             raise self._timeout() from None
         except WireError as error:
@@ -157,17 +156,19 @@ class RemoteAgent:
     def act(self, obs: dict) -> int:
         """Forward the observation's requested keys; the worker's validated integer action."""
         kept = {key: value for key, value in obs.items() if key in self.spec.observation_keys}
-        self._send(encode_message("act", kept))
+        update, self._update = self._update, None
+        self._send(encode_message("act", kept, update))
         return self._await("action").action
 
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
-        """Queue ``update`` with the public ``info`` fields; it travels with the next message."""
-        public = {key: value for key, value in info.items() if key in PUBLIC_INFO}
-        self._pending += encode_message("update", action, reward, public)
+        """Hold ``update`` (with the public ``info`` fields): it travels in the next message, one
+        pipe round trip per step."""
+        self._update = (action, reward, {key: value for key, value in info.items() if key in PUBLIC_INFO})
 
     def finish(self) -> None:
         """Deliver the last ``update`` and wait for the worker to confirm it ran without error."""
-        self._send(encode_message("finish"))
+        update, self._update = self._update, None
+        self._send(encode_message("finish", update))
         self._await("ok")
 
     def kill(self) -> int | None:

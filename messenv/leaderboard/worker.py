@@ -20,10 +20,11 @@ files, not processes (it cannot start any). Before any of the submission's code 
    IPC or keyrings that could outlive it).
 
 Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
-submission's folder or its declared package, builds the agent and replies ``ready``. Each message
-is then one call: ``reset(spec, seed)``, ``act(obs)`` (reply: the action), ``update(action,
-reward, info)`` (no reply: an error surfaces at the next message; ``update`` receives the
-observation of the last ``act``, as the harness passes it) and ``finish``. Any exception of the
+submission's folder or its declared package, builds the agent and replies ``ready``. The messages
+are then ``reset(spec, seed)`` (no reply: an error surfaces at the next message), ``act(obs,
+update)`` (reply: the action) and ``finish(update)`` (reply: ``ok``), where ``update`` holds the
+previous step's ``(action, reward, info)``, run first with the observation of the previous
+``act``, as the harness passes it. Any exception of the
 agent, ``KeyboardInterrupt`` and ``SystemExit`` included, is replied as ``error`` and ends the
 worker. Nothing here is trusted by the evaluator: it validates every reply, enforces time by
 killing the worker, and measures energy and quality itself.
@@ -135,23 +136,27 @@ def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
 
 
 def serve(agent: Any, messages: Any, out: int) -> None:
-    """Answer the evaluator's messages until ``finish`` (see the module docstring)."""
+    """Answer the evaluator's messages until ``finish`` (see the module docstring).
+
+    ``act`` and ``finish`` carry the previous step's ``update`` arguments (or ``None``), which run
+    first, with the observation of the previous ``act``: one message per step.
+    """
     obs = None
     while True:
         op, *args = read_message(messages)
         if op == "reset":
             agent.reset(*args)
-        elif op == "act":
-            obs = args[0]
-            action = agent.act(obs)
-            if not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
-                raise InvalidActionError(f"agent returned action {action!r} ({type(action).__name__}); valid actions are ints")
-            write_all(out, encode_reply("action", int(action)))
-        elif op == "update":
-            agent.update(obs, *args)
-        else:
+            continue
+        if args[-1] is not None:
+            agent.update(obs, *args[-1])
+        if op != "act":
             write_all(out, encode_reply("ok"))
             return
+        obs = args[0]
+        action = agent.act(obs)
+        if not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
+            raise InvalidActionError(f"agent returned action {action!r} ({type(action).__name__}); valid actions are ints")
+        write_all(out, encode_reply("action", int(action)))
 
 
 def run_worker(in_fd: int, out: int, submission_dir: Path) -> None:

@@ -4,7 +4,7 @@ the same call keep their exact figures.
 
 All the hostile agents (tests/leaderboard/hostile_agents.py) are evaluated in ONE
 ``evaluate`` call between two honest submissions, as a maintainer would evaluate a batch of pull
-requests, on a one-run protocol with a 2 s per-step limit and a 1 GiB address-space limit. The
+requests, on a one-run protocol with a 5 s per-step limit and a 1 GiB address-space limit. The
 attacks on the file system and the network are only stopped by the bubblewrap sandbox: their
 tests skip where ``bwrap`` is not installed (CI installs it).
 """
@@ -97,7 +97,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory, listener: tuple[int, list[by
     protocol_path = root / "protocol.yaml"
     protocol_path.write_text(yaml.safe_dump({
         "format": "messenv-leaderboard-protocol/1", "warmup_requests": 5, "time_limit_s": 30.0,
-        "step_time_limit_s": 2.0, "memory_limit_mb": 1024, "verify_runs": 1,
+        "step_time_limit_s": 5.0, "memory_limit_mb": 1024, "verify_runs": 1,
         "tracks": [{"name": "one", "description": "one run", "recording": {"path": str(recording)},
                     "alphas": {"alpha_bench": 0.55}, "seeds": [0]}],
     }), encoding="utf-8")
@@ -173,9 +173,9 @@ def test_patching_at_import_changes_nothing_outside_the_worker(batch: Batch) -> 
         ("sys-exit", "SystemExit: 0"),
         ("keyboard-interrupt", "KeyboardInterrupt"),
         ("exit-at-import", "the agent's worker did not start (closed the pipe); it exited with status 3"),
-        ("swallows-timeouts", "over the 2 s per-step time limit"),
-        ("disarms-timeouts", "over the 2 s per-step time limit"),
-        ("c-busy-loop", "over the 2 s per-step time limit"),
+        ("swallows-timeouts", "over the 5 s per-step time limit"),
+        ("disarms-timeouts", "over the 5 s per-step time limit"),
+        ("c-busy-loop", "over the 5 s per-step time limit"),
         ("memory", "MemoryError"),
         ("spawns", "killed by SIGSYS: a forbidden system call (spawning a process"),
         ("forks", "killed by SIGSYS: a forbidden system call (spawning a process"),

@@ -69,7 +69,8 @@ def summary_table(results: Results) -> Table:
     for name, score in results.tracks.items():
         runs = [run for run in results.runs if run.track == name]
         missed = sum(run.status == "ok" and not run.sla_met for run in runs)
-        counts = (len(runs), score.passed, missed, sum(r.status == "error" for r in runs), sum(r.status == "timeout" for r in runs))
+        failed = [sum(run.status == status for run in runs) for status in ("error", "timeout")]
+        counts = (len(runs), score.passed, missed, *failed)
         table.add_row(name, track_cell(score), *map(str, counts))
     overall = f"{ratio(results.overall.energy_ratio)} ({100 * results.overall.pass_rate:.0f}%)"
     table.add_row("overall", overall, *[""] * (len(SUMMARY_COLUMNS) - 2))
@@ -131,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         return 2
     except KeyboardInterrupt:  # the sandboxes are already torn down and every write is atomic
-        Console(stderr=True, soft_wrap=True).print("interrupted: the submission being played keeps its previous results.json")
+        message = "interrupted: the submission being played keeps its previous results.json"
+        Console(stderr=True, soft_wrap=True).print(message)
         return INTERRUPTED
 
 

@@ -90,7 +90,8 @@ def _reference_runs(all_results: list[Results]) -> dict[RunKey, RunRecord]:
                 run.stream_sha256, run.oracle_energy_j, run.static_mix_energy_j
             ):
                 raise LeaderboardError(
-                    f"{run.key}: submissions disagree on the stream fingerprint or the oracle / static-mix energy; verify them"
+                    f"{run.key}: submissions disagree on the stream fingerprint or the oracle / static-mix energy; "
+                    "verify them"
                 )
     return runs
 

@@ -1,8 +1,9 @@
 """``evaluate``: play every run of the protocol with a submission's agent and write results.json.
 
 Each run gets a fresh worker process for the agent (forked by the submission's sandboxed worker
-host: :mod:`messenv.leaderboard.host`, :mod:`messenv.leaderboard.sandbox`) and hands a :class:`~messenv.leaderboard.remote_agent.RemoteAgent`
-to :func:`messenv.harness.run_episode`, which measures energy and quality in this process: the
+host: :mod:`messenv.leaderboard.host`, :mod:`messenv.leaderboard.sandbox`), and a
+:class:`~messenv.leaderboard.remote_agent.RemoteAgent` standing for it is handed to
+:func:`messenv.harness.run_episode`, which measures energy and quality in this process: the
 agent only returns actions, and it never shares a process with the env, the recording or another
 run. A run whose agent raises, exits, stalls, returns an invalid action or exceeds a time limit
 is recorded as a failure with the reason, and the other runs go on. The threat model is in
@@ -165,7 +166,11 @@ def evaluate_submission(
     runs: list[RunRecord] = []
     plan = [(context, [key for key in protocol.runs() if key.track == context.track.name]) for context in contexts]
     lengths = {key: context.references(key).n_requests for context, keys in plan for key in keys}  # solved unpinned
-    with DelayedProgress(enabled=show_progress) as bars, sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
+    with (
+        DelayedProgress(enabled=show_progress) as bars,
+        sharing_one_cpu() as cpu,
+        WorkerHost(spec.directory, cpu) as host,
+    ):
         for context, keys in plan:
             total = sum(lengths[key] for key in keys)
             bar = bars.bar(f"{submission.spec.name} · {context.track.name}", total=total)

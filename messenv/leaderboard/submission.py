@@ -158,12 +158,14 @@ def check_target(submission: LoadedSubmission) -> None:
     _refuse_shadowing(directory, where)
     top, *rest = module_name.split(".")
     if (directory / f"{top}.py").is_file() or (directory / top / "__init__.py").is_file():
-        source = directory / f"{top}.py" if not rest and (directory / f"{top}.py").is_file() else _find_source([directory / top], rest)
+        single = directory / f"{top}.py"
+        source = single if not rest and single.is_file() else _find_source([directory / top], rest)
     else:
         declared = declared_modules(submission)
         package = submission.spec.package
         if top not in declared:
-            offered = f"the declared package {package!r} provides {list(declared)}" if package else "no package is declared"
+            offered = (f"the declared package {package!r} provides {list(declared)}" if package
+                       else "no package is declared")
             raise LeaderboardError(
                 f"{where}: module {module_name!r} is not beside submission.yaml and {offered}; the agent class must "
                 "come from the submission's folder or from the (installed) package named under 'package'"
@@ -185,7 +187,8 @@ def check_target(submission: LoadedSubmission) -> None:
 def worker_spec(submission: LoadedSubmission, protocol: Protocol) -> WorkerSpec:
     """What a worker needs to play one run of ``submission`` under ``protocol``'s limits."""
     agent = submission.spec.agent
-    keys = OBSERVATION_KEYS if agent.observation_keys is None else tuple(k for k in OBSERVATION_KEYS if k in agent.observation_keys)
+    requested = OBSERVATION_KEYS if agent.observation_keys is None else agent.observation_keys
+    keys = tuple(key for key in OBSERVATION_KEYS if key in requested)
     return WorkerSpec(
         directory=submission.directory.resolve(), target=agent.target, params=dict(agent.params),
         packages=declared_modules(submission), observation_keys=keys, run_s=protocol.time_limit_s,

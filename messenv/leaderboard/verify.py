@@ -38,7 +38,10 @@ from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
 
 REPLAYED_FIELDS = ("status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio")
-REFERENCE_FIELDS = ("n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality", "static_mix_feasible")
+REFERENCE_FIELDS = (
+    "n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality",
+    "static_mix_feasible",
+)
 
 
 @dataclass
@@ -133,5 +136,7 @@ def verify_submission(
             verdict.replayed.append(str(run.key))
             verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)
             if _error_type(run) != _error_type(fresh):
-                verdict.reasons.append(f"{run.key}: error {run.error!r} in results.json but {fresh.error!r} when re-played")
+                verdict.reasons.append(
+                    f"{run.key}: error {run.error!r} in results.json but {fresh.error!r} when re-played"
+                )
     return verdict

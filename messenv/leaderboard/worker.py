@@ -155,7 +155,8 @@ def serve(agent: Any, messages: Any, out: int) -> None:
         obs = args[0]
         action = agent.act(obs)
         if not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
-            raise InvalidActionError(f"agent returned action {action!r} ({type(action).__name__}); valid actions are ints")
+            kind = type(action).__name__
+            raise InvalidActionError(f"agent returned action {action!r} ({kind}); valid actions are ints")
         write_all(out, encode_reply("action", int(action)))
 
 

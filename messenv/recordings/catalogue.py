@@ -53,11 +53,11 @@ from typing import IO, Any
 
 import yaml
 
+from messenv.atomic import atomic_write_text
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.features import ensure_features
 from messenv.recordings.recording import Recording
-from messenv.atomic import atomic_write_text
 from messenv.recordings.store import file_sha256, read_recording, write_recording
 
 __all__ = [

@@ -103,7 +103,8 @@ def test_an_over_time_agent_fails_its_runs(tmp_path: Path, tiny_protocol: Protoc
     results = evaluate_submission(submission, protocol, show_progress=False)
     by_track = {name: [run for run in results.runs if run.track == name] for name in ("full", "sparse")}
     assert all(run.status == "ok" for run in by_track["full"])
-    assert all(run.status == "timeout" and "over the 1 s per-step time limit" in run.error for run in by_track["sparse"])
+    assert all(run.status == "timeout" and "over the 1 s per-step time limit" in run.error
+               for run in by_track["sparse"])
     assert results.tracks["sparse"].pass_rate == 0.0
 
 
@@ -123,7 +124,9 @@ def test_cli_writes_results_json_atomically(tmp_path: Path, tiny_protocol: Proto
     assert sorted(p.name for p in submission.directory.iterdir()) == ["results.json", "submission.yaml"]  # no temp file left
 
 
-def test_results_record_the_converted_file_and_the_sandbox(tmp_path: Path, tiny_protocol: Protocol, tiny_parquet: Path) -> None:
+def test_results_record_the_converted_file_and_the_sandbox(
+    tmp_path: Path, tiny_protocol: Protocol, tiny_parquet: Path
+) -> None:
     submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
     results = evaluate_submission(submission, tiny_protocol, show_progress=False)
     assert results.recordings["full"].file_sha256 == hashlib.sha256(tiny_parquet.read_bytes()).hexdigest()

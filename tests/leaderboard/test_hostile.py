@@ -114,13 +114,15 @@ def batch(tmp_path_factory: pytest.TempPathFactory, listener: tuple[int, list[by
     directories = [write_submission(root, "honest-before", HONEST).directory]
     for name, code in ATTACKS.items():
         module = f"hostile_{name}"
-        directories.append(write_submission(root, name.replace("_", "-"), f"{module}.Hostile", params.get(name), code=code).directory)
+        submission = write_submission(root, name.replace("_", "-"), f"{module}.Hostile", params.get(name), code=code)
+        directories.append(submission.directory)
     directories.append(write_submission(root, "honest-after", HONEST).directory)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MESSENV_HOME", str(home))
         assert main(["--protocol", str(protocol_path), "evaluate", "--no-progress", *map(str, directories)]) == 0
         write_submission(root / "alone", "honest-alone", HONEST)
-        assert main(["--protocol", str(protocol_path), "evaluate", "--no-progress", str(root / "alone" / "submissions" / "honest-alone")]) == 0
+        alone = root / "alone" / "submissions" / "honest-alone"
+        assert main(["--protocol", str(protocol_path), "evaluate", "--no-progress", str(alone)]) == 0
     return Batch(root, protocol_path, home, secrets, connections)
 
 
@@ -136,7 +138,8 @@ def test_no_attack_scores(batch: Batch) -> None:
     for name in ATTACKS:
         results = batch.results(name.replace("_", "-"))
         if name not in ("nondeterministic", "carries_state"):
-            assert results.overall.pass_rate == 0.0 and all(run.status != "ok" for run in results.runs), (name, results.runs)
+            assert results.overall.pass_rate == 0.0, name
+            assert all(run.status != "ok" for run in results.runs), (name, results.runs)
 
 
 @needs_bwrap
@@ -204,7 +207,8 @@ def test_nondeterminism_is_rejected_by_verify(batch: Batch, monkeypatch: pytest.
     submission = load_submission(batch.root / "submissions" / "nondeterministic")
     verdict = verify_submission(submission, load_protocol(batch.protocol_path), sample=10, seed=0,
                                 allow_unsandboxed=bwrap_path() is None)
-    assert not verdict.ok and any("when re-played" in reason or "when recomputed" in reason for reason in verdict.reasons)
+    assert not verdict.ok
+    assert any("when re-played" in reason or "when recomputed" in reason for reason in verdict.reasons)
 
 
 @pytest.mark.parametrize(
@@ -226,6 +230,7 @@ def test_a_target_that_is_not_the_submissions_agent_class_is_refused(
     with pytest.raises(LeaderboardError, match="agent.target") as error:
         check_target(submission)
     assert expected in str(error.value)
-    assert main(["--protocol", str(REPO_ROOT / "leaderboard" / "protocol.yaml"), "evaluate", str(submission.directory)]) == 2
+    protocol = str(REPO_ROOT / "leaderboard" / "protocol.yaml")
+    assert main(["--protocol", protocol, "evaluate", str(submission.directory)]) == 2
     assert expected in capsys.readouterr().err
     assert not submission.results_path.exists()

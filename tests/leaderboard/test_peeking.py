@@ -35,7 +35,9 @@ def test_the_walker_does_find_a_leak(tiny_recording) -> None:
 
 def test_nothing_handed_to_an_agent_reaches_the_recording(tmp_path: Path, tiny_protocol: Protocol) -> None:
     """The peeking agent fails its run on the first leak it finds: every run passing means none."""
-    submission = write_submission(tmp_path, "peek", "peeking_agent_for_tests.PeekingAgent", {"note": "hi"}, code=PEEKING_SOURCE)
+    submission = write_submission(
+        tmp_path, "peek", "peeking_agent_for_tests.PeekingAgent", {"note": "hi"}, code=PEEKING_SOURCE
+    )
     results = evaluate_submission(submission, tiny_protocol, show_progress=False)
     assert all(run.status == "ok" for run in results.runs), [run.error for run in results.runs]
 

@@ -64,7 +64,7 @@ def test_name_must_match_directory(tmp_path: Path) -> None:
 
 def test_unimportable_and_missing_targets(tmp_path: Path) -> None:
     missing = write_submission(tmp_path, "missing", "not_installed_module.Agent")
-    with pytest.raises(LeaderboardError, match="agent.target: module 'not_installed_module' is not beside submission.yaml"):
+    with pytest.raises(LeaderboardError, match="module 'not_installed_module' is not beside submission.yaml"):
         check_target(missing)
     uninstalled = write_submission(tmp_path, "uninstalled", "router.Agent", package="not-installed-router")
     with pytest.raises(LeaderboardError, match=r"the declared package 'not-installed-router' provides \[\]"):

@@ -156,7 +156,8 @@ def test_the_best_run_is_always_replayed(evaluated: LoadedSubmission, tiny_proto
     cheaper = best.oracle_energy_j + 0.5 * (best.total_energy_j - best.oracle_energy_j)
     forged[index] = best.model_copy(update={"total_energy_j": cheaper, "energy_ratio": cheaper / best.oracle_energy_j})
     tracks, overall = scores(forged, tiny_protocol)
-    write_results(evaluated.results_path, results.model_copy(update={"runs": forged, "tracks": tracks, "overall": overall}))
+    forged_results = results.model_copy(update={"runs": forged, "tracks": tracks, "overall": overall})
+    write_results(evaluated.results_path, forged_results)
     for seed in range(5):
         verdict = verify(evaluated, tiny_protocol, sample=1, seed=seed)
         assert verdict.replayed == [str(best.key)]

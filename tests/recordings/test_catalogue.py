@@ -329,7 +329,8 @@ def test_a_modified_cache_is_refused(published: Path, private_catalogue: Path, m
     assert cat.recording_file_sha256("tiny-file") == sha256_of(path)
     genuine = load("tiny-file")
     write_recording(dataclasses.replace(genuine, energy_j=genuine.energy_j / 2), path)
-    with pytest.raises(CatalogueError, match=re.escape(f"{path}: the cached recording was modified after it was cached")) as error:
+    modified = re.escape(f"{path}: the cached recording was modified after it was cached")
+    with pytest.raises(CatalogueError, match=modified) as error:
         load("tiny-file")
     assert "python -m messenv.recordings pull tiny-file" in str(error.value)
     checksum.unlink()

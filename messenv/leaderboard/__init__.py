@@ -2,34 +2,30 @@
 
 ``python -m messenv.leaderboard evaluate|verify|build`` (see :mod:`messenv.leaderboard.__main__`);
 the files live in ``leaderboard/`` (protocol.yaml, submissions/<name>/, README.md, index.html).
+
+The names below are imported on first use (PEP 562), so that the agent's worker process
+(:mod:`messenv.leaderboard.worker`) starts without loading the evaluator, the board or matplotlib.
 """
 
-from messenv.leaderboard.board import Board, collect_board
-from messenv.leaderboard.evaluate import HARNESS_VERSION, evaluate_submission, open_tracks
-from messenv.leaderboard.protocol import Protocol, RunKey, Track, load_protocol
-from messenv.leaderboard.records import Results, RunRecord, read_results
-from messenv.leaderboard.render import write_board
-from messenv.leaderboard.schema import LeaderboardError
-from messenv.leaderboard.submission import LoadedSubmission, load_submission
-from messenv.leaderboard.verify import Verdict, verify_submission
+from __future__ import annotations
 
-__all__ = [
-    "HARNESS_VERSION",
-    "Board",
-    "LeaderboardError",
-    "LoadedSubmission",
-    "Protocol",
-    "Results",
-    "RunKey",
-    "RunRecord",
-    "Track",
-    "Verdict",
-    "collect_board",
-    "evaluate_submission",
-    "load_protocol",
-    "load_submission",
-    "open_tracks",
-    "read_results",
-    "verify_submission",
-    "write_board",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "HARNESS_VERSION": "evaluate", "evaluate_submission": "evaluate", "open_tracks": "evaluate",
+    "Board": "board", "collect_board": "board",
+    "Protocol": "protocol", "RunKey": "protocol", "Track": "protocol", "load_protocol": "protocol",
+    "Results": "records", "RunRecord": "records", "read_results": "records",
+    "write_board": "render", "LeaderboardError": "schema",
+    "LoadedSubmission": "submission", "load_submission": "submission",
+    "Verdict": "verify", "verify_submission": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -4,7 +4,7 @@ evaluate DIR...   play every run of the protocol with each submission's agent; w
 verify [DIR...]   check results.json files (all submissions by default); exit 1 if any is rejected
 build             render README.md and index.html from the committed results
 
-Exit status: 0 success, 1 rejected results, 2 an error (bad file, missing recording, ...).
+Exit status: 0 success, 1 rejected results, 2 an error (bad file, missing recording, ...), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
 from messenv.leaderboard.protocol import load_protocol
 from messenv.leaderboard.records import Results
 from messenv.leaderboard.render import ratio, track_cell, write_board
+from messenv.leaderboard.sandbox import SANDBOX_BWRAP, sandbox_kind
 from messenv.leaderboard.schema import LeaderboardError
-from messenv.leaderboard.submission import load_submission
+from messenv.leaderboard.submission import check_target, load_submission
 from messenv.leaderboard.verify import verify_submission
 
 DEFAULT_ROOT = Path("leaderboard")
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as a shell reports it)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,19 +49,31 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("--sample", type=int, default=None, help="runs to re-play per submission (default: protocol)")
     sample.add_argument("--all", action="store_true", help="re-play every run")
     verify.add_argument("--seed", type=int, default=None, help="seed of the sample (default: unpredictable)")
+    verify.add_argument(
+        "--allow-unsandboxed", action="store_true",
+        help="re-play without bubblewrap and accept results marked 'sandbox: none' (a local check only)",
+    )
     commands.add_parser("build", help="render ROOT/README.md and ROOT/index.html")
     return main
 
 
+SUMMARY_COLUMNS = ("track", "ratio (pass rate)", "runs", "passed", "missed α", "crashed", "over time")
+
+
 def summary_table(results: Results) -> Table:
-    """One line per track and the overall score of a results.json."""
-    table = Table(title=f"{results.submission.name}: {results.evaluation_s:.1f} s")
-    for column in ("track", "ratio (pass rate)", "failed runs"):
+    """One line per track and the overall score of a results.json; a run that did not pass either
+    finished below α (``missed α``), or failed: ``crashed`` (error) or ``over time`` (timeout)."""
+    table = Table(title=f"{results.submission.name}: {results.evaluation_s:.1f} s (sandbox: {results.sandbox})")
+    for column in SUMMARY_COLUMNS:
         table.add_column(column)
     for name, score in results.tracks.items():
-        errors = sum(run.status != "ok" for run in results.runs if run.track == name)
-        table.add_row(name, track_cell(score), str(errors))
-    table.add_row("overall", f"{ratio(results.overall.energy_ratio)} ({100 * results.overall.pass_rate:.0f}%)", "")
+        runs = [run for run in results.runs if run.track == name]
+        missed = sum(run.status == "ok" and not run.sla_met for run in runs)
+        failed = [sum(run.status == status for run in runs) for status in ("error", "timeout")]
+        counts = (len(runs), score.passed, missed, *failed)
+        table.add_row(name, track_cell(score), *map(str, counts))
+    overall = f"{ratio(results.overall.energy_ratio)} ({100 * results.overall.pass_rate:.0f}%)"
+    table.add_row("overall", overall, *[""] * (len(SUMMARY_COLUMNS) - 2))
     return table
 
 
@@ -71,18 +86,31 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     directories = args.submissions or submission_dirs(args.root)
     submissions = [load_submission(directory) for directory in directories]
-    contexts = open_tracks(protocol)
     if args.command == "evaluate":
         for submission in submissions:
+            check_target(submission)  # refuse a bad target before any recording is loaded
+        if sandbox_kind() != SANDBOX_BWRAP:
+            console.print("[yellow]bubblewrap (bwrap) is not installed: agents run unsandboxed, results are marked "
+                          "'sandbox: none' and will not verify for the public board[/yellow]")
+        contexts = open_tracks(protocol)
+        for submission in submissions:
+            before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
             results = evaluate_submission(submission, protocol, contexts, show_progress=not args.no_progress)
             console.print(summary_table(results))
-            console.print(f"wrote {submission.results_path}")
+            unchanged = before is not None and submission.results_path.stat().st_mtime_ns == before
+            console.print(f"{'unchanged (same figures)' if unchanged else 'wrote'} {submission.results_path}")
         return 0
+    if sandbox_kind() != SANDBOX_BWRAP and not args.allow_unsandboxed:
+        raise LeaderboardError("verify re-plays agents in the bubblewrap sandbox, and bwrap is not installed "
+                               "(apt-get install bubblewrap); --allow-unsandboxed checks locally without it")
+    contexts = open_tracks(protocol)
     rejected = 0
     for submission in submissions:
         started = time.perf_counter()
         sample = 10**9 if args.all else args.sample
-        verdict = verify_submission(submission, protocol, contexts, sample=sample, seed=args.seed)
+        verdict = verify_submission(
+            submission, protocol, contexts, sample=sample, seed=args.seed, allow_unsandboxed=args.allow_unsandboxed
+        )
         elapsed = time.perf_counter() - started
         if verdict.ok:
             console.print(f"[green]OK[/green] {verdict.submission}: re-played {len(verdict.replayed)} run(s) in {elapsed:.1f} s")
@@ -103,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LeaderboardError as error:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         return 2
+    except KeyboardInterrupt:  # the sandboxes are already torn down and every write is atomic
+        message = "interrupted: the submission being played keeps its previous results.json"
+        Console(stderr=True, soft_wrap=True).print(message)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Row:
     quality_margin: float | None
     errors: int
     reference: bool = False
+    sandbox: str = "bwrap"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def entry_row(submission: LoadedSubmission, results: Results, root: Path) -> Row
         name=spec.name, title=spec.title, link=spec.link,
         directory=submission.directory.resolve().relative_to(root.resolve()).as_posix(),
         tracks=results.tracks, overall=results.overall, all_runs_ratio=ratio, quality_margin=margin, errors=errors,
+        sandbox=results.sandbox,
     )
 
 
@@ -84,8 +86,13 @@ def _reference_runs(all_results: list[Results]) -> dict[RunKey, RunRecord]:
     for results in all_results:
         for run in results.runs:
             first = runs.setdefault(run.key, run)
-            if (first.oracle_energy_j, first.static_mix_energy_j) != (run.oracle_energy_j, run.static_mix_energy_j):
-                raise LeaderboardError(f"{run.key}: submissions disagree on the oracle / static-mix energy; verify them")
+            if (first.stream_sha256, first.oracle_energy_j, first.static_mix_energy_j) != (
+                run.stream_sha256, run.oracle_energy_j, run.static_mix_energy_j
+            ):
+                raise LeaderboardError(
+                    f"{run.key}: submissions disagree on the stream fingerprint or the oracle / static-mix energy; "
+                    "verify them"
+                )
     return runs
 
 
@@ -135,7 +142,7 @@ def collect_board(root: Path, protocol: Protocol) -> Board:
         raise LeaderboardError(f"{root / SUBMISSIONS_DIR}: no submissions with a submission.yaml")
     recordings = all_results[0].recordings
     for results in all_results[1:]:
-        if results.recordings != recordings:
+        if {k: v.content() for k, v in results.recordings.items()} != {k: v.content() for k, v in recordings.items()}:
             raise LeaderboardError(f"{results.submission.name}: evaluated on other recordings than {entries[0].name}")
     entries.sort(key=lambda row: (rank_key(row.overall, row.tracks.values()), row.name))
     return Board(protocol, entries, reference_rows(_reference_runs(all_results), protocol), recordings, HARNESS_VERSION)

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_yaml
 from messenv.recordings import Recording, RecordingError, load
+from messenv.recordings.catalogue import recording_file_sha256
 
 PROTOCOL_FORMAT = "messenv-leaderboard-protocol/1"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -74,8 +75,9 @@ class Track(StrictModel):
         """Whether the recording is supplied at evaluation time rather than by the catalogue."""
         return isinstance(self.recording, PrivateRecording)
 
-    def load_recording(self) -> Recording:
-        """The track's recording with its prompt features, checked to hold every benchmark.
+    def load_recording(self) -> tuple[Recording, str]:
+        """The track's recording with its prompt features, checked to hold every benchmark, and the
+        sha256 of the converted file it was read from.
 
         Raises:
             LeaderboardError: a private recording that is not supplied, or a recording that
@@ -84,6 +86,7 @@ class Track(StrictModel):
         source = self.recording.locate(self.name) if isinstance(self.recording, PrivateRecording) else self.recording
         try:
             recording = load(source, features=self.features)
+            file_sha256 = recording_file_sha256(source)
         except RecordingError as error:
             raise LeaderboardError(f"track {self.name!r}: {error}") from error
         missing = sorted(set(self.alphas) - set(recording.benchmark_names))
@@ -92,15 +95,22 @@ class Track(StrictModel):
                 f"track {self.name!r}: benchmark(s) {missing} not in recording {recording.name!r} "
                 f"(it has {list(recording.benchmark_names)})"
             )
-        return recording
+        return recording, file_sha256
 
 
 class Protocol(StrictModel):
-    """The whole protocol: shared rules and the tracks."""
+    """The whole protocol: shared rules and the tracks.
+
+    ``time_limit_s`` bounds a run from the start of its agent's worker, ``step_time_limit_s`` each
+    wait for the agent (building it excepted, which only the run's limit bounds), and
+    ``memory_limit_mb`` the worker's address space (see :mod:`messenv.leaderboard.worker`).
+    """
 
     format: Literal["messenv-leaderboard-protocol/1"]
     warmup_requests: Annotated[int, Field(ge=0)]
     time_limit_s: Annotated[float, Field(gt=0.0)]
+    step_time_limit_s: Annotated[float, Field(gt=0.0)] = 10.0
+    memory_limit_mb: Annotated[int, Field(ge=256)] = 4096
     verify_runs: Annotated[int, Field(ge=1)]
     tracks: Annotated[list[Track], Field(min_length=1)]
 

@@ -4,8 +4,11 @@ The file is written by ``evaluate`` (atomically) and only ever read back through
 a strict schema: a missing, extra or mistyped field is rejected with its path. :func:`audit`
 then checks everything that can be checked without the data: the provenance (harness version,
 protocol digest), that the runs are exactly the protocol's, that every derived figure (ratio,
-SLA outcome, track and overall scores) follows from the measured ones. ``verify`` adds the checks
-that need the data (recording hashes, oracle energies, re-runs).
+SLA outcome, track and overall scores) follows from the measured ones, and that no passing run
+spent less energy than the hindsight oracle (impossible: the oracle is the LP optimum over every
+policy that meets α; :data:`ORACLE_TOLERANCE` allows for the LP solver's float tolerance).
+``verify`` adds the checks that need the data (recording hashes, stream fingerprints, oracle
+energies, re-runs).
 """
 
 from __future__ import annotations
@@ -21,12 +24,18 @@ from messenv.leaderboard.protocol import Protocol, RunKey
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, describe, read_text
 from messenv.leaderboard.scoring import Outcome, OverallScore, TrackScore, score_overall, score_track
 
-RESULTS_FORMAT = "messenv-leaderboard-results/1"
+RESULTS_FORMAT = "messenv-leaderboard-results/2"
 REL_TOL = 1e-9
+ORACLE_TOLERANCE = 1e-6
+"""Relative slack below the oracle's energy before a passing run is called impossible. HiGHS solves
+the oracle LP to a primal feasibility tolerance of 1e-7 (its default), so the optimum it reports
+can sit that far above the true one; an honest run never comes closer than that."""
+TIMINGS = ("wall_s", "evaluation_s")
 
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 RunStatus = Literal["ok", "error", "timeout"]
+Sandbox = Literal["bwrap", "none"]
 
 
 class RunRecord(StrictModel):
@@ -47,6 +56,7 @@ class RunRecord(StrictModel):
     worst_deficit: NonNegative | None
     exploration_share: Annotated[float, Field(ge=0.0, le=1.0)] | None
     energy_ratio: NonNegative | None
+    stream_sha256: Sha256
     oracle_energy_j: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
     oracle_quality: Annotated[float, Field(ge=0.0, le=1.0)]
     static_mix_energy_j: NonNegative
@@ -76,12 +86,19 @@ class RunRecord(StrictModel):
 
 
 class RecordingId(StrictModel):
-    """The recording a track was evaluated on: its content sha256 identifies it, even a private one."""
+    """The recording a track was evaluated on: its content sha256 (``fingerprint``) identifies it, even
+    a private one; ``file_sha256`` is the converted parquet file's own hash, ``source_sha256`` the
+    published source's."""
 
     name: str
     fingerprint: Sha256
     source_sha256: str | None
+    file_sha256: Sha256
     private: bool
+
+    def content(self) -> tuple[str, str, str | None, bool]:
+        """What must agree between submissions (the file's bytes depend on the pyarrow version)."""
+        return self.name, self.fingerprint, self.source_sha256, self.private
 
 
 class SubmissionRef(StrictModel):
@@ -94,10 +111,11 @@ class SubmissionRef(StrictModel):
 class Results(StrictModel):
     """The content of a submission's results.json."""
 
-    format: Literal["messenv-leaderboard-results/1"]
+    format: Literal["messenv-leaderboard-results/2"]
     submission: SubmissionRef
     harness_version: str
     protocol_sha256: Sha256
+    sandbox: Sandbox
     recordings: dict[str, RecordingId]
     runs: list[RunRecord]
     tracks: dict[str, TrackScore]
@@ -115,6 +133,17 @@ def scores(runs: list[RunRecord], protocol: Protocol) -> tuple[dict[str, TrackSc
         track.name: score_track([run.outcome for run in runs if run.track == track.name]) for track in protocol.tracks
     }
     return tracks, score_overall(list(tracks.values()))
+
+
+def same_figures(a: Results, b: Results) -> bool:
+    """Whether ``a`` and ``b`` agree on everything but the timings (:data:`TIMINGS`)."""
+
+    def figures(results: Results) -> dict:
+        data = results.model_dump(exclude={"evaluation_s"})
+        data["runs"] = [{k: v for k, v in run.items() if k not in TIMINGS} for run in data["runs"]]
+        return data
+
+    return figures(a) == figures(b)
 
 
 def write_results(path: Path, results: Results) -> Path:
@@ -158,6 +187,11 @@ def _derived_problems(run: RunRecord, protocol: Protocol) -> list[str]:
             problems.append(f"{run.key}: energy_ratio {run.energy_ratio} != total_energy_j / oracle_energy_j = {ratio}")
         if run.sla_met != (run.mean_quality >= run.alpha):
             problems.append(f"{run.key}: sla_met {run.sla_met} contradicts mean_quality {run.mean_quality} vs alpha {run.alpha}")
+        if run.sla_met and run.total_energy_j < run.oracle_energy_j * (1.0 - ORACLE_TOLERANCE):
+            problems.append(
+                f"{run.key}: a passing run spent {run.total_energy_j} J, below the hindsight oracle's "
+                f"{run.oracle_energy_j} J on the same stream, which is impossible"
+            )
     return problems
 
 

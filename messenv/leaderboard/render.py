@@ -78,40 +78,102 @@ HOWTO_MD = """\
    package: null                    # pip package holding the agent, if it is not beside this file
    description: What the policy does, in a few sentences.
    agent:
-     target: my_router.MyRouter     # module beside submission.yaml, or an installed package
+     target: my_router.MyRouter     # a class in a module beside submission.yaml, or in `package`
+     observation_keys: [features]   # what act() reads of each observation (all when absent)
      params: {eta: 0.05}            # keyword arguments of the constructor, nothing else
    ```
 
-   The agent implements `reset(spec, seed)`, `act(obs) -> int` and `update(obs, action, reward, info)`
-   (`messenv_agents.base.Agent`); it draws all randomness from `seed`.
+   The agent is a class implementing `reset(spec, seed)`, `act(obs) -> int` and
+   `update(obs, action, reward, info)` (`messenv_agents.base.Agent`); it draws all randomness
+   from `seed`. Name its modules after the submission: a module named like a standard-library or
+   installed one (`json.py`, `numpy/`) is refused.
 2. `python -m messenv.leaderboard evaluate leaderboard/submissions/<name>` plays every run of
-   every track and writes `results.json` (a crashing or over-time run is recorded as a failure).
+   every track, each in a fresh sandboxed process, and writes `results.json` (a crashing or
+   over-time run is recorded as a failure). Re-evaluating an unchanged submission leaves its
+   results.json as it is when only the timings differ.
 3. `python -m messenv.leaderboard verify leaderboard/submissions/<name>` checks the file
-   (schema, harness version, protocol, recording hashes, re-solved oracle, a re-played sample).
+   (schema, sandbox, harness version, protocol, recording and stream hashes, re-solved oracle, a
+   re-played sample that always holds the best-scoring run; `--all` re-plays every run).
 4. `python -m messenv.leaderboard build` re-renders this page and `index.html`; open a pull request
    with the submission directory, its results.json and the rebuilt board.
 
-Give the agent's module a unique name (after the submission): Python caches modules by name,
-and `evaluate` refuses a module that an earlier import shadows. The real recordings must be in
-the catalogue cache first: `python -m messenv.recordings pull messplus-llama3` and
-`... pull messplus-qwen2` (or `python -m messenv.recordings import PATH --name NAME` from a local copy).
+The sandbox needs bubblewrap (`apt-get install bubblewrap`); without it `evaluate` still runs each
+agent in its own process with the same limits, but marks the results `sandbox: none`, which the
+board shows and `verify` rejects. The real recordings must be in the catalogue cache first:
+`python -m messenv.recordings pull messplus-llama3` and `... pull messplus-qwen2` (or
+`python -m messenv.recordings import PATH --name NAME` from a local copy).
+"""
 
-## Rules and what is checked
+THREAT_MD = """\
+## Threat model: what a submission cannot do, and what it still can
 
-* An agent is built from its `params` only and receives nothing but the public `TaskSpec`
-  (zoo, α, stream length, feature size), each observation, and each step's reward and `info`;
-  none of these reaches the env, the recording or the harness (a test walks every object handed
-  to an agent). Energy and quality are measured by the harness, never reported by the agent.
-* Agents run in the evaluator's Python process: a *malicious* agent could still find the env
-  with `gc`/`inspect`, or read the public recordings from disk. That is not prevented; submissions
-  are code and are reviewed, `verify` re-plays runs, and maintainers can add a private track
-  (`recording: {env: VAR}` or `{path: ...}` in protocol.yaml) whose data submitters never see.
-* `verify` rejects results.json files that fail the strict schema, belong to another
-  submission.yaml, another harness version or protocol, were computed on a recording with another
-  sha256, whose derived figures (ratios, SLA outcomes, scores) do not follow from the measured ones,
-  whose oracle / static-mix figures do not match a re-solve, or whose sampled runs do not
-  reproduce. A forged figure in a run outside the sample is caught only with the probability of
-  sampling it: `verify --all` re-plays every run.
+A submission is hostile code. The evaluator keeps the env, the recording, the references and the
+scoring in its own process; the agent runs in a worker process, and only the agent protocol's
+data crosses between them: the `TaskSpec`, the observation keys the submission asks for, each
+step's action, reward and the public `info` fields. Each item names the test that attacks it
+(`tests/leaderboard/`).
+
+* **Find the env or recording in memory (`gc`, stack frames, `inspect`)**: each run is a fresh fork
+  of a worker host that never loaded a recording. Test:
+  `test_hostile.py::test_gc_and_frames_find_no_env`, `test_peeking.py`.
+* **Read `$MESSENV_HOME`, `../shared`, other submissions, the repository**: bubblewrap mounts none
+  of them (system, Python and `messenv` sources read-only, the submission read-only). Test:
+  `test_hostile.py::test_the_file_system_holds_no_data`.
+* **Write results, the cache or another submission**: read-only mounts; `/tmp`, `HOME`, `/dev/shm`
+  are private tmpfs. Test: `test_hostile.py::test_nothing_is_written_outside_the_sandbox`.
+* **Use the network**: `--unshare-net`. Test: `test_hostile.py::test_no_network`.
+* **Patch `messenv`, numpy or builtins at import**: they are patched in the worker only; energy and
+  quality are measured by the evaluator. Test:
+  `test_hostile.py::test_patching_at_import_changes_nothing_outside_the_worker`.
+* **Spoil another submission's figures**: one sandbox per submission, one process per run. Test:
+  `test_hostile.py::test_honest_submissions_keep_their_exact_figures`.
+* **`os._exit`, `sys.exit`, `KeyboardInterrupt` (at import or while playing)**: the worker ends, its
+  run fails with the exit status; evaluate and verify go on. Test:
+  `test_hostile.py::test_attack_fails_its_run_with_a_reason`.
+* **Stall, swallow or disarm the time limit, loop inside C**: the evaluator waits with a deadline
+  (per step: `step_time_limit_s`; per run: `time_limit_s`) and then kills the worker with `SIGKILL`.
+  Test: the same, cases `swallows-timeouts`, `disarms-timeouts`, `c-busy-loop`.
+* **Exhaust memory**: `RLIMIT_AS` = `memory_limit_mb`; also CPU, file size, open files. Test: the same, case
+  `memory`.
+* **Start processes (`subprocess`, `os.fork`)**: a seccomp filter kills the worker on
+  `fork`/`vfork`/`clone` of a process, `ptrace`, IPC and keyrings. Test: the same, cases `spawns`, `forks`.
+* **Forge or flood the pipe**: replies are size-capped JSON validated field by field; nothing the
+  worker sends is unpickled. Test: the same, cases `forged-reply`, `oversized-reply`.
+* **Carry state from one run to the next (class attributes, files, IPC)**: fresh fork per run;
+  writable folders emptied between runs; IPC forbidden. Test:
+  `test_hostile.py::test_no_state_is_carried_from_run_to_run`.
+* **Name `subprocess.Popen`, `os.system`, a function, a module shadowing the standard library**:
+  `agent.target` is checked from the source files without importing them (a class, in the
+  submission's folder or declared package); the worker re-checks the imported class. Test:
+  `test_hostile.py::test_a_target_that_is_not_the_submissions_agent_class_is_refused`.
+* **Play differently on each run (nondeterminism)**: `verify` re-plays runs in the sandbox. Test:
+  `test_hostile.py::test_nondeterminism_is_rejected_by_verify`.
+* **Edit results.json**: strict schema; `build` and `verify` recompute every ratio, pass flag and
+  score, and reject a passing run below the oracle's energy (tolerance 1e-6 relative, the LP
+  solver's); `verify` re-solves every run's stream fingerprint and references and re-plays a sample
+  that always holds the best-scoring run. Test: `test_verify.py`.
+* **Recover withheld qualities on a sparse-feedback track**: the env's `info["running_quality"]`
+  and `sla_gap` are the true running mean, withheld answers included (two consecutive steps
+  would give a withheld quality away); they never cross to the worker. Test:
+  `test_remote_agent.py::test_the_true_running_quality_never_reaches_the_agent`.
+* **Edit the cached recording**: `import`/`pull` record the parquet's sha256 in
+  `$MESSENV_HOME/checksums/`; `load` refuses a mismatch; results.json records it beside the
+  source's. Test: `tests/recordings/test_catalogue.py::test_a_modified_cache_is_refused`.
+
+Not prevented:
+
+* **Looking answers up.** The public recordings are public: an agent can bundle a copy of their
+  prompts and outcomes and look each prompt up. Only a private track (`recording: {env: VAR}`
+  or `{path: ...}` in protocol.yaml), whose data submitters never see, measures routing there.
+* **Forged runs outside the sample.** A results.json whose forged run is consistent, above the
+  oracle and not the best-scoring one is caught only if sampled: `verify --all` re-plays everything.
+* **Without bubblewrap** the worker is a separate process with the limits and the seccomp filter,
+  but it can read what the evaluator's user can read and use the network: such results are
+  marked `sandbox: none` and do not verify for the board.
+* **Its own sandbox.** A worker can signal its host (same uid): that submission's later runs
+  then start a new sandbox; other submissions are unaffected. Kernel or bubblewrap exploits are
+  out of scope, as is the prompt-features cache (`$MESSENV_HOME/features`, keyed by the
+  recording's content hash but not checksummed).
 """
 
 
@@ -128,6 +190,11 @@ def ratio(value: float | None) -> str:
 def track_cell(score: TrackScore) -> str:
     """``ratio (pass rate)`` of one track."""
     return f"{ratio(score.energy_ratio)} ({percent(score.pass_rate)})"
+
+
+def sandbox_note(row: Row) -> str:
+    """`` (sandbox: none)`` for a submission evaluated without bubblewrap, else nothing."""
+    return f" (sandbox: {row.sandbox})" if not row.reference and row.sandbox != "bwrap" else ""
 
 
 def _board_rows(board: Board) -> list[tuple[str, Row]]:
@@ -151,7 +218,7 @@ def markdown(board: Board) -> str:
         paper = f" ([link]({row.link}))" if row.link else ""
         cells = [track_cell(row.tracks[t]) for t in tracks]
         lines.append(
-            f"| {rank} | {name}: {row.title}{paper} | {percent(row.overall.pass_rate)} | "
+            f"| {rank} | {name}: {row.title}{paper}{sandbox_note(row)} | {percent(row.overall.pass_rate)} | "
             f"{ratio(row.overall.energy_ratio)} | " + " | ".join(cells) + " |"
         )
     lines += ["", "`ref` rows are reference solutions, not submissions: they know the outcomes in hindsight.", ""]
@@ -165,7 +232,7 @@ def markdown(board: Board) -> str:
             f"{', '.join(map(str, track.seeds))} | {track.feedback_rate:g} | `{identity.fingerprint[:16]}…` |"
         )
     lines += ["", f"Harness `{board.harness_version}`, protocol sha256 `{board.protocol.digest()[:16]}…`.", ""]
-    return "\n".join(lines) + "\n" + SCORING_MD + "\n" + HOWTO_MD
+    return "\n".join(lines) + "\n" + SCORING_MD + "\n" + HOWTO_MD + "\n" + THREAT_MD
 
 
 PAGE_CSS = """
@@ -185,7 +252,7 @@ def _html_row(rank: str, row: Row, tracks: list[str]) -> str:
     cells = "".join(f'<td class="num">{html.escape(track_cell(row.tracks[t]))}</td>' for t in tracks)
     css = ' class="reference"' if row.reference else ""
     return (
-        f"<tr{css}><td>{rank}</td><td>{name}</td><td>{html.escape(row.title)}</td>"
+        f"<tr{css}><td>{rank}</td><td>{name}</td><td>{html.escape(row.title + sandbox_note(row))}</td>"
         f'<td class="num">{percent(row.overall.pass_rate)}</td><td class="num">{ratio(row.overall.energy_ratio)}</td>'
         f"{cells}</tr>"
     )

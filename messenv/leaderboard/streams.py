@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import hashlib
+
 import gymnasium as gym
 
 from messenv.harness import stream_outcomes
@@ -20,11 +22,23 @@ class References:
     """The stream's length and the two references on it (see :mod:`messenv.oracle`)."""
 
     n_requests: int
+    stream_sha256: str
     oracle_energy_j: float
     oracle_quality: float
     static_mix_energy_j: float
     static_mix_quality: float
     static_mix_feasible: bool
+
+
+def stream_fingerprint(env: gym.Env) -> str:
+    """sha256 of the current stream: its requests' doc ids, in order.
+
+    A run's stream is a function of the recording, the benchmark and the seed; results.json records
+    this hash so that ``verify`` (and ``build``, across submissions) can tell a run played on another
+    stream than the protocol's seed draws.
+    """
+    base = env.unwrapped
+    return hashlib.sha256("\x1f".join(base.recording.doc_ids[base.stream_rows].tolist()).encode()).hexdigest()
 
 
 def stream_references(env: gym.Env, seed: int) -> References:
@@ -42,6 +56,7 @@ def stream_references(env: gym.Env, seed: int) -> References:
         raise ValueError(f"alpha={alpha:g} is unattainable on this stream: {oracle['note']}")
     return References(
         n_requests=len(quality),
+        stream_sha256=stream_fingerprint(env),
         oracle_energy_j=oracle["total_energy_j"],
         oracle_quality=oracle["mean_quality"],
         static_mix_energy_j=mix["total_energy_j"],

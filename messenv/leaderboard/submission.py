@@ -1,27 +1,30 @@
 """Submissions: ``leaderboard/submissions/<name>/submission.yaml`` and the agent it names.
 
-A submission names an importable agent class and its constructor parameters. The class lives in
-a module beside the YAML file (the submission directory is put on ``sys.path`` while importing)
-or in an installed package (named under ``package`` so that a missing install is explained). The
-agent is built from those parameters and nothing else: it never receives the environment or the
-recording (see :mod:`messenv.leaderboard.evaluate` for the threat model).
+A submission names an agent class and its constructor parameters. The class lives in a module
+beside the YAML file or in an installed package named under ``package``. The evaluator never
+imports it: :func:`check_target` checks the target from the source files alone, and the agent is
+imported, built from those parameters and played only inside its worker process
+(:mod:`messenv.leaderboard.worker`; threat model in leaderboard/README.md).
 """
 
 from __future__ import annotations
 
-import copy
+import ast
 import hashlib
-import importlib
+import importlib.machinery
+import importlib.metadata
+import importlib.util
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue
 
-from messenv.config import constructor_parameters
-from messenv.leaderboard.protocol import NAME_PATTERN
+from messenv.env.vector import OBSERVATION_KEYS
+from messenv.leaderboard.protocol import NAME_PATTERN, Protocol
+from messenv.leaderboard.remote_agent import WorkerSpec
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_yaml
 
 SUBMISSION_FILE = "submission.yaml"
@@ -30,10 +33,12 @@ SUBMISSION_FORMAT = "messenv-submission/1"
 
 
 class AgentSpec(StrictModel):
-    """The agent to evaluate: ``target`` is ``module.Class``; ``params`` its keyword arguments."""
+    """The agent to evaluate: ``target`` is ``module.Class``; ``params`` its keyword arguments;
+    ``observation_keys`` the observation keys it reads (all when absent: fewer is faster)."""
 
     target: Annotated[str, Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")]
     params: dict[str, JsonValue] = Field(default_factory=dict)
+    observation_keys: list[Literal["prompt", "features", "benchmark", "step"]] | None = None
 
 
 class Submission(StrictModel):
@@ -78,51 +83,114 @@ def load_submission(directory: str | Path) -> LoadedSubmission:
     return LoadedSubmission(directory, spec, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-def agent_class(submission: LoadedSubmission) -> type:
-    """Import the submission's agent class and check it accepts the submitted parameters.
+def _normalise(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def declared_modules(submission: LoadedSubmission) -> tuple[str, ...]:
+    """The top-level import names of the distribution named under ``package`` (none if not declared)."""
+    package = submission.spec.package
+    if package is None:
+        return ()
+    wanted = _normalise(package)
+    return tuple(sorted(
+        name for name, distributions in importlib.metadata.packages_distributions().items()
+        if any(_normalise(d) == wanted for d in distributions)
+    ))
+
+
+def _module_name_of(entry: Path) -> str | None:
+    """The module name a file or folder of the submission would be imported as, if any."""
+    if entry.is_dir():
+        return entry.name if (entry / "__init__.py").is_file() else None
+    for suffix in importlib.machinery.all_suffixes():
+        if entry.name.endswith(suffix):
+            return entry.name[: -len(suffix)].partition(".")[0]
+    return None
+
+
+def _refuse_shadowing(directory: Path, where: str) -> None:
+    """Refuse a module of the submission named like a standard-library or installed module."""
+    for entry in sorted(directory.iterdir()):
+        name = _module_name_of(entry)
+        if name and (name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None):
+            raise LeaderboardError(
+                f"{where}: {entry.name} would stand in for the module {name!r} (standard library or installed); "
+                "give the submission's modules unique names (e.g. after the submission)"
+            )
+
+
+def _find_source(top_dirs: list[Path], rest: list[str]) -> Path | None:
+    """The source of submodule ``rest`` of a package living in ``top_dirs``, found without importing."""
+    for folder in top_dirs:
+        base = folder.joinpath(*rest)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py") if rest else (base / "__init__.py",):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _defines_class(source: Path, class_name: str) -> bool:
+    """Whether ``source`` defines ``class_name`` at top level (or imports it under that name)."""
+    tree = ast.parse(source.read_bytes(), filename=str(source))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return True
+        if isinstance(node, ast.ImportFrom) and any((alias.asname or alias.name) == class_name for alias in node.names):
+            return True
+    return False
+
+
+def check_target(submission: LoadedSubmission) -> None:
+    """Check ``agent.target`` statically, without running any of the submission's code.
+
+    The module must be beside submission.yaml or in the package ``package`` declares, its file
+    must define the named class at top level, and no module of the submission may share its name
+    with a standard-library or installed module. The worker checks again after importing that the
+    target is a class implementing ``reset``/``act``/``update`` (:mod:`messenv.leaderboard.worker`).
 
     Raises:
-        LeaderboardError: the class cannot be imported (with a hint to install ``package``), is
-            not a class, or does not take one of the parameters.
+        LeaderboardError: naming the file and saying what is wrong.
     """
     where = f"{submission.directory / SUBMISSION_FILE}: agent.target"
     module_name, _, class_name = submission.spec.agent.target.rpartition(".")
-    sys.path.insert(0, str(submission.directory.resolve()))
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        hint = f"; install the package {submission.spec.package!r}" if submission.spec.package else ""
-        raise LeaderboardError(f"{where}: cannot import {module_name!r} ({error}){hint}") from error
-    finally:
-        sys.path.pop(0)
-    _check_origin(module, submission, where)
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        raise LeaderboardError(f"{where}: {module_name!r} has no class {class_name!r}")
-    accepted = constructor_parameters(cls)
-    unknown = sorted(set(submission.spec.agent.params) - set(accepted or submission.spec.agent.params))
-    if unknown:
-        raise LeaderboardError(f"{where}: {cls.__name__} does not take parameter(s) {unknown}; it takes {accepted}")
-    return cls
-
-
-def _check_origin(module: ModuleType, submission: LoadedSubmission, where: str) -> None:
-    """Refuse a module imported from elsewhere while the submission ships one of that name.
-
-    Python caches modules by name, so a submission's ``agent.py`` would silently lose to an
-    ``agent`` module imported earlier (another submission's, or a library's).
-    """
-    top = module.__name__.partition(".")[0]
     directory = submission.directory.resolve()
-    shipped = (directory / f"{top}.py").is_file() or (directory / top / "__init__.py").is_file()
-    origin = Path(getattr(module, "__file__", None) or "").resolve()
-    if shipped and directory not in origin.parents:
+    _refuse_shadowing(directory, where)
+    top, *rest = module_name.split(".")
+    if (directory / f"{top}.py").is_file() or (directory / top / "__init__.py").is_file():
+        single = directory / f"{top}.py"
+        source = single if not rest and single.is_file() else _find_source([directory / top], rest)
+    else:
+        declared = declared_modules(submission)
+        package = submission.spec.package
+        if top not in declared:
+            offered = (f"the declared package {package!r} provides {list(declared)}" if package
+                       else "no package is declared")
+            raise LeaderboardError(
+                f"{where}: module {module_name!r} is not beside submission.yaml and {offered}; the agent class must "
+                "come from the submission's folder or from the (installed) package named under 'package'"
+            )
+        spec = importlib.util.find_spec(top)
+        if spec is not None and spec.submodule_search_locations is None:
+            source = Path(spec.origin) if spec.origin and not rest else None  # a single-module distribution
+        else:
+            source = _find_source([Path(p) for p in spec.submodule_search_locations], rest) if spec else None
+    if source is None or not source.is_file() or source.suffix != ".py":
+        raise LeaderboardError(f"{where}: cannot find the source of module {module_name!r}")
+    if not _defines_class(source, class_name):
         raise LeaderboardError(
-            f"{where}: a module named {top!r} was already imported from {origin}; "
-            "give the submission's module a unique name (e.g. after the submission)"
+            f"{where}: {source.name} defines no class {class_name!r}; a submission names an agent class "
+            "with reset/act/update (not a function or another callable)"
         )
 
 
-def make_agent(cls: type, params: dict[str, Any]) -> Any:
-    """A fresh agent built from a deep copy of ``params``: runs never share mutable state."""
-    return cls(**copy.deepcopy(params))
+def worker_spec(submission: LoadedSubmission, protocol: Protocol) -> WorkerSpec:
+    """What a worker needs to play one run of ``submission`` under ``protocol``'s limits."""
+    agent = submission.spec.agent
+    requested = OBSERVATION_KEYS if agent.observation_keys is None else agent.observation_keys
+    keys = tuple(key for key in OBSERVATION_KEYS if key in requested)
+    return WorkerSpec(
+        directory=submission.directory.resolve(), target=agent.target, params=dict(agent.params),
+        packages=declared_modules(submission), observation_keys=keys, run_s=protocol.time_limit_s,
+        step_s=protocol.step_time_limit_s, memory_mb=protocol.memory_limit_mb,
+    )

@@ -2,18 +2,24 @@
 
 Checks, in order (each failure is a reason the results are rejected):
 
-1. the file parses under the strict schema and belongs to this submission.yaml (sha256);
+1. the file parses under the strict schema and belongs to this submission.yaml (sha256), and was
+   evaluated in the bubblewrap sandbox (unless the caller allows ``sandbox: none``);
 2. :func:`messenv.leaderboard.records.audit`: harness version, protocol digest, exactly the
-   protocol's runs, and every derived figure (ratios, SLA outcomes, track and overall scores);
+   protocol's runs, every derived figure (ratios, SLA outcomes, track and overall scores), and no
+   passing run below the oracle's energy;
 3. every track's recording has the recorded content sha256 (fingerprint);
-4. every run's oracle and static-mix figures are re-solved on its stream and must match;
-5. a sample of runs (random unless ``--seed``; every run with ``--all``) is re-played with the
-   submission's agent and must reproduce status and figures (determinism).
+4. every run's stream fingerprint, oracle and static-mix figures are re-computed on the stream
+   the protocol's seed draws and must match;
+5. a sample of runs is re-played with the submission's agent, each in a fresh sandboxed worker,
+   and must reproduce status and figures (determinism). The sample always holds the
+   submission's best-scoring run (its passing run of lowest ratio), the rest is random unless
+   ``--seed``; ``--all`` re-plays every run. A re-play whose worker dies is a failed run, so it
+   can only match a run that failed the same way.
 
-What this protects: hand-edited or stale results, results computed on other data or with another
-harness, and non-deterministic agents. A tampered figure in a run outside the sample is caught by
-4 when it touches the references or any derived figure, otherwise only with the probability of
-being sampled: re-play everything (``--all``) to be sure.
+What this protects: hand-edited or stale results, results computed on other data, streams or
+with another harness, and non-deterministic agents. A tampered figure in a run outside the sample
+is caught by 2 and 4 when it touches the references or any derived figure, or claims to beat the
+oracle, otherwise only with the probability of being sampled: re-play everything (``--all``).
 """
 
 from __future__ import annotations
@@ -24,13 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messenv.leaderboard.evaluate import HARNESS_VERSION, TrackContext, open_tracks, play_run
+from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import REL_TOL, RunRecord, audit, read_results
+from messenv.leaderboard.sandbox import SANDBOX_BWRAP
 from messenv.leaderboard.schema import LeaderboardError
-from messenv.leaderboard.submission import LoadedSubmission, agent_class
+from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
 
 REPLAYED_FIELDS = ("status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio")
-REFERENCE_FIELDS = ("n_requests", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality", "static_mix_feasible")
+REFERENCE_FIELDS = (
+    "n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality",
+    "static_mix_feasible",
+)
 
 
 @dataclass
@@ -65,9 +76,17 @@ def _error_type(run: RunRecord) -> str | None:
     return run.error.partition(":")[0] if run.error else None
 
 
+def choose_runs(runs: list[RunRecord], count: int, seed: int | None) -> list[RunRecord]:
+    """``count`` runs to re-play: the best-scoring passing run (lowest ratio) first, the rest at random."""
+    passing = [run for run in runs if run.outcome.passed]
+    best = [min(passing, key=lambda run: run.energy_ratio)] if passing and count > 0 else []
+    others = [run for run in runs if run not in best]
+    return best + random.Random(seed).sample(others, max(0, min(count - len(best), len(others))))
+
+
 def verify_submission(
     submission: LoadedSubmission, protocol: Protocol, contexts: list[TrackContext] | None = None,
-    sample: int | None = None, seed: int | None = None,
+    sample: int | None = None, seed: int | None = None, allow_unsandboxed: bool = False,
 ) -> Verdict:
     """Verify one submission's results.json (see the module docstring).
 
@@ -76,6 +95,7 @@ def verify_submission(
             least the number of runs re-plays all).
         seed: seeds the sample (``None``: fresh randomness, so it cannot be predicted).
         contexts: opened tracks (recordings, envs and reference figures shared between submissions).
+        allow_unsandboxed: accept results marked ``sandbox: none`` (a local check, never the public board's).
     """
     verdict = Verdict(submission.spec.name)
     try:
@@ -85,6 +105,9 @@ def verify_submission(
         return verdict
     if results.submission.sha256 != submission.sha256 or results.submission.name != submission.spec.name:
         verdict.reasons.append("results.json was produced for a different submission.yaml (name or sha256 differ): re-evaluate")
+    if results.sandbox != SANDBOX_BWRAP and not allow_unsandboxed:
+        verdict.reasons.append(f"results.json was evaluated without the sandbox (sandbox: {results.sandbox}); "
+                               "re-evaluate where bubblewrap (bwrap) is installed")
     verdict.reasons += audit(results, protocol, HARNESS_VERSION)
     if verdict.reasons:
         return verdict
@@ -105,13 +128,15 @@ def verify_submission(
             if not _same(getattr(run, name), getattr(refs, name))
         ]
     count = protocol.verify_runs if sample is None else sample
-    chosen = random.Random(seed).sample(results.runs, min(count, len(results.runs)))
-    cls = agent_class(submission)
-    params = dict(submission.spec.agent.params)
-    for run in chosen:
-        fresh = play_run(by_track[run.track], run.key, cls, params, protocol)
-        verdict.replayed.append(str(run.key))
-        verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)
-        if _error_type(run) != _error_type(fresh):
-            verdict.reasons.append(f"{run.key}: error {run.error!r} in results.json but {fresh.error!r} when re-played")
+    check_target(submission)
+    spec = worker_spec(submission, protocol)
+    with sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
+        for run in choose_runs(results.runs, count, seed):
+            fresh = play_run(by_track[run.track], run.key, spec, host, protocol)
+            verdict.replayed.append(str(run.key))
+            verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)
+            if _error_type(run) != _error_type(fresh):
+                verdict.reasons.append(
+                    f"{run.key}: error {run.error!r} in results.json but {fresh.error!r} when re-played"
+                )
     return verdict

@@ -28,7 +28,10 @@ Entry fields (all required unless marked optional):
 Converted recordings are cached as parquet (:mod:`messenv.recordings.store`) under
 ``$MESSENV_HOME/recordings/`` (default ``~/.cache/messenv``). Source bytes are verified against
 the catalogue's sha256 *before* anything is converted or cached, so a corrupted download or a
-different local file can never end up in the cache.
+different local file can never end up in the cache. The cache is tamper-evident: ``pull`` and
+``import`` record the converted file's own sha256 in ``$MESSENV_HOME/checksums/<file>.sha256``
+(``sha256sum`` format, apart from the parquet), and :func:`load` refuses a cached file that no
+longer matches it, naming the file and the command that re-creates it.
 """
 
 from __future__ import annotations
@@ -50,12 +53,13 @@ from typing import IO, Any
 
 import yaml
 
+from messenv.atomic import atomic_write_text
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.features import ensure_features
 from messenv.recordings.local import local_entries, local_entry, looks_like_path, read_path
 from messenv.recordings.recording import Recording
-from messenv.recordings.store import read_recording, write_recording
+from messenv.recordings.store import file_sha256, read_recording, write_recording
 
 __all__ = [
     "CATALOGUE_FORMAT",
@@ -70,6 +74,7 @@ __all__ = [
     "is_cached",
     "load",
     "pull",
+    "recording_file_sha256",
 ]
 
 CATALOGUE_FORMAT = "messenv-catalogue/1"
@@ -251,6 +256,48 @@ def cache_path(entry: CatalogueEntry) -> Path:
     return _recordings_dir() / f"{entry.name}.parquet"
 
 
+def checksum_path(cached: Path) -> Path:
+    """Where the sha256 of the cached file ``cached`` is recorded (outside the recordings folder)."""
+    return messenv_home() / "checksums" / f"{cached.name}.sha256"
+
+
+def _cache(recording: Recording, entry: CatalogueEntry) -> Path:
+    """Write ``recording`` to the cache of ``entry`` and record the file's sha256 beside the cache."""
+    path = write_recording(recording, cache_path(entry))
+    checksum = checksum_path(path)
+    checksum.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(checksum, f"{file_sha256(path)}  {path.name}\n")
+    return path
+
+
+def _recreate_hint(entry: CatalogueEntry) -> str:
+    if entry.synthetic:
+        return f"re-create it with `python -m messenv.recordings pull {entry.name}`"
+    return (f"re-import it with `python -m messenv.recordings import PATH --name {entry.name}` "
+            f"or `python -m messenv.recordings pull {entry.name}`")
+
+
+def check_cached(entry: CatalogueEntry, path: Path | None = None) -> str:
+    """The sha256 of the cached file of ``entry`` (at ``path``, default :func:`cache_path`), checked
+    against the one recorded when it was cached.
+
+    Raises:
+        CatalogueError: the file was modified since (or its checksum is missing), naming the file
+            and the command that re-creates it.
+    """
+    path = cache_path(entry) if path is None else path
+    checksum = checksum_path(path)
+    if not checksum.is_file():
+        raise CatalogueError(f"{path}: no recorded sha256 ({checksum} is missing), so the cached recording cannot "
+                             f"be trusted; {_recreate_hint(entry)}")
+    expected = checksum.read_text(encoding="utf-8").partition(" ")[0]
+    actual = file_sha256(path)
+    if actual != expected:
+        raise CatalogueError(f"{path}: the cached recording was modified after it was cached (sha256 {actual[:12]}…, "
+                             f"{checksum.name} records {expected[:12]}…); {_recreate_hint(entry)}")
+    return actual
+
+
 def is_cached(entry: CatalogueEntry) -> bool:
     """Whether the converted recording of ``entry`` is in the cache."""
     return cache_path(entry).is_file()
@@ -330,7 +377,7 @@ def _convert_verified(entry: CatalogueEntry, open_source: Callable[[SourceFile],
             recording = _finalise(converter(converter_input), entry)
         except RecordingError as error:
             raise RecordingError(_name_origins(str(error), Path(staging), origins)) from error
-        return write_recording(recording, cache_path(entry))
+        return _cache(recording, entry)
 
 
 def _name_origins(message: str, staging: Path, origins: Mapping[str, str]) -> str:
@@ -399,10 +446,20 @@ def _generate(entry: CatalogueEntry) -> Path:
         raise CatalogueError(f"{entry.origin}: synthetic spec {entry.spec} does not exist")
     recording = generator(entry.spec, entry.seed)
     recording = replace(recording, name=entry.name, metadata=replace(recording.metadata, synthetic=True))
-    return write_recording(recording, cache_path(entry))
+    return _cache(recording, entry)
 
 
 # ---------------------------------------------------------------------- loading
+def recording_file_sha256(name_or_path: str | os.PathLike[str]) -> str:
+    """sha256 of the file :func:`load` reads for ``name_or_path``: the file itself for a path, the
+    converted parquet of a local name, the checked cache file of a catalogue name."""
+    text = os.fspath(name_or_path)
+    if looks_like_path(name_or_path):
+        return file_sha256(text)
+    local = local_entry(text) if text not in catalogue() else None
+    return file_sha256(local.path) if local is not None else check_cached(get_entry(text))
+
+
 def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
     text = os.fspath(name_or_path)
     if looks_like_path(name_or_path):
@@ -420,6 +477,9 @@ def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
                 f"or import a local copy with `python -m messenv.recordings import PATH --name {text}`"
             )
         path = _generate(entry)
+    elif entry.synthetic and not checksum_path(path).is_file():
+        path = _generate(entry)  # cached before checksums were recorded: generating again is cheap and exact
+    check_cached(entry, path)
     return read_recording(path)
 
 

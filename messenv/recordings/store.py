@@ -20,6 +20,7 @@ cached separately per recording fingerprint by :mod:`messenv.recordings.features
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import replace
@@ -35,7 +36,7 @@ from messenv.atomic import atomic_path
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.recording import Recording, RecordingMetadata
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MEASURES", "measure_column", "read_recording", "write_recording"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MEASURES", "file_sha256", "measure_column", "read_recording", "write_recording"]
 
 FORMAT = "messenv-recording"
 FORMAT_VERSION = 1
@@ -92,6 +93,12 @@ def write_recording(recording: Recording, path: str | os.PathLike[str]) -> Path:
     with atomic_path(target) as temp:
         pq.write_table(table, temp, compression="zstd")
     return target
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes (a converted recording's own hash, beside its source's)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _header(path: Path, schema: pa.Schema) -> dict[str, Any]:

@@ -54,8 +54,13 @@ def tiny_protocol(tmp_path: Path, tiny_parquet: Path) -> Protocol:
     return load_protocol(path)
 
 
-def write_submission(root: Path, name: str, target: str, params: dict | None = None, code: str | None = None) -> LoadedSubmission:
-    """``root/submissions/<name>/submission.yaml`` (and ``<module>.py`` beside it when ``code`` is given)."""
+def write_submission(
+    root: Path, name: str, target: str, params: dict | None = None, code: str | None = None, **fields: object
+) -> LoadedSubmission:
+    """``root/submissions/<name>/submission.yaml`` (and ``<module>.py`` beside it when ``code`` is given).
+
+    A ``messenv_agents`` target declares ``package: messenv``; ``fields`` add or override keys of the YAML.
+    """
     directory = root / "submissions" / name
     directory.mkdir(parents=True)
     if code is not None:
@@ -63,6 +68,7 @@ def write_submission(root: Path, name: str, target: str, params: dict | None = N
     spec = {
         "format": "messenv-submission/1", "name": name, "title": f"test agent {name}", "authors": ["tests"],
         "description": "written by the leaderboard tests", "agent": {"target": target, "params": params or {}},
+        **({"package": "messenv"} if target.startswith("messenv_agents.") else {}), **fields,
     }
     (directory / "submission.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     return load_submission(directory)

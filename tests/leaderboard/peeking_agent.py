@@ -1,9 +1,11 @@
 """Agents for tests/leaderboard/test_peeking.py: one that searches everything the harness hands it for
-a way to the recording, and one that tries to tamper with the env through the arrays it is given."""
+a way to the recording, and one that tries to tamper with the env through the arrays it is given.
+
+The tests copy this file into a submission folder: the agents run in their sandboxed worker."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -50,29 +52,26 @@ def leaks(root: Any, largest_row: int) -> list[str]:
 
 
 class PeekingAgent(BaseAgent):
-    """Plays the largest model and records every leak it finds in what the harness hands it."""
+    """Plays the explore action and fails its run, naming the leak, as soon as it finds one in
+    what it is handed (its worker's copy of this file is evaluated by test_peeking.py)."""
 
     name = "peeking"
-    findings: ClassVar[list[str]] = []
-    inspected: ClassVar[int] = 0
-    constructor_kwargs: ClassVar[list[dict]] = []
 
     def __init__(self, note: Any = None) -> None:
         super().__init__()
-        PeekingAgent.constructor_kwargs.append({"note": note})
-        self.findings_here = leaks(note, largest_row=0)
+        if note != "hi":
+            raise RuntimeError(f"constructor got note={note!r}, not the submitted 'hi'")
+        self.findings = leaks(note, largest_row=0)
 
     def _inspect(self, *objects: Any) -> None:
         spec = self._require_spec()
-        PeekingAgent.inspected += 1
-        PeekingAgent.findings += leaks(objects, largest_row=max(spec.feature_dim, spec.n_models))
-        for name in ("recording", "env", "outcomes", "_rows"):
-            if getattr(spec, name, None) is not None:
-                PeekingAgent.findings.append(f"spec.{name}")
+        self.findings += leaks(objects, largest_row=max(spec.feature_dim, spec.n_models))
+        self.findings += [f"spec.{name}" for name in ("recording", "env", "outcomes", "_rows") if hasattr(spec, name)]
+        if self.findings:
+            raise RuntimeError(f"leaks: {self.findings}")
 
     def reset(self, spec: Any, seed: int) -> None:
         super().reset(spec, seed)
-        PeekingAgent.findings += self.findings_here
         self._inspect(spec, seed)
 
     def act(self, obs: dict) -> int:
@@ -80,10 +79,8 @@ class PeekingAgent(BaseAgent):
         return self.spec.explore_action  # explore: info then carries every model's outcome row
 
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
+        self.findings += [f"info[{name!r}]" for name in ("env", "recording", "unwrapped") if name in info]
         self._inspect(obs, action, reward, info)
-        for name in ("env", "recording", "unwrapped"):
-            if name in info:
-                PeekingAgent.findings.append(f"info[{name!r}]")
 
 
 class TamperingAgent(BaseAgent):

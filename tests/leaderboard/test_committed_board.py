@@ -11,6 +11,7 @@ import pytest
 from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.board import collect_board, submission_dirs
 from messenv.leaderboard.protocol import Protocol
+from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.render import markdown, page
 from messenv.leaderboard.scoring import rank_key
 from tests.leaderboard.conftest import LEADERBOARD
@@ -53,6 +54,7 @@ def test_ranking_orders_by_tracks_met_then_ratio(committed_protocol: Protocol) -
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(bwrap_path() is None, reason="verify re-plays in the bubblewrap sandbox; bwrap is not installed")
 def test_every_committed_submission_verifies(with_real_recordings: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["--root", str(LEADERBOARD), "verify", "--seed", "0"])
     out = capsys.readouterr().out

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,10 @@ import pytest
 from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
-from messenv.leaderboard.records import read_results
+from messenv.leaderboard.records import RESULTS_FORMAT, read_results, same_figures
+from messenv.leaderboard import sandbox
+from messenv.leaderboard.sandbox import bwrap_path
+from tests.conftest import REPO_ROOT
 from tests.leaderboard.conftest import write_submission
 
 RAISES_ON_SEED_1 = """
@@ -90,12 +98,13 @@ def test_an_agent_that_raises_fails_its_run_and_the_others_go_on(tmp_path: Path,
 
 
 def test_an_over_time_agent_fails_its_runs(tmp_path: Path, tiny_protocol: Protocol) -> None:
-    protocol = tiny_protocol.model_copy(update={"time_limit_s": 0.3})
+    protocol = tiny_protocol.model_copy(update={"step_time_limit_s": 1.0})
     submission = write_submission(tmp_path, "slow", "slow_agent_for_tests.SlowOnSparse", code=SLOW_ON_SPARSE)
     results = evaluate_submission(submission, protocol, show_progress=False)
     by_track = {name: [run for run in results.runs if run.track == name] for name in ("full", "sparse")}
     assert all(run.status == "ok" for run in by_track["full"])
-    assert all(run.status == "timeout" and "0.3 s time limit" in run.error for run in by_track["sparse"])
+    assert all(run.status == "timeout" and "over the 1 s per-step time limit" in run.error
+               for run in by_track["sparse"])
     assert results.tracks["sparse"].pass_rate == 0.0
 
 
@@ -111,5 +120,83 @@ def test_cli_writes_results_json_atomically(tmp_path: Path, tiny_protocol: Proto
     status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory), "--no-progress"])
     assert status == 0
     data = json.loads(submission.results_path.read_text())
-    assert data["format"] == "messenv-leaderboard-results/1" and len(data["runs"]) == 8
+    assert data["format"] == RESULTS_FORMAT and len(data["runs"]) == 8
     assert sorted(p.name for p in submission.directory.iterdir()) == ["results.json", "submission.yaml"]  # no temp file left
+
+
+def test_results_record_the_converted_file_and_the_sandbox(
+    tmp_path: Path, tiny_protocol: Protocol, tiny_parquet: Path
+) -> None:
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    results = evaluate_submission(submission, tiny_protocol, show_progress=False)
+    assert results.recordings["full"].file_sha256 == hashlib.sha256(tiny_parquet.read_bytes()).hexdigest()
+    assert results.sandbox == ("bwrap" if bwrap_path() else "none")
+    assert len({run.stream_sha256 for run in results.runs}) == 4  # one stream per benchmark and seed
+
+
+def test_an_unchanged_submission_keeps_its_results_file(tmp_path: Path, tiny_protocol: Protocol) -> None:
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    evaluate_submission(submission, tiny_protocol, show_progress=False)
+    before = submission.results_path.read_bytes()
+    again = evaluate_submission(submission, tiny_protocol, show_progress=False)
+    assert submission.results_path.read_bytes() == before  # only the timings differ: not rewritten
+    assert same_figures(again, read_results(submission.results_path))
+
+
+SLEEPER = """
+    import time
+    from messenv_agents.base import BaseAgent
+
+    class Sleeper(BaseAgent):
+        name = "sleeper"
+
+        def act(self, obs):
+            time.sleep(60)
+            return 0
+"""
+
+
+def test_ctrl_c_stops_evaluate_cleanly(tmp_path: Path, tiny_protocol: Protocol) -> None:
+    """SIGINT while an agent plays: exit status 130, no results.json, no process of the sandbox left."""
+    submission = write_submission(tmp_path, "sleeper", "sleeper_agent_for_tests.Sleeper", code=SLEEPER)
+    command = [sys.executable, "-m", "messenv.leaderboard", "--protocol", str(tmp_path / "protocol.yaml"),
+               "evaluate", "--no-progress", str(submission.directory)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not sandbox_processes(submission.directory, besides=process.pid):
+        time.sleep(0.2)
+    assert sandbox_processes(submission.directory, besides=process.pid), "the sandbox never started"
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert "interrupted" in process.stderr.read()
+    assert not submission.results_path.exists()
+    time.sleep(0.5)
+    assert sandbox_processes(submission.directory, besides=process.pid) == []
+
+
+def sandbox_processes(directory: Path, besides: int) -> list[int]:
+    """Processes other than ``besides`` whose command line names ``directory`` (the worker host, or bwrap)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int(entry.name) != besides and str(directory.resolve()).encode() in (
+                entry / "cmdline"
+            ).read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_without_bubblewrap_the_agent_still_plays_apart_and_results_say_so(
+    tmp_path: Path, tiny_protocol: Protocol, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    submission = write_submission(tmp_path, "raises", "raises_agent_for_tests.RaisesOnSeed1", code=RAISES_ON_SEED_1)
+    results = evaluate_submission(submission, tiny_protocol, show_progress=False)
+    assert results.sandbox == "none"
+    assert {run.seed for run in results.runs if run.status == "error"} == {1}
+    assert all(run.status == "ok" for run in results.runs if run.seed == 0)
+    assert main(["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "build"]) == 0
+    assert "test agent raises (sandbox: none)" in (tmp_path / "README.md").read_text()

@@ -1,8 +1,7 @@
-"""An agent cannot reach the recording, the env or the harness through anything the harness hands it.
+"""An agent cannot reach the recording, the env or the harness through anything it is handed.
 
-Scope (see the threat model in messenv/leaderboard/evaluate.py): this proves the API does not
-leak. It does not, and cannot, stop a malicious agent in the same process from using ``gc`` or
-``inspect`` to find the env; code review, ``verify`` and private tracks cover that.
+This checks the agent protocol's data (TaskSpec, observations, rewards, info) as the worker
+receives it; that the worker's process holds nothing else to find is tests/leaderboard/test_hostile.py's.
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ from messenv.env.task import TaskSpec
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from tests.leaderboard.conftest import write_submission
-from tests.leaderboard.peeking_agent import PeekingAgent, leaks
+from tests.leaderboard.peeking_agent import leaks
+
+PEEKING_SOURCE = (Path(__file__).parent / "peeking_agent.py").read_text(encoding="utf-8")
 
 
 def test_task_spec_carries_no_data() -> None:
@@ -33,19 +34,17 @@ def test_the_walker_does_find_a_leak(tiny_recording) -> None:
 
 
 def test_nothing_handed_to_an_agent_reaches_the_recording(tmp_path: Path, tiny_protocol: Protocol) -> None:
-    PeekingAgent.findings, PeekingAgent.inspected, PeekingAgent.constructor_kwargs = [], 0, []
-    submission = write_submission(tmp_path, "peek", "tests.leaderboard.peeking_agent.PeekingAgent", {"note": "hi"})
+    """The peeking agent fails its run on the first leak it finds: every run passing means none."""
+    submission = write_submission(
+        tmp_path, "peek", "peeking_agent_for_tests.PeekingAgent", {"note": "hi"}, code=PEEKING_SOURCE
+    )
     results = evaluate_submission(submission, tiny_protocol, show_progress=False)
     assert all(run.status == "ok" for run in results.runs), [run.error for run in results.runs]
-    total_steps = sum(run.n_requests for run in results.runs)
-    assert PeekingAgent.inspected == len(results.runs) + 2 * total_steps  # reset, then act + update per step
-    assert PeekingAgent.findings == []
-    assert PeekingAgent.constructor_kwargs == [{"note": "hi"}] * len(results.runs)
 
 
 def test_mutating_what_the_agent_is_handed_changes_nothing(tmp_path: Path, tiny_protocol: Protocol) -> None:
     plain = write_submission(tmp_path, "plain", "messenv_agents.fixed.LargestOnlyAgent")
-    tamper = write_submission(tmp_path, "tamper", "tests.leaderboard.peeking_agent.TamperingAgent")
+    tamper = write_submission(tmp_path, "tamper", "tampering_agent_for_tests.TamperingAgent", code=PEEKING_SOURCE)
     before = evaluate_submission(plain, tiny_protocol, show_progress=False)
     tampered = evaluate_submission(tamper, tiny_protocol, show_progress=False)
     after = evaluate_submission(plain, tiny_protocol, show_progress=False)

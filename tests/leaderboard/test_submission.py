@@ -9,7 +9,9 @@ import yaml
 
 from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.schema import LeaderboardError
-from messenv.leaderboard.submission import agent_class, load_submission
+from messenv.leaderboard.evaluate import evaluate_submission
+from messenv.leaderboard.protocol import Protocol
+from messenv.leaderboard.submission import check_target, load_submission
 from tests.leaderboard.conftest import LEADERBOARD, write_submission
 
 
@@ -60,19 +62,26 @@ def test_name_must_match_directory(tmp_path: Path) -> None:
         load_submission(_write(tmp_path, "other", VALID))
 
 
-def test_unimportable_target_and_unknown_parameter(tmp_path: Path) -> None:
+def test_unimportable_and_missing_targets(tmp_path: Path) -> None:
     missing = write_submission(tmp_path, "missing", "not_installed_module.Agent")
-    with pytest.raises(LeaderboardError, match="agent.target: cannot import 'not_installed_module'"):
-        agent_class(missing)
-    typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", {"etaa": 0.1})
-    with pytest.raises(LeaderboardError, match=r"does not take parameter\(s\) \['etaa'\]"):
-        agent_class(typo)
+    with pytest.raises(LeaderboardError, match="module 'not_installed_module' is not beside submission.yaml"):
+        check_target(missing)
+    uninstalled = write_submission(tmp_path, "uninstalled", "router.Agent", package="not-installed-router")
+    with pytest.raises(LeaderboardError, match=r"the declared package 'not-installed-router' provides \[\]"):
+        check_target(uninstalled)
     no_class = write_submission(tmp_path, "noclass", "messenv_agents.fixed.NoSuchAgent")
-    with pytest.raises(LeaderboardError, match="has no class 'NoSuchAgent'"):
-        agent_class(no_class)
+    with pytest.raises(LeaderboardError, match="fixed.py defines no class 'NoSuchAgent'"):
+        check_target(no_class)
 
 
-def test_agent_code_beside_the_yaml_is_importable(tmp_path: Path) -> None:
+def test_an_unknown_parameter_fails_every_run(tmp_path: Path, tiny_protocol: Protocol) -> None:
+    """Checking parameters needs the class, which only the worker imports: each run fails with the reason."""
+    typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", {"etaa": 0.1})
+    results = evaluate_submission(typo, tiny_protocol, show_progress=False)
+    assert all(run.status == "error" and "does not take parameter(s) ['etaa']" in run.error for run in results.runs)
+
+
+def test_agent_code_beside_the_yaml_is_accepted(tmp_path: Path) -> None:
     code = """
         from messenv_agents.base import BaseAgent
 
@@ -82,8 +91,7 @@ def test_agent_code_beside_the_yaml_is_importable(tmp_path: Path) -> None:
             def act(self, obs):
                 return 0
     """
-    submission = write_submission(tmp_path, "beside", "beside_agent_for_tests.Beside", code=code)
-    assert agent_class(submission).__name__ == "Beside"
+    check_target(write_submission(tmp_path, "beside", "beside_agent_for_tests.Beside", code=code))
 
 
 def test_evaluate_cli_reports_a_malformed_submission(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,11 +103,11 @@ def test_evaluate_cli_reports_a_malformed_submission(tmp_path: Path, capsys: pyt
 
 @pytest.mark.parametrize("directory", sorted((LEADERBOARD / "submissions").glob("*/")), ids=lambda p: p.name)
 def test_committed_submissions_are_valid(directory: Path) -> None:
-    agent_class(load_submission(directory))
+    check_target(load_submission(directory))
 
 
 def test_a_module_name_already_taken_is_refused(tmp_path: Path) -> None:
     code = "class Agent:\n    pass\n"
     submission = write_submission(tmp_path, "shadow", "json.Agent", code=code)  # ships json.py
-    with pytest.raises(LeaderboardError, match="a module named 'json' was already imported from"):
-        agent_class(submission)
+    with pytest.raises(LeaderboardError, match="json.py would stand in for the module 'json'"):
+        check_target(submission)

@@ -12,11 +12,15 @@ from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import Results, RunRecord, read_results, scores, write_results
+from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.leaderboard.verify import verify_submission
 from tests.leaderboard.conftest import write_submission
 
 EVERY_RUN = 1000
+UNSANDBOXED = bwrap_path() is None
+"""Where bubblewrap is missing, results are marked ``sandbox: none``: these tests then accept them."""
+LOCAL = ["--allow-unsandboxed"] if UNSANDBOXED else []
 
 
 @pytest.fixture
@@ -44,16 +48,19 @@ def edit_json(submission: LoadedSubmission, change: Callable[[dict], None]) -> N
     submission.results_path.write_text(json.dumps(data))
 
 
+def verify(submission: LoadedSubmission, protocol: Protocol, **options: object):
+    return verify_submission(submission, protocol, allow_unsandboxed=UNSANDBOXED, **options)
+
+
 def reasons(submission: LoadedSubmission, protocol: Protocol) -> str:
-    verdict = verify_submission(submission, protocol, sample=EVERY_RUN, seed=0)
-    return "\n".join(verdict.reasons)
+    return "\n".join(verify(submission, protocol, sample=EVERY_RUN, seed=0).reasons)
 
 
 def test_honest_results_pass_and_every_run_is_replayed(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
-    verdict = verify_submission(evaluated, tiny_protocol, sample=EVERY_RUN, seed=0)
+    verdict = verify(evaluated, tiny_protocol, sample=EVERY_RUN, seed=0)
     assert verdict.ok, verdict.reasons
     assert len(verdict.replayed) == len(tiny_protocol.runs())
-    sampled = verify_submission(evaluated, tiny_protocol, seed=1)
+    sampled = verify(evaluated, tiny_protocol, seed=1)
     assert sampled.ok and len(sampled.replayed) == tiny_protocol.verify_runs
 
 
@@ -69,7 +76,7 @@ def test_forged_sla_pass_is_caught_by_the_replay(evaluated: LoadedSubmission, ti
 
 def test_forged_oracle_is_caught_by_re_solving(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
     rewrite_consistently(evaluated, tiny_protocol, lambda run: {"oracle_energy_j": run.oracle_energy_j * 1.5})
-    verdict = verify_submission(evaluated, tiny_protocol, sample=0, seed=0)  # no replay needed to catch it
+    verdict = verify(evaluated, tiny_protocol, sample=0, seed=0)  # no replay needed to catch it
     assert any("oracle_energy_j is" in reason and "when re-solved" in reason for reason in verdict.reasons)
 
 
@@ -87,9 +94,10 @@ def test_forged_oracle_is_caught_by_re_solving(evaluated: LoadedSubmission, tiny
         (lambda d: d.update(protocol_sha256="0" * 64), "protocol_sha256 does not match"),
         (lambda d: d["recordings"]["full"].update(fingerprint="a" * 64), "recording sha256 aaaaaaaaaaaa"),
         (lambda d: d["runs"][0].update(status="error", error=None), "needs an error"),
+        (lambda d: d["runs"][0].update(stream_sha256="0" * 64), "stream_sha256 is '0000"),
     ],
     ids=["ratio", "sla", "track", "overall", "missing-run", "type", "extra-field", "harness", "protocol",
-         "recording", "status"],
+         "recording", "status", "stream"],
 )
 def test_tampered_json_is_rejected_with_a_reason(
     evaluated: LoadedSubmission, tiny_protocol: Protocol, change: Callable[[dict], None], expected: str
@@ -107,7 +115,7 @@ def test_results_of_another_submission_yaml_are_rejected(evaluated: LoadedSubmis
 def test_cli_exit_status_and_reasons(
     evaluated: LoadedSubmission, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "verify", "--all"]
+    args = ["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "verify", "--all", *LOCAL]
     assert main(args) == 0
     assert "OK ucb: re-played 8 run(s)" in capsys.readouterr().out
     edit_json(evaluated, lambda d: d["runs"][0].update(energy_ratio=0.5))
@@ -119,3 +127,44 @@ def test_cli_exit_status_and_reasons(
 def test_results_round_trip_through_the_schema(evaluated: LoadedSubmission) -> None:
     results = read_results(evaluated.results_path)
     assert Results.model_validate_json(results.to_json()) == results
+
+
+def test_a_passing_run_below_the_oracle_is_impossible(
+    evaluated: LoadedSubmission, tiny_protocol: Protocol, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rejected by the audit alone, with no data: ``build`` refuses it too."""
+    passing = next(i for i, run in enumerate(read_results(evaluated.results_path).runs) if run.sla_met)
+
+    def halve(data: dict) -> None:
+        run = data["runs"][passing]
+        run["total_energy_j"] = run["oracle_energy_j"] / 2
+        run["energy_ratio"] = 0.5
+    edit_json(evaluated, halve)
+    verdict = verify(evaluated, tiny_protocol, sample=0, seed=0)
+    assert any("below the hindsight oracle's" in reason and "impossible" in reason for reason in verdict.reasons)
+    assert main(["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "build"]) == 2
+    assert "refusing to build" in capsys.readouterr().err and not (tmp_path / "README.md").exists()
+
+
+def test_the_best_run_is_always_replayed(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
+    """A forger improves the run that sets the score; a one-run sample catches it whatever its seed."""
+    runs = read_results(evaluated.results_path).runs
+    best = min((run for run in runs if run.sla_met), key=lambda run: run.energy_ratio)
+    index = runs.index(best)
+    results = read_results(evaluated.results_path)
+    forged = list(results.runs)
+    cheaper = best.oracle_energy_j + 0.5 * (best.total_energy_j - best.oracle_energy_j)
+    forged[index] = best.model_copy(update={"total_energy_j": cheaper, "energy_ratio": cheaper / best.oracle_energy_j})
+    tracks, overall = scores(forged, tiny_protocol)
+    forged_results = results.model_copy(update={"runs": forged, "tracks": tracks, "overall": overall})
+    write_results(evaluated.results_path, forged_results)
+    for seed in range(5):
+        verdict = verify(evaluated, tiny_protocol, sample=1, seed=seed)
+        assert verdict.replayed == [str(best.key)]
+        assert any("total_energy_j is" in reason for reason in verdict.reasons)
+
+
+def test_unsandboxed_results_do_not_verify_for_the_board(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
+    edit_json(evaluated, lambda d: d.update(sandbox="none"))
+    verdict = verify_submission(evaluated, tiny_protocol, sample=0, seed=0)
+    assert any("evaluated without the sandbox (sandbox: none)" in reason for reason in verdict.reasons)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -316,3 +317,28 @@ def test_mistyped_field_and_broken_yaml_name_the_file(private_catalogue: Path) -
     path.write_text("format: messenv-catalogue/1\nname: [unclosed\n")
     with pytest.raises(CatalogueError, match=rf"{re.escape(str(path))}: not valid YAML"):
         cat.catalogue()
+
+
+# ---------------------------------------------------------------------- tamper-evident cache
+
+
+def test_a_modified_cache_is_refused(published: Path, private_catalogue: Path, messenv_home: Path) -> None:
+    """pull records the converted file's sha256 apart from it; load refuses the file once it changes."""
+    source = published / "tiny.parquet"
+    write_entry(private_catalogue, "tiny-file", [(source, source.as_uri())])
+    path = pull("tiny-file")
+    checksum = messenv_home / "checksums" / "tiny-file.parquet.sha256"
+    assert checksum.read_text() == f"{sha256_of(path)}  tiny-file.parquet\n"
+    assert cat.recording_file_sha256("tiny-file") == sha256_of(path)
+    genuine = load("tiny-file")
+    write_recording(dataclasses.replace(genuine, energy_j=genuine.energy_j / 2), path)
+    modified = re.escape(f"{path}: the cached recording was modified after it was cached")
+    with pytest.raises(CatalogueError, match=modified) as error:
+        load("tiny-file")
+    assert "python -m messenv.recordings pull tiny-file" in str(error.value)
+    checksum.unlink()
+    with pytest.raises(CatalogueError, match="no recorded sha256") as error:
+        load("tiny-file")
+    assert "python -m messenv.recordings import PATH --name tiny-file" in str(error.value)
+    pull("tiny-file")
+    assert load("tiny-file").fingerprint() == genuine.fingerprint()

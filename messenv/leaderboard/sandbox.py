@@ -1,0 +1,106 @@
+"""How an agent's worker process is started: inside bubblewrap when it is installed.
+
+The worker host is a fresh interpreter (``python -m messenv.leaderboard.worker``, never a fork of
+the evaluator), so it has never held a recording; it forks one worker per run before any of the
+submission's code is imported (:mod:`messenv.leaderboard.worker`). With bubblewrap (``bwrap``, Debian package
+``bubblewrap``) it runs in a sandbox that mounts, read-only, only the system (``/usr``), the Python
+installation and virtual environment, the two source folders the worker needs (``messenv`` and
+``messenv_agents``, which define ``TaskSpec`` and the agent base classes) and the submission's own
+folder (at ``/submission``); ``/tmp`` and ``HOME`` are private tmpfs and everything else is
+read-only. Not mounted at all: ``$MESSENV_HOME`` (the recordings), the repository (other
+submissions, the tests), ``../shared``. It has no network (``--unshare-net``), its own PID, IPC
+and UTS namespaces, an unprivileged uid (65534), a new session (no terminal to inject into) and
+dies with the evaluator (``--die-with-parent``). Environment variables are not inherited: the
+worker gets a fixed, minimal environment.
+
+Without bubblewrap the worker still runs in its own process with the same resource limits and
+seccomp filter (see :mod:`messenv.leaderboard.worker`), and results are marked ``sandbox: none``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+SANDBOX_BWRAP = "bwrap"
+SANDBOX_NONE = "none"
+SUBMISSION_MOUNT = "/submission"
+SANDBOX_HOME = "/home/agent"
+WORKER_MODULE = "messenv.leaderboard.worker"
+WORKER_PACKAGES = ("messenv", "messenv_agents")
+PASSED_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LANG", "LC_ALL")
+"""Only these of the evaluator's variables reach the worker (thread counts change BLAS's sums)."""
+UNPRIVILEGED_ID = "65534"
+WRITABLE = ("/tmp", SANDBOX_HOME, "/dev/shm")
+"""The sandbox's only writable places (private tmpfs), emptied between runs."""
+
+
+def bwrap_path() -> str | None:
+    """The ``bwrap`` executable, or ``None`` when bubblewrap is not installed."""
+    return shutil.which("bwrap")
+
+
+def sandbox_kind() -> str:
+    """:data:`SANDBOX_BWRAP` when bubblewrap is installed, else :data:`SANDBOX_NONE`."""
+    return SANDBOX_BWRAP if bwrap_path() else SANDBOX_NONE
+
+
+def package_dirs(names: tuple[str, ...] = WORKER_PACKAGES) -> list[Path]:
+    """Where the packages the worker imports live (found without importing them)."""
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"package {name!r} is not installed")
+        dirs += [Path(location).resolve() for location in spec.submodule_search_locations]
+    return dirs
+
+
+def worker_environment(home: str) -> dict[str, str]:
+    """The worker's whole environment: fixed values plus :data:`PASSED_ENVIRONMENT` if set."""
+    environment = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": "/tmp", "PYTHONHASHSEED": "0"}
+    environment.update({name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ})
+    return environment
+
+
+def _system_mounts() -> Iterator[str]:
+    yield from ("--ro-bind", "/usr", "/usr")
+    for name in ("lib", "lib32", "lib64", "bin", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            yield from ("--symlink", os.readlink(path), str(path))
+        elif path.is_dir():
+            yield from ("--ro-bind", str(path), str(path))
+    for name in ("/etc/ld.so.cache", "/etc/localtime"):
+        yield from ("--ro-bind-try", name, name)
+
+
+def _python_mounts() -> Iterator[str]:
+    """The interpreter, the environment's site-packages and the worker's packages, read-only."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.prefix), *package_dirs()}
+    for root in sorted(roots, key=lambda p: len(p.parts)):
+        if root != Path("/usr") and Path("/usr") not in root.parents:
+            yield from ("--ro-bind", str(root), str(root))
+
+
+def worker_command(submission_dir: Path, control_fd: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the worker host (the zygote) for ``submission_dir``,
+    which talks to the evaluator on the socket ``control_fd``."""
+    python = [sys.executable, "-s", "-P", "-m", WORKER_MODULE]
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return [*python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))
+    command = [
+        bwrap, "--die-with-parent", "--new-session", "--unshare-all",
+        "--uid", UNPRIVILEGED_ID, "--gid", UNPRIVILEGED_ID,
+        *_system_mounts(), *_python_mounts(),
+        "--ro-bind", str(submission_dir.resolve()), SUBMISSION_MOUNT,
+        "--proc", "/proc", "--dev", "/dev", *(arg for path in WRITABLE for arg in ("--tmpfs", path)),
+        "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
+        *python, SUBMISSION_MOUNT, str(control_fd), "--sandboxed",
+    ]
+    return command, worker_environment(SANDBOX_HOME)

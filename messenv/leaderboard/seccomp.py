@@ -1,0 +1,93 @@
+"""A seccomp filter the worker loads before it imports a submission: no new processes, no ptrace.
+
+Resource limits cannot stop an agent from spawning processes when the evaluator runs as root
+(``RLIMIT_NPROC`` does not bind root, and bubblewrap maps the sandbox's uid to the caller's), so the
+kernel is told instead: creating a process (``fork``, ``vfork``, ``clone`` without
+``CLONE_THREAD``), tracing or reading another process's memory (``ptrace``,
+``process_vm_readv/writev``), System V / POSIX message and shared-memory IPC and the kernel
+keyrings (state that would outlive the worker, for the next run to read) kill the worker at once
+with ``SIGSYS``. Threads stay allowed (BLAS uses them); ``clone3``, whose flags a filter
+cannot read, fails with ``ENOSYS`` so that the C library falls back to ``clone``.
+
+The filter is built with libseccomp (the library bubblewrap and systemd use), called through
+:mod:`ctypes`; see seccomp_rule_add(3).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+
+SCMP_ACT_KILL_PROCESS = 0x80000000
+SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_CMP_MASKED_EQ = 7
+CLONE_THREAD = 0x00010000
+KILLED_SYSCALLS = (
+    "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
+    "shmget", "shmat", "msgget", "msgsnd", "semget", "mq_open", "add_key", "keyctl", "request_key",
+)
+KILLED_SIGNAL_HINT = "a forbidden system call (spawning a process, ptrace, IPC or a keyring)"
+
+
+class SeccompError(OSError):
+    """libseccomp is missing or the kernel refused the filter."""
+
+
+class _ArgCmp(ctypes.Structure):
+    _fields_ = [
+        ("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64),
+    ]
+
+
+def _errno_action(code: int) -> int:
+    return 0x00050000 | (code & 0xFFFF)
+
+
+def _library() -> ctypes.CDLL:
+    name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
+    try:
+        lib = ctypes.CDLL(name, use_errno=True)
+    except OSError as error:
+        raise SeccompError(f"libseccomp is not installed ({error}); install the Debian package libseccomp2") from None
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_ArgCmp),
+    ]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def forbid_processes() -> None:
+    """Load the filter into the calling process (and every thread it starts later); irreversible.
+
+    Raises:
+        SeccompError: libseccomp is missing or a rule or the load failed.
+    """
+    lib = _library()
+    context = lib.seccomp_init(SCMP_ACT_ALLOW)
+    if not context:
+        raise SeccompError("seccomp_init failed")
+    try:
+
+        def add(action: int, name: str, *conditions: _ArgCmp) -> None:
+            number = lib.seccomp_syscall_resolve_name(name.encode())
+            if number < 0:
+                return  # not a system call on this architecture (aarch64 has no fork or vfork)
+            array = (_ArgCmp * len(conditions))(*conditions) if conditions else None
+            status = lib.seccomp_rule_add_array(context, action, number, len(conditions), array)
+            if status < 0:
+                raise SeccompError(f"seccomp rule for {name} failed ({errno.errorcode.get(-status, status)})")
+
+        for name in KILLED_SYSCALLS:
+            add(SCMP_ACT_KILL_PROCESS, name)
+        add(SCMP_ACT_KILL_PROCESS, "clone", _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
+        add(_errno_action(errno.ENOSYS), "clone3")
+        status = lib.seccomp_load(context)
+        if status < 0:
+            raise SeccompError(f"seccomp_load failed ({errno.errorcode.get(-status, status)})")
+    finally:
+        lib.seccomp_release(context)

@@ -1,0 +1,254 @@
+"""Inside the sandbox: the worker host (a zygote) and the one worker per run it forks.
+
+Started as ``python -m messenv.leaderboard.worker SUBMISSION_DIR CONTROL_FD`` (see
+:mod:`messenv.leaderboard.sandbox` and :mod:`messenv.leaderboard.host`), the host imports the
+trusted code every worker needs (numpy, messenv, the reference agents of ``messenv_agents``) and
+never any of the submission's code. It makes itself non-dumpable (no other process of the
+sandbox may trace it or read its memory) and then serves the evaluator's control socket:
+
+* ``spawn`` (with two pipe descriptors attached): empty the sandbox's writable folders, so that
+  nothing a previous run wrote is left, then fork a worker on those pipes;
+* ``end``: kill the worker if it still runs, reap it and reply its exit status.
+
+A forked worker starts from the host's pristine state, so runs share nothing: not memory, not
+files, not processes (it cannot start any). Before any of the submission's code runs, it:
+
+1. closes the control socket;
+2. sets resource limits: address space (the protocol's ``memory_limit_mb``), CPU seconds (the
+   run's time limit), open files, file size, processes, no core dumps;
+3. loads the seccomp filter of :mod:`messenv.leaderboard.seccomp` (no processes, no ptrace, no
+   IPC or keyrings that could outlive it).
+
+Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
+submission's folder or its declared package, builds the agent and replies ``ready``. The messages
+are then ``reset(spec, seed)`` (no reply: an error surfaces at the next message), ``act(obs,
+update)`` (reply: the action) and ``finish(update)`` (reply: ``ok``), where ``update`` holds the
+previous step's ``(action, reward, info)``, run first with the observation of the previous
+``act``, as the harness passes it. Any exception of the
+agent, ``KeyboardInterrupt`` and ``SystemExit`` included, is replied as ``error`` and ends the
+worker. Nothing here is trusted by the evaluator: it validates every reply, enforces time by
+killing the worker, and measures energy and quality itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import inspect
+import json
+import math
+import os
+import pkgutil
+import resource
+import shutil
+import signal
+import socket
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import messenv_agents
+from messenv.config import constructor_parameters
+from messenv.harness import InvalidActionError
+from messenv.leaderboard.sandbox import WRITABLE
+from messenv.leaderboard.seccomp import forbid_processes
+from messenv.leaderboard.wire import MAX_TEXT, encode_reply, read_message, write_all
+
+AGENT_METHODS = ("reset", "act", "update")
+OPEN_FILES = 64
+FILE_SIZE_BYTES = 64 << 20
+PROCESSES = 256
+"""Threads count as processes for ``RLIMIT_NPROC``: BLAS needs some. New processes are stopped by seccomp."""
+PR_SET_DUMPABLE = 4
+CONTROL_BYTES = 1024
+
+
+class TargetError(Exception):
+    """The target is not an acceptable agent class (the message says why)."""
+
+
+def set_limits(memory_mb: int, cpu_s: float) -> None:
+    """Resource limits of the worker (both soft and hard, so final)."""
+    cpu = math.ceil(cpu_s) + 1
+    for limit, value in (
+        (resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_NOFILE, OPEN_FILES),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_BYTES), (resource.RLIMIT_NPROC, PROCESSES), (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(limit, (value, value))
+
+
+def describe(error: BaseException) -> str:
+    """``Type: message (at file:line in function)`` of the innermost frame, shortened."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    text = f"{type(error).__name__}: {error}{where}"
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _allowed_roots(submission_dir: Path, packages: list[str]) -> list[Path]:
+    roots = [submission_dir.resolve()]
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            roots += [Path(p).resolve() for p in spec.submodule_search_locations]
+        elif spec is not None and spec.origin:
+            roots.append(Path(spec.origin).resolve())
+    return roots
+
+
+def load_class(target: str, submission_dir: Path, packages: list[str]) -> type:
+    """Import ``target`` and check it is an agent class from an allowed place.
+
+    Raises:
+        TargetError: not a class, a class defined elsewhere (e.g. ``subprocess.Popen``), or one
+            without ``reset``/``act``/``update``.
+    """
+    module_name, _, class_name = target.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not isinstance(cls, type):
+        raise TargetError(f"{target} is not a class ({type(cls).__name__})")
+    try:
+        source = Path(inspect.getfile(cls)).resolve()
+    except TypeError:
+        raise TargetError(f"{target} is a built-in class, not one of the submission's") from None
+    roots = _allowed_roots(submission_dir, packages)
+    if not any(source == root or root in source.parents for root in roots):
+        raise TargetError(f"{target} is defined in {source}, outside the submission's folder and declared package")
+    missing = [name for name in AGENT_METHODS if not callable(getattr(cls, name, None))]
+    if missing:
+        raise TargetError(f"{target} does not implement {missing} of the agent protocol")
+    return cls
+
+
+def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
+    """The agent named by the ``init`` message, built from its parameters."""
+    sys.path.insert(0, str(submission_dir))
+    cls = load_class(init["target"], submission_dir, init["packages"])
+    params = init["params"]
+    accepted = constructor_parameters(cls)
+    unknown = sorted(set(params) - set(accepted or params))
+    if unknown:
+        raise TargetError(f"{cls.__name__} does not take parameter(s) {unknown}; it takes {accepted}")
+    return cls(**params)
+
+
+def serve(agent: Any, messages: Any, out: int) -> None:
+    """Answer the evaluator's messages until ``finish`` (see the module docstring).
+
+    ``act`` and ``finish`` carry the previous step's ``update`` arguments (or ``None``), which run
+    first, with the observation of the previous ``act``: one message per step.
+    """
+    obs = None
+    while True:
+        op, *args = read_message(messages)
+        if op == "reset":
+            agent.reset(*args)
+            continue
+        if args[-1] is not None:
+            agent.update(obs, *args[-1])
+        if op != "act":
+            write_all(out, encode_reply("ok"))
+            return
+        obs = args[0]
+        action = agent.act(obs)
+        if not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
+            kind = type(action).__name__
+            raise InvalidActionError(f"agent returned action {action!r} ({kind}); valid actions are ints")
+        write_all(out, encode_reply("action", int(action)))
+
+
+def run_worker(in_fd: int, out: int, submission_dir: Path) -> None:
+    """One run (in a forked worker): limits, seccomp, build the agent, serve; every failure is replied."""
+    messages = os.fdopen(in_fd, "rb", buffering=1 << 16)
+    try:
+        _, init = read_message(messages)
+        set_limits(init["memory_mb"], init["cpu_s"])
+        forbid_processes()
+        agent = build_agent(init, submission_dir)
+        write_all(out, encode_reply("ready", str(getattr(agent, "name", type(agent).__name__))[:MAX_TEXT]))
+        serve(agent, messages, out)
+    except BaseException as error:  # noqa: BLE001 - every failure of the agent is reported, then the worker ends
+        text = f"InvalidActionError: {error}" if isinstance(error, InvalidActionError) else describe(error)
+        write_all(out, encode_reply("error", text[:MAX_TEXT]))
+
+
+def preload() -> None:
+    """Import the trusted modules every worker may need, once, in the host (forks then share them)."""
+    for module in pkgutil.iter_modules(messenv_agents.__path__, "messenv_agents."):
+        try:
+            importlib.import_module(module.name)
+        except ImportError:
+            pass  # an optional dependency (torch) is missing: a worker that needs it fails by itself
+
+
+def empty_writable(sandboxed: bool) -> None:
+    """Delete everything in the sandbox's writable folders (nothing, unsandboxed: they are the host's)."""
+    for folder in WRITABLE if sandboxed else ():
+        for entry in Path(folder).iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _end(child: int | None) -> int | None:
+    """Kill ``child`` if it runs, reap it; its exit status (negative: the signal), ``None`` if none."""
+    if child is None:
+        return None
+    try:
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def host(control: socket.socket, submission_dir: Path, sandboxed: bool, cpu: int | None) -> None:
+    """Serve ``spawn``/``end`` requests on ``control`` until the evaluator closes it (on ``cpu``, if given)."""
+    preload()
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})  # after numpy's import: BLAS keeps its thread count
+        except OSError:
+            pass
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    control.sendall(json.dumps({"ready": True}).encode())
+    child: int | None = None
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, CONTROL_BYTES, 2)
+        if not message:
+            _end(child)
+            return
+        request = json.loads(message)
+        if request["op"] == "spawn":
+            _end(child)
+            empty_writable(sandboxed)
+            child = os.fork()
+            if child == 0:
+                control.close()
+                try:
+                    run_worker(fds[0], fds[1], submission_dir)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            control.sendall(json.dumps({"spawned": True}).encode())
+        else:
+            status, child = _end(child), None
+            control.sendall(json.dumps({"status": status}).encode())
+
+
+def main(argv: list[str]) -> int:
+    """``SUBMISSION_DIR CONTROL_FD [--sandboxed] [--cpu N]``: run the host (see the module docstring)."""
+    control = socket.socket(fileno=int(argv[1]))
+    options = argv[2:]
+    cpu = int(options[options.index("--cpu") + 1]) if "--cpu" in options else None
+    host(control, Path(argv[0]), "--sandboxed" in options, cpu)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,236 @@
+"""Hostile submissions (issue 9): every attack ends as a failed run, a refused submission or a
+rejected result with a clear reason, never as a score, and the honest submissions evaluated in
+the same call keep their exact figures.
+
+All the hostile agents (tests/leaderboard/hostile_agents.py) are evaluated in ONE
+``evaluate`` call between two honest submissions, as a maintainer would evaluate a batch of pull
+requests, on a one-run protocol with a 5 s per-step limit and a 1 GiB address-space limit. The
+attacks on the file system and the network are only stopped by the bubblewrap sandbox: their
+tests skip where ``bwrap`` is not installed (CI installs it).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from messenv.leaderboard.__main__ import main
+from messenv.leaderboard.evaluate import evaluate_submission
+from messenv.leaderboard.protocol import load_protocol
+from messenv.leaderboard.records import Results, read_results
+from messenv.leaderboard.sandbox import bwrap_path
+from messenv.leaderboard.schema import LeaderboardError
+from messenv.leaderboard.submission import check_target, load_submission
+from messenv.leaderboard.verify import verify_submission
+from messenv.recordings.store import write_recording
+from tests.conftest import REPO_ROOT, SHARED_DATA
+from tests.factories import make_recording
+from tests.leaderboard.conftest import write_submission
+from tests.leaderboard.hostile_agents import ATTACKS
+
+needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) is not installed; CI installs it")
+HONEST = "messenv_agents.ucb.UCB1Agent"
+FIGURES = ("status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio")
+
+
+@dataclass
+class Batch:
+    """The evaluated batch: where things are, and what the socket listener received."""
+
+    root: Path
+    protocol_path: Path
+    home: Path
+    secrets: list[str]
+    connections: list[bytes]
+
+    def results(self, name: str) -> Results:
+        return read_results(self.root / "submissions" / name / "results.json")
+
+    def error(self, name: str) -> str:
+        (run,) = self.results(name).runs
+        assert run.status != "ok" and run.total_energy_j is None, run
+        return run.error or ""
+
+
+def figures(results: Results) -> list[tuple]:
+    return [tuple(getattr(run, name) for name in FIGURES) for run in results.runs]
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A TCP server on 127.0.0.1 that records whatever connects to it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            received.append(connection.recv(100) or b"(connected)")
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], received
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory, listener: tuple[int, list[bytes]]) -> Batch:
+    """Every attack plus two honest submissions, evaluated in one CLI call."""
+    root = tmp_path_factory.mktemp("hostile")
+    home = tmp_path_factory.mktemp("hostile_home")
+    port, connections = listener
+    recording = write_recording(make_recording(n=60), home / "tiny.parquet")
+    protocol_path = root / "protocol.yaml"
+    protocol_path.write_text(yaml.safe_dump({
+        "format": "messenv-leaderboard-protocol/1", "warmup_requests": 5, "time_limit_s": 30.0,
+        "step_time_limit_s": 5.0, "memory_limit_mb": 1024, "verify_runs": 1,
+        "tracks": [{"name": "one", "description": "one run", "recording": {"path": str(recording)},
+                    "alphas": {"alpha_bench": 0.55}, "seeds": [0]}],
+    }), encoding="utf-8")
+    secrets = [str(home), str(recording), str(REPO_ROOT / "leaderboard" / "submissions"), str(REPO_ROOT / "tests"),
+               str(root / "submissions"), str(SHARED_DATA), str(Path.home() / ".cache")]
+    targets = root / "outside"
+    targets.mkdir()
+    params = {
+        "file_system": {"paths": secrets},
+        "writes": {"paths": [str(targets / "owned.txt"), str(home / "owned.txt"),
+                             str(root / "submissions" / "writes" / "owned.txt")]},
+        "socket": {"port": port},
+    }
+    directories = [write_submission(root, "honest-before", HONEST).directory]
+    for name, code in ATTACKS.items():
+        module = f"hostile_{name}"
+        submission = write_submission(root, name.replace("_", "-"), f"{module}.Hostile", params.get(name), code=code)
+        directories.append(submission.directory)
+    directories.append(write_submission(root, "honest-after", HONEST).directory)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MESSENV_HOME", str(home))
+        assert main(["--protocol", str(protocol_path), "evaluate", "--no-progress", *map(str, directories)]) == 0
+        write_submission(root / "alone", "honest-alone", HONEST)
+        alone = root / "alone" / "submissions" / "honest-alone"
+        assert main(["--protocol", str(protocol_path), "evaluate", "--no-progress", str(alone)]) == 0
+    return Batch(root, protocol_path, home, secrets, connections)
+
+
+def test_honest_submissions_keep_their_exact_figures(batch: Batch) -> None:
+    alone = read_results(batch.root / "alone" / "submissions" / "honest-alone" / "results.json")
+    assert all(run.status == "ok" for run in alone.runs)
+    assert figures(batch.results("honest-before")) == figures(alone) == figures(batch.results("honest-after"))
+
+
+def test_no_attack_scores(batch: Batch) -> None:
+    """Every hostile run failed, except two that play on: the nondeterministic agent (which verify
+    rejects) and the one that looks for a previous run's traces (finds none, so plays honestly)."""
+    for name in ATTACKS:
+        results = batch.results(name.replace("_", "-"))
+        if name not in ("nondeterministic", "carries_state"):
+            assert results.overall.pass_rate == 0.0, name
+            assert all(run.status != "ok" for run in results.runs), (name, results.runs)
+
+
+@needs_bwrap
+def test_gc_and_frames_find_no_env(batch: Batch) -> None:
+    assert "peek found: []" in batch.error("gc-frames")
+
+
+@needs_bwrap
+def test_the_file_system_holds_no_data(batch: Batch) -> None:
+    assert "readable: []" in batch.error("file-system")
+
+
+@needs_bwrap
+def test_nothing_is_written_outside_the_sandbox(batch: Batch) -> None:
+    assert "wrote: []" in batch.error("writes")
+    assert not list(batch.root.rglob("owned.txt")) and not list(batch.home.rglob("owned.txt"))
+
+
+@needs_bwrap
+def test_no_network(batch: Batch) -> None:
+    error = batch.error("socket")
+    assert error.startswith(("ConnectionRefusedError", "OSError")), error
+    assert batch.connections == []
+
+
+def test_patching_at_import_changes_nothing_outside_the_worker(batch: Batch) -> None:
+    assert batch.error("patches").startswith("RuntimeError: the patch had no effect: this step cost")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("os-exit", "the agent's worker closed the pipe; it exited with status 0"),
+        ("sys-exit", "SystemExit: 0"),
+        ("keyboard-interrupt", "KeyboardInterrupt"),
+        ("exit-at-import", "the agent's worker did not start (closed the pipe); it exited with status 3"),
+        ("swallows-timeouts", "over the 5 s per-step time limit"),
+        ("disarms-timeouts", "over the 5 s per-step time limit"),
+        ("c-busy-loop", "over the 5 s per-step time limit"),
+        ("memory", "MemoryError"),
+        ("spawns", "killed by SIGSYS: a forbidden system call (spawning a process"),
+        ("forks", "killed by SIGSYS: a forbidden system call (spawning a process"),
+        ("forged-reply", "sent a malformed reply (ok carries no value)"),
+        ("oversized-reply", "sent an oversized reply (1073741824 bytes"),
+        ("reexported-popen", "is defined in"),
+    ],
+)
+def test_attack_fails_its_run_with_a_reason(batch: Batch, name: str, expected: str) -> None:
+    assert expected in batch.error(name)
+
+
+def test_no_state_is_carried_from_run_to_run(tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four runs of one agent that looks for traces of its previous runs: it finds none, so all pass."""
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    protocol = load_protocol(batch.protocol_path)
+    track = protocol.tracks[0].model_copy(update={"seeds": [0, 1, 2, 3]})
+    protocol = protocol.model_copy(update={"tracks": [track]})
+    submission = write_submission(tmp_path, "carries", "hostile_carries.Hostile", code=ATTACKS["carries_state"])
+    results = evaluate_submission(submission, protocol, show_progress=False)
+    assert [run.status for run in results.runs] == ["ok"] * 4, [run.error for run in results.runs]
+
+
+def test_nondeterminism_is_rejected_by_verify(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    submission = load_submission(batch.root / "submissions" / "nondeterministic")
+    verdict = verify_submission(submission, load_protocol(batch.protocol_path), sample=10, seed=0,
+                                allow_unsandboxed=bwrap_path() is None)
+    assert not verdict.ok
+    assert any("when re-played" in reason or "when recomputed" in reason for reason in verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("target", "code", "expected"),
+    [
+        ("subprocess.Popen", None, "module 'subprocess' is not beside submission.yaml and no package is declared"),
+        ("os.system", None, "module 'os' is not beside submission.yaml"),
+        ("hostile_function.make_agent", "def make_agent():\n    return None\n", "defines no class 'make_agent'"),
+        ("csv.Agent", "class Agent:\n    pass\n", "csv.py would stand in for the module 'csv'"),
+        ("numpy.Agent", "class Agent:\n    pass\n", "numpy.py would stand in for the module 'numpy'"),
+        ("messenv_agents.fixed.LargestOnlyAgent", None, "no package is declared"),
+    ],
+    ids=["popen", "os-system", "function", "stdlib-shadow", "numpy-shadow", "undeclared-package"],
+)
+def test_a_target_that_is_not_the_submissions_agent_class_is_refused(
+    tmp_path: Path, target: str, code: str | None, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = write_submission(tmp_path, "refused", target, code=code, package=None)
+    with pytest.raises(LeaderboardError, match="agent.target") as error:
+        check_target(submission)
+    assert expected in str(error.value)
+    protocol = str(REPO_ROOT / "leaderboard" / "protocol.yaml")
+    assert main(["--protocol", protocol, "evaluate", str(submission.directory)]) == 2
+    assert expected in capsys.readouterr().err
+    assert not submission.results_path.exists()

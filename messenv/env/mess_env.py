@@ -136,9 +136,11 @@ class MessEnv(gym.Env[dict, int]):
     Every step: `models` (indices run), `answer_model`, `explored`, `feedback` (whether the
     quality is revealed), `quality` and `cost` (`None` when feedback is withheld), `energy_j`,
     `latency_s`, `running_quality` (mean TRUE quality so far, withheld steps included) and
-    `sla_gap = alpha - running_quality`. After an explore action also `outcomes` =
+    `sla_gap = alpha - running_quality`: both are for plots and loggers; an agent under sparse
+    feedback must not read them (two consecutive running means give a withheld quality away), and
+    the leaderboard never hands them to one. After an explore action also `outcomes` =
     `{"quality": [M] or None, "energy_j": [M], "latency_s": [M]}`. At the last step also
-    `episode`: the episode summary (total energy, mean quality, SLA met, violation, model shares,
+    `episode_summary`: the episode summary (total energy, mean quality, SLA met, violation, model shares,
     exploration share and energy, feedback share).
 
     ## Scenarios

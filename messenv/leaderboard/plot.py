@@ -29,6 +29,30 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+LABEL_OFFSETS = [(6, 4), (6, -11), (-6, 4), (-6, -11), (6, 15), (6, -22), (-6, 15), (-6, -22), (6, 26), (6, -33)]
+"""Where a point's label may go, in points from the point, tried in order."""
+
+
+def label_points(axes, points: list[tuple[str, float, float]], fontsize: float = 8) -> None:
+    """Annotate each ``(name, x, y)`` at the first of :data:`LABEL_OFFSETS` whose text box overlaps
+    no label placed before it (boxes estimated from the name's length), so that close points keep
+    readable labels; the plot's limits must be final (they fix the data-to-display transform)."""
+    axes.autoscale_view()
+    to_points = 72.0 / axes.figure.dpi
+    placed: list[tuple[float, float, float, float]] = []
+    for name, x, y in sorted(points, key=lambda p: (p[1], -p[2])):
+        px, py = (value * to_points for value in axes.transData.transform((x, y)))
+        width, height = 0.6 * fontsize * len(name), fontsize
+        for dx, dy in LABEL_OFFSETS:
+            left = px + dx if dx > 0 else px + dx - width
+            box = (left, py + dy, left + width, py + dy + height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        axes.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                      ha="left" if dx > 0 else "right")
+
+
 def _plotted(rows: list[Row]) -> list[Row]:
     return [row for row in rows if row.all_runs_ratio is not None and row.quality_margin is not None]
 
@@ -47,9 +71,6 @@ def pareto_svg(board: Board) -> str:
         )
         for row in references:
             axes.scatter(row.all_runs_ratio, 100 * row.quality_margin, marker="*", s=160, color="#444444", zorder=3)
-        for row in entries + references:
-            axes.annotate(row.name, (row.all_runs_ratio, 100 * row.quality_margin), textcoords="offset points",
-                          xytext=(6, 4), fontsize=8)
         front = pareto_front([(row.all_runs_ratio, 100 * row.quality_margin) for row in entries])
         axes.plot([x for x, _ in front], [y for _, y in front], color="#1f77b4", linewidth=1, alpha=0.6,
                   label="Pareto front (submissions)")
@@ -58,7 +79,8 @@ def pareto_svg(board: Board) -> str:
         axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
         axes.xaxis.set_minor_formatter(NullFormatter())
         axes.margins(x=0.12, y=0.08)
-        axes.set_xlabel("energy ÷ oracle energy (geometric mean over finished runs, log scale)")
+        label_points(axes, [(row.name, row.all_runs_ratio, 100 * row.quality_margin) for row in entries + references])
+        axes.set_xlabel("energy ÷ oracle energy, geometric mean over ALL finished runs, passing or not (log scale)")
         axes.set_ylabel("final quality − α (mean over runs, points)")
         figure.colorbar(scatter, ax=axes, label="pass rate")
         axes.legend(loc="lower right", fontsize=8)

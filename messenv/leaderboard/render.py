@@ -275,7 +275,8 @@ def page(board: Board) -> str:
 <h1>messenv leaderboard</h1>
 <p>Energy-optimal LLM request routing under a quality SLA (MESS+). Cells: energy ÷ hindsight-oracle
 energy over runs that met the SLA (lower is better, 1.000 is the limit), and the pass rate in
-parentheses. Ranked by overall pass rate, then overall ratio. Scoring and submission rules:
+parentheses. Ranked by the number of tracks met (pass rate ≥ 95 %), then the energy ratio over
+those tracks. Scoring and submission rules:
 <a href="README.md">README.md</a>.</p>
 <table id="leaderboard">
 <caption>Board ({len(board.entries)} submissions; shaded rows are references)</caption>
@@ -287,8 +288,10 @@ parentheses. Ranked by overall pass rate, then overall ratio. Scoring and submis
 <h2>Energy vs quality</h2>
 <figure id="pareto">
 {pareto_svg(board)}
-<figcaption>Each point: a submission's geometric-mean energy ratio over its finished runs and its mean
-final quality above α; colour is the pass rate, stars are the references.</figcaption>
+<figcaption>Each point: a submission's geometric-mean energy ratio over ALL its finished runs, passing or
+not, and its mean final quality above α; colour is the pass rate, stars are the references. The
+table's ratio counts passing runs only, so a submission that misses α on some runs sits at another
+x here than its table figure: a run that misses α can spend less than the oracle.</figcaption>
 </figure>
 <p>Harness <code>{html.escape(board.harness_version)}</code>, protocol sha256 <code>{board.protocol.digest()[:16]}…</code>.</p>
 </body>

@@ -55,3 +55,37 @@ def cheapest_mix(energy: Sequence[float], quality: Sequence[float], target: floa
         return best
     top = max(range(n), key=lambda m: (quality[m], -energy[m]))
     return Mix(top, top, 0.0, False)
+
+
+def cheapest_mix_within(
+    energy: Sequence[float], quality: Sequence[float], cost: Sequence[float], target: float, limit: float
+) -> Mix:
+    """The minimum-energy mix of at most two models whose mean quality is at least ``target`` and
+    whose mean cost (a latency SLO's cost) is at most ``limit``.
+
+    With the second constraint an optimal basic solution can mix three models; this searches the
+    mixes of one or two (on a pair the feasible weights form an interval and the energy is linear
+    in the weight, so an endpoint is optimal), which finds the optimum whenever it mixes at most
+    two models. When no such mix meets both, the cost constraint is dropped (the quality SLA comes
+    first): :func:`cheapest_mix`.
+    """
+    n = len(energy)
+    best_cost, best = float("inf"), None
+    for i in range(n):
+        for j in range(i, n):
+            low, high = 0.0, 1.0  # feasible weights of j
+            for slope, gap in ((quality[j] - quality[i], target - quality[i]), (cost[i] - cost[j], cost[i] - limit)):
+                # slope·w >= gap
+                if slope > 0:
+                    low = max(low, gap / slope)
+                elif slope < 0:
+                    high = min(high, gap / slope)
+                elif gap > TOLERANCE:
+                    high = -1.0
+            if low > high + TOLERANCE:
+                continue
+            for w in (low, max(low, high)):
+                value = energy[i] + w * (energy[j] - energy[i])
+                if value < best_cost:
+                    best_cost, best = value, Mix(i, j, w, True)
+    return best if best is not None else cheapest_mix(energy, quality, target)

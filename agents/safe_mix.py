@@ -42,6 +42,16 @@ confidence bound. The explore action (``spec.explore_action``) is also played on
 first request, to learn every model's energy; without it each model is played once instead.
 Quality revealed by an explore step (``info["outcomes"]``) updates every model.
 
+Scenarios (:mod:`messenv.env.scenario`): in a changing zoo the LP, the best draw and the bound
+of step 4 range over the models the action mask allows, and a model that joins is learnt like the
+first request (by the explore action, which then queries the available models only). Under
+delayed feedback an answer counts as withheld (at its posterior mean, with its variance) until its
+quality arrives in ``info["delayed_feedback"]``; it is then banked and taught to the posterior
+(:class:`messenv_agents.base.PendingRequests`). A latency SLO is a second budget of the LP, as the
+resources of bandits with knapsacks: the mean latency cost of the mix must stay within
+``(L·T − spent) ÷ R`` (:func:`messenv_agents.mix_lp.cheapest_mix_within`, each model's latency
+cost the mean observed), and where no mix meets both, the quality SLA comes first.
+
 Scale-free: energy enters only through the LP, whose solution does not change when every energy is
 multiplied by a constant, and through the ratio of step 4, so the same defaults serve a zoo at 5 J
 and at 5 kJ per request.
@@ -63,8 +73,8 @@ import math
 import numpy as np
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent
-from messenv_agents.mix_lp import Mix, cheapest_mix
+from messenv_agents.base import BaseAgent, PendingRequests, allowed_models
+from messenv_agents.mix_lp import Mix, cheapest_mix, cheapest_mix_within
 
 
 class SafeMixAgent(BaseAgent):
@@ -100,30 +110,45 @@ class SafeMixAgent(BaseAgent):
         self.safe_mode = False
         self._posterior: tuple[np.ndarray, np.ndarray, float] | None = None
         self._energy: list[float] | None = None  # energy_mean() as a list, until the next observation
+        self.allowed: np.ndarray | None = None  # the action mask of a changing zoo (None: every model)
+        self.pending = PendingRequests()
+        self.answered: dict[int, int] = {}  # step -> answering model, while its quality is due (delay)
+        self.latency_sum = np.zeros(n_models)  # latency SLO: each model's summed latency cost ...
+        self.latency_count = np.zeros(n_models)  # ... and how many were observed
+        self.latency_spent = 0.0  # the latency cost of the requests served so far
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh statistics and budget for a stream of ``spec.n_requests`` requests."""
         super().reset(spec, seed)
         self._allocate(spec.n_models)
+        self.pending = PendingRequests(spec.feedback_delayed)
 
     # ------------------------------------------------------------------ policy
     def act(self, obs: dict) -> int:
         """Learn every energy first; else the cheapest mix meeting ``r⁺``, or the best draw when a
-        wrong answer could leave the SLA out of reach."""
+        wrong answer could leave the SLA out of reach (among the models the action mask allows)."""
         spec = self._require_spec()
+        self.allowed = allowed_models(obs, spec.n_models)
         banked, banked_variance = self.banked_estimate()
         self.target = self.required_rate(banked, banked_variance)
-        unseen = np.flatnonzero(self.energy_count == 0)
-        if unseen.size:
-            return spec.explore_action if spec.explore_action is not None else int(unseen[0])
+        unseen = self.energy_count == 0
+        if self.allowed is not None:
+            unseen &= self.allowed
+        if unseen.any():
+            return spec.explore_action if spec.explore_action is not None else int(np.argmax(unseen))
         self.mix = self.choose_mix()
         self.safe_mode = self.mix.feasible and not self.room_to_recover(banked, banked_variance)
         if self.safe_mode:
-            best = int(np.argmax(self.draws))
+            draws = self.draws if self.allowed is None else np.where(self.allowed, self.draws, -1.0)
+            best = int(np.argmax(draws))
             self.mix = Mix(best, best, 0.0, False)
-            if best == spec.n_models - 1 and self.explore_is_cheap():
+            if best == self.largest() and self.explore_is_cheap():
                 return spec.explore_action
         return self.pick(obs, self.mix)
+
+    def largest(self) -> int:
+        """The largest available model: the one that answers the explore action."""
+        return self.spec.n_models - 1 if self.allowed is None else int(np.flatnonzero(self.allowed)[-1])
 
     def explore_is_cheap(self) -> bool:
         """Whether the explore action costs at most ``explore_extra`` × the largest model's energy
@@ -131,7 +156,9 @@ class SafeMixAgent(BaseAgent):
         if self.spec.explore_action is None:
             return False
         energy = self.energy_mean()
-        return float(energy[:-1].sum()) <= self.explore_extra * float(energy[-1])
+        largest = self.largest()
+        others = energy[:largest] if self.allowed is None else energy[:largest][self.allowed[:largest]]
+        return float(others.sum()) <= self.explore_extra * float(energy[largest])
 
     def banked_estimate(self) -> tuple[float, float]:
         """``Ŝ`` and ``V_S``: the quality banked so far, withheld answers at their posterior mean."""
@@ -179,44 +206,100 @@ class SafeMixAgent(BaseAgent):
         return self._posterior[:2]
 
     def best_lower_bound(self) -> float:
-        """``max_m p̄_m − κ·sd_m`` clipped to [0, 1]: what the best model surely delivers."""
-        self.posterior()
-        return self._posterior[2]
+        """``max_m p̄_m − κ·sd_m`` over the available models, clipped to [0, 1]: what the best
+        model surely delivers."""
+        mean, variance = self.posterior()
+        if self.allowed is None:
+            return self._posterior[2]
+        lower = float(np.max((mean - self.kappa * np.sqrt(variance))[self.allowed]))
+        return min(1.0, max(0.0, lower))
 
     def choose_mix(self) -> Mix:
-        """The cheapest mix reaching ``self.target`` on one Thompson draw of every model's quality."""
+        """The cheapest mix reaching ``self.target`` on one Thompson draw of every model's quality
+        (and within the latency budget still left, under a latency SLO), among the available models."""
         draws = self.rng.beta(1.0 + self.quality_sum, 1.0 + self.quality_count - self.quality_sum)
         self.draws = draws
         if self._energy is None:
             self._energy = self.energy_mean().tolist()
-        return cheapest_mix(self._energy, draws.tolist(), self.target)
+        models = None if self.allowed is None else np.flatnonzero(self.allowed)
+        energy, quality = self._energy, draws.tolist()
+        if models is not None:
+            energy, quality = [energy[m] for m in models], [quality[m] for m in models]
+        if self.spec.latency_slo is None:
+            mix = cheapest_mix(energy, quality, self.target)
+        else:
+            cost = self.latency_sum / np.maximum(self.latency_count, 1.0)
+            cost = (cost if models is None else cost[models]).tolist()
+            mix = cheapest_mix_within(energy, quality, cost, self.target, self.latency_rate())
+        if models is None:
+            return mix
+        return Mix(int(models[mix.low]), int(models[mix.high]), mix.w_high, mix.feasible)
+
+    def latency_rate(self) -> float:
+        """The mean latency cost the remaining requests may still spend: (L·T − spent) ÷ remaining,
+        the budget of bandits with knapsacks."""
+        remaining = max(1, self.spec.n_requests - self.t)
+        return (self.spec.latency_slo.limit * self.spec.n_requests - self.latency_spent) / remaining
 
     def energy_mean(self) -> np.ndarray:
-        """Mean observed energy per model (every model has one after the first request)."""
-        return self.energy_sum / self.energy_count
+        """Mean observed energy per model (NaN for a model not yet seen, only possible in a changing zoo)."""
+        return np.divide(
+            self.energy_sum, self.energy_count, out=np.full(self.energy_sum.shape, np.nan), where=self.energy_count > 0
+        )
 
     # ------------------------------------------------------------------ learning
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
-        """Energy of what ran; quality statistics and the bank where quality is revealed."""
+        """Energy (and latency cost) of what ran; quality statistics and the bank where quality is
+        revealed, on this step or, under delayed feedback, when it arrives."""
         self.t += 1
         self._energy = None
+        slo = self.spec.latency_slo
         if info["explored"]:
             outcomes = info["outcomes"]
-            self.energy_sum += outcomes["energy_j"]
-            self.energy_count += 1.0
-            revealed = outcomes["quality"]
-            if revealed is not None:
-                for model, quality in enumerate(revealed):
-                    self.learn(obs, model, float(quality))
+            self.observe(self.energy_sum, self.energy_count, np.asarray(outcomes["energy_j"], dtype=np.float64))
+            if slo is not None:
+                latency = slo.cost(np.asarray(outcomes["latency_s"], dtype=np.float64))
+                self.observe(
+                    self.latency_sum, self.latency_count, np.where(np.isnan(outcomes["latency_s"]), np.nan, latency)
+                )
+            if outcomes["quality"] is not None:
+                self.learn_all(obs, outcomes["quality"])
         else:
             self.energy_sum[action] += info["energy_j"]
             self.energy_count[action] += 1.0
+            if slo is not None:
+                self.latency_sum[action] += slo.cost(float(info["latency_s"]))
+                self.latency_count[action] += 1.0
             if info["quality"] is not None:
                 self.learn(obs, action, info["quality"])
+        if slo is not None:
+            self.latency_spent += slo.cost(float(info["latency_s"]))
         if info["quality"] is None:
             self.withheld[info["answer_model"]] += 1.0
+            if self.pending.delayed:
+                self.answered[int(obs["step"])] = int(info["answer_model"])
         else:
             self.banked += info["quality"]
+        for earlier, entry in self.pending.arrivals(obs, info):
+            if entry["outcomes"] is not None:
+                self.learn_all(earlier, entry["outcomes"]["quality"])
+            else:
+                self.learn(earlier, entry["action"], entry["quality"])
+            self.withheld[self.answered.pop(entry["step"])] -= 1.0
+            self.banked += entry["quality"]
+
+    @staticmethod
+    def observe(total: np.ndarray, count: np.ndarray, values: np.ndarray) -> None:
+        """Add each model's value to its running sum (NaN: a model that was not available)."""
+        seen = ~np.isnan(values)
+        total[seen] += values[seen]
+        count[seen] += 1.0
+
+    def learn_all(self, obs: dict, qualities: np.ndarray) -> None:
+        """Every available model's quality on an explored request."""
+        for model, quality in enumerate(qualities):
+            if not math.isnan(quality):
+                self.learn(obs, model, float(quality))
 
     def learn(self, obs: dict, model: int, quality: float) -> None:
         """Fold one revealed quality of ``model`` into its posterior."""

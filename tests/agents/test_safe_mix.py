@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from messenv.env.scenario import LatencySLO
 from messenv.harness import run_episode
 from messenv_agents.safe_mix import SafeMixAgent
 from tests.agents.helpers import make_info, make_obs, make_spec
@@ -169,3 +172,34 @@ def test_rejects_bad_parameters():
 class _Largest(SafeMixAgent):
     def act(self, obs: dict) -> int:
         return self.n_models - 1
+
+
+def test_learns_from_delayed_qualities_and_banks_them_when_they_arrive(make_env):
+    env = make_env(n_requests=300, scenario={"name": "delay", "delay": {"steps": 5, "distribution": "geometric"}})
+    agent = SafeMixAgent()
+    episode = run_episode(env, agent, seed=1)
+    assert not episode.feedback.any()  # no step revealed its own quality
+    assert agent.quality_count.sum() > 250  # the late qualities taught the posteriors
+    assert agent.withheld.sum() == 0 and not agent.answered  # every quality arrived and was banked
+    assert agent.banked == pytest.approx(episode.summary["mean_quality"] * 300)
+    assert episode.summary["sla_met"]
+
+
+def test_a_latency_slo_is_a_second_budget_of_the_mix():
+    plays = {}
+    for slo in (None, LatencySLO(mean_s=0.5)):
+        agent = SafeMixAgent(kappa=0.0)
+        agent.reset(dataclasses.replace(make_spec(alpha=0.5), latency_slo=slo), seed=0)
+        for step in range(50):  # models 0 and 1 both reach α; model 0 is the cheap one but slow
+            outcomes = {
+                "quality": np.array([1.0, 1.0, 1.0]) * (step % 5 > 0),
+                "energy_j": np.array([10.0, 40.0, 150.0]),
+                "latency_s": np.array([2.0, 0.1, 1.0]),
+            }
+            agent.update(make_obs(step=step), 3, -200.0, dict(explored(None, [10.0]), outcomes=outcomes, latency_s=3.1))
+        plays[slo] = np.bincount([agent.act(make_obs()) for _ in range(400)], minlength=4)
+        budget = (0.5 * 1000 - 50 * 3.1) / 950  # the latency the remaining requests may spend
+        assert slo is None or agent.latency_rate() == pytest.approx(budget)
+    assert plays[None][0] == 400  # quality alone: the cheapest model that reaches α
+    share = (2.0 - budget) / (2.0 - 0.1)  # the fast model's weight that meets the latency budget
+    assert plays[LatencySLO(mean_s=0.5)][1] / 400 == pytest.approx(share, abs=0.06)

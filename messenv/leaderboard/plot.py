@@ -34,23 +34,20 @@ LABEL_OFFSETS = [(6, 4), (6, -11), (-6, 4), (-6, -11), (6, 15), (6, -22), (-6, 1
 
 
 def label_points(axes, points: list[tuple[str, float, float]], fontsize: float = 8) -> None:
-    """Annotate each ``(name, x, y)`` at the first of :data:`LABEL_OFFSETS` whose text box overlaps
-    no label placed before it (boxes estimated from the name's length), so that close points keep
-    readable labels; the plot's limits must be final (they fix the data-to-display transform)."""
-    axes.autoscale_view()
-    to_points = 72.0 / axes.figure.dpi
-    placed: list[tuple[float, float, float, float]] = []
+    """Annotate each ``(name, x, y)`` at the first of :data:`LABEL_OFFSETS` whose drawn text overlaps
+    no label placed before it, so that close points keep readable labels; the plot's limits and
+    layout must be final (they fix where each point is drawn)."""
+    renderer = axes.figure.canvas.get_renderer()
+    placed = []
     for name, x, y in sorted(points, key=lambda p: (p[1], -p[2])):
-        px, py = (value * to_points for value in axes.transData.transform((x, y)))
-        width, height = 0.6 * fontsize * len(name), fontsize
+        text = axes.annotate(name, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0], fontsize=fontsize)
         for dx, dy in LABEL_OFFSETS:
-            left = px + dx if dx > 0 else px + dx - width
-            box = (left, py + dy, left + width, py + dy + height)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            text.xyann = (dx, dy)
+            text.set_horizontalalignment("left" if dx > 0 else "right")
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
                 break
         placed.append(box)
-        axes.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
-                      ha="left" if dx > 0 else "right")
 
 
 def _plotted(rows: list[Row]) -> list[Row]:
@@ -79,13 +76,14 @@ def pareto_svg(board: Board) -> str:
         axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
         axes.xaxis.set_minor_formatter(NullFormatter())
         axes.margins(x=0.12, y=0.08)
-        label_points(axes, [(row.name, row.all_runs_ratio, 100 * row.quality_margin) for row in entries + references])
         axes.set_xlabel("energy ÷ oracle energy, geometric mean over ALL finished runs, passing or not (log scale)")
         axes.set_ylabel("final quality − α (mean over runs, points)")
         figure.colorbar(scatter, ax=axes, label="pass rate")
         axes.legend(loc="lower right", fontsize=8)
         axes.grid(True, which="both", alpha=0.2)
         figure.tight_layout()
+        # After the layout: the colorbar and tight_layout move the axes, and labels are placed in display space.
+        label_points(axes, [(row.name, row.all_runs_ratio, 100 * row.quality_margin) for row in entries + references])
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None})
         plt.close(figure)

@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     track = tracks[args.track]
     if args.benchmark not in track.alphas:
         parser.error(f"track {args.track!r} has no benchmark {args.benchmark!r}; it has {sorted(track.alphas)}")
-    context = TrackContext(track, track.load_recording())
+    context = TrackContext(track, *track.load_recording())
     env, alpha = context.env(args.benchmark), track.alphas[args.benchmark]
     energy_regret, shortfall = {}, {}
     for name in names:

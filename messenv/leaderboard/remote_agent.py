@@ -126,7 +126,17 @@ class RemoteAgent:
         except WireTimeout:
             raise self._timeout() from None
         except WireError as error:
-            raise self._gone(str(error)) from None
+            raise (self._replied_error() or self._gone(str(error))) from None
+
+    def _replied_error(self) -> RunFailure | None:
+        """The error a worker replied before it ended, if any. A worker whose agent fails (in
+        ``reset``, say, which gets no reply of its own) replies the error and exits: a send that
+        then finds the pipe closed must report the agent's error, not the broken pipe."""
+        try:
+            reply = self._reader.read(min(time.monotonic() + 1.0, self.run_deadline))
+        except (WireTimeout, WireError):
+            return None
+        return self._fail("error", reply.text or "error") if reply.kind == "error" else None
 
     def _await(self, kind: str) -> Any:
         deadline = min(time.monotonic() + self.spec.step_s, self.run_deadline)

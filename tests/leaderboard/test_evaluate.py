@@ -51,6 +51,19 @@ SLOW_ON_SPARSE = """
             return self.n_models - 1
 """
 
+RAISES_IN_RESET = """
+    from messenv_agents.base import BaseAgent
+
+    class RaisesInReset(BaseAgent):
+        name = "raises_in_reset"
+
+        def reset(self, spec, seed):
+            raise RuntimeError("no reset for you")
+
+        def act(self, obs):
+            return 0
+"""
+
 INVALID_ACTION = """
     from messenv_agents.base import BaseAgent
 
@@ -95,6 +108,27 @@ def test_an_agent_that_raises_fails_its_run_and_the_others_go_on(tmp_path: Path,
     assert failed[0].total_energy_j is None and failed[0].oracle_energy_j > 0
     assert all(run.status == "ok" for run in results.runs if run.seed == 0)
     assert all(score.passed <= score.runs - 2 for score in results.tracks.values())
+
+
+def test_an_error_in_reset_is_the_runs_reason_even_when_the_worker_ended_before_act(
+    tmp_path: Path, tiny_protocol: Protocol, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reset`` has no reply: its error comes back with the next message. A worker that has replied
+    it and exited before the evaluator sends ``act`` (a loaded machine) leaves a closed pipe, and
+    the run must still fail with the agent's error, not 'closed the pipe'."""
+    from messenv.leaderboard.remote_agent import RemoteAgent
+
+    forward = RemoteAgent.reset
+
+    def reset_then_wait(self, spec, seed):
+        forward(self, spec, seed)
+        time.sleep(0.5)  # the worker replies its error and exits meanwhile
+
+    monkeypatch.setattr(RemoteAgent, "reset", reset_then_wait)
+    submission = write_submission(tmp_path, "reset", "reset_agent_for_tests.RaisesInReset", code=RAISES_IN_RESET)
+    results = evaluate_submission(submission, tiny_protocol, show_progress=False)
+    assert results.runs and all(run.status == "error" for run in results.runs)
+    assert all(run.error.startswith("RuntimeError: no reset for you") for run in results.runs), results.runs[0].error
 
 
 def test_an_over_time_agent_fails_its_runs(tmp_path: Path, tiny_protocol: Protocol) -> None:

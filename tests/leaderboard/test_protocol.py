@@ -102,3 +102,38 @@ def test_digest_ignores_comments_but_not_values(tmp_path: Path) -> None:
     assert load_protocol(path).digest() == first
     path.write_text(yaml.safe_dump(protocol_dict(warmup_requests=6)), encoding="utf-8")
     assert load_protocol(path).digest() != first
+
+
+def test_the_digest_changes_with_the_scenario() -> None:
+    stationary = parse(Protocol, protocol_dict(), "protocol")
+    digests = {stationary.digest()}
+    for scenario in ({"latency": {"mean_s": 0.5}}, {"latency": {"mean_s": 0.6}}, {"delay": {"steps": 10}}):
+        data = protocol_dict()
+        data["tracks"][0]["scenario"] = scenario
+        digests.add(parse(Protocol, data, "protocol").digest())
+    assert len(digests) == 4
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"latency": {"mean_s": -1}}, "scenario.latency.mean_s must be a number > 0"),
+        ({"speed": 2}, "unknown key(s) ['speed']"),
+        ({"drift": {"start": ["alpha_bench"], "end": ["beta_bench"], "n_requests": 20}},
+         "scenario.drift is not supported on a leaderboard track"),
+        ({"window": 10}, "scenario.window is not supported on a leaderboard track"),
+    ],
+)
+def test_a_bad_or_unsupported_scenario_names_the_track(scenario: dict, message: str) -> None:
+    data = protocol_dict()
+    data["tracks"][1]["scenario"] = scenario
+    with pytest.raises(LeaderboardError) as error:
+        parse(Protocol, data, "protocol.yaml")
+    assert "tracks.1.scenario" in str(error.value) and message in str(error.value)
+
+
+def test_a_zoo_change_naming_a_model_the_recording_lacks_is_refused(tiny_parquet: Path) -> None:
+    data = protocol_dict()
+    data["tracks"][0]["scenario"] = {"zoo": {"joins": {"gpt-9": 5}}}
+    with pytest.raises(LeaderboardError, match=r"track 'full': scenario.zoo: model\(s\) \['gpt-9'\] not in the zoo"):
+        parse(Protocol, data, "protocol.yaml").tracks[0].load_recording()

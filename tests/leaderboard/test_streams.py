@@ -1,4 +1,4 @@
-"""A scenario track's references face its scenario: the constrained (or masked) oracle, and no static mix under a changing zoo."""
+"""A scenario track's references face its scenario: the constrained or masked oracle; no static mix under a zoo change."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from messenv.env.scenario import Scenario
 from messenv.leaderboard.evaluate import open_tracks
 from messenv.leaderboard.protocol import RunKey
 from messenv.oracle import hindsight_oracle
-from messenv.scenario_oracle import constrained_oracle, constrained_static_mix, scenario_constraints
+from messenv.scenario_oracle import (
+    constrained_oracle,
+    constrained_static_mix,
+    scenario_constraints,
+)
 from tests.leaderboard.conftest import LATENCY_SLO, ZOO_CHANGE, scenario_protocol
 
 KEY = RunKey("scenario", "alpha_bench", 0)

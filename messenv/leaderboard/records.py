@@ -94,7 +94,8 @@ class RunRecord(StrictModel):
     @property
     def outcome(self) -> Outcome:
         """What scoring needs: passed (finished, met α and every other constraint) and the ratio."""
-        return Outcome(self.status == "ok" and bool(self.sla_met) and self.constraints_met is not False, self.energy_ratio)
+        passed = self.status == "ok" and bool(self.sla_met) and self.constraints_met is not False
+        return Outcome(passed, self.energy_ratio)
 
 
 class RecordingId(StrictModel):

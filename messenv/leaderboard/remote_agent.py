@@ -167,7 +167,7 @@ class RemoteAgent:
         self._send(encode_message("reset", spec, seed))
 
     def act(self, obs: dict) -> int:
-        """Forward the observation's requested keys and :data:`ALWAYS_OBSERVED`; the worker's validated integer action."""
+        """Forward the observation's requested keys and :data:`ALWAYS_OBSERVED`; the worker's validated action."""
         keys = self.spec.observation_keys
         kept = {key: value for key, value in obs.items() if key in keys or key in ALWAYS_OBSERVED}
         update, self._update = self._update, None

@@ -231,7 +231,8 @@ def test_on_a_changing_zoo_the_mask_reaches_the_agent_and_a_masked_action_fails_
     protocol = scenario_protocol(ZOO_CHANGE)
     # observation_keys: [] still delivers the action_mask the agent needs to play the largest available model.
     agent = {"target": "messenv_agents.fixed.LargestOnlyAgent", "params": {}, "observation_keys": []}
-    aware = evaluate_submission(write_submission(tmp_path, "aware", agent["target"], agent=agent), protocol, show_progress=False)
+    aware_submission = write_submission(tmp_path, "aware", agent["target"], agent=agent)
+    aware = evaluate_submission(aware_submission, protocol, show_progress=False)
     assert all(run.status == "ok" and run.static_mix_energy_j is None for run in aware.runs)
     assert audit(aware, protocol, HARNESS_VERSION) == []
     assert read_results(tmp_path / "submissions" / "aware" / "results.json") == aware  # null static mix round-trips

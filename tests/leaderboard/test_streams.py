@@ -1,4 +1,4 @@
-"""A scenario track's references face its scenario: the constrained or masked oracle; no static mix under a zoo change."""
+"""A scenario track's references face its scenario: a constrained or masked oracle; no static mix if the zoo changes."""
 
 from __future__ import annotations
 

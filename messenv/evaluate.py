@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from messenv.config import ConfigError, agent_parameters
 from messenv.env import MessEnv
 from messenv.env.scenario import STATIONARY, Scenario
-from messenv.harness import EpisodeResult, run_episode, stream_outcomes
+from messenv.harness import EpisodeResult, run_episode, scenario_outcomes
 from messenv.oracle import energy_ratio, reference_rows
 from messenv.progress import Callback
 from messenv.recordings import Recording
@@ -243,11 +243,8 @@ def evaluate(
     for node, kind in agents:
         callback = progress.bar(str(node.get("name", "agent")), env.task.n_requests) if progress else None
         played.append(play(env, node, kind, seed, callback))
-    quality, energy_j = stream_outcomes(env)  # every agent replayed this same stream (same seed)
-    latency_s, available = recording.latency_s[env.stream_rows], None
-    if task.scenario.zoo is not None:  # every model's outcome as the changing zoo presented it
-        zoo = task.scenario.zoo.segments(recording, len(quality), task.explore_action)
-        quality, energy_j, latency_s, available = zoo.effective(env.stream_rows)
+    # Every agent replayed this same stream (same seed); outcomes as the scenario presented them.
+    quality, energy_j, latency_s, available = scenario_outcomes(env)
     references = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
     oracle_energy_j = references[0].total_energy_j
     rows = [episode_row(p, recording, task, oracle_energy_j) for p in played]

@@ -205,6 +205,21 @@ def stream_outcomes(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
     return base.recording.quality[rows], base.recording.energy_j[rows]
 
 
+def scenario_outcomes(env: gym.Env) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Every model's ``quality``, ``energy_j`` and ``latency_s`` ``[T, M]`` on the current episode's
+    requests as the env's scenario presented them, and ``available[T, M]`` (``None`` unless the zoo
+    changes; then unavailable entries are NaN): what the scenario's hindsight oracle
+    (:func:`messenv.scenario_oracle.scenario_reference_rows`) needs. Call it like :func:`stream_outcomes`.
+    """
+    base = env.unwrapped
+    rows = base.stream_rows
+    quality, energy_j = stream_outcomes(env)
+    zoo = base.scenario.zoo
+    if zoo is None:
+        return quality, energy_j, base.recording.latency_s[rows], None
+    return zoo.segments(base.recording, len(rows), base.explore_index is not None).effective(rows)
+
+
 def run_episode(env: gym.Env, agent: Agent, seed: int, progress: Progress | None = None) -> EpisodeResult:
     """Play one episode: reset the env and the agent with ``seed``, then act/step/update to the end.
 

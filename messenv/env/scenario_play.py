@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from messenv.env.scenario import Scenario
-from messenv.env.zoo_change import ZooPlay
+from messenv.env.zoo_change import MaskedActionError, ZooPlay
 
 
 def arrival_steps(delays: np.ndarray, n_requests: int) -> np.ndarray:
@@ -221,13 +221,13 @@ class VectorEpisodeScenario:
         """The flat quality, energy and latency tables of step ``t``'s zoo.
 
         Raises:
-            ValueError: an action masked at step ``t``.
+            MaskedActionError: an action masked at step ``t``.
         """
         k = self.zoo.segment(t)
         allowed = self.zoo.segments[k].mask[actions]
         if not allowed.all():
             bad = int(np.flatnonzero(allowed == 0)[0])
-            raise ValueError(
+            raise MaskedActionError(
                 f"sub-env {bad}: action {int(actions[bad])} is masked at step {t} (model not available: "
                 "see info['action_mask'])"
             )

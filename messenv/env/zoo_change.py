@@ -30,6 +30,10 @@ import numpy as np
 from messenv.recordings import Recording
 
 
+class MaskedActionError(ValueError):
+    """An action whose model is not available at this step (see the action mask)."""
+
+
 def _step(value: Any, where: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{where} must be an integer step >= 0, got {value!r}")
@@ -190,12 +194,14 @@ class ZooPlay:
         """As :meth:`MessEnv._outcome`, in the zoo of step ``t``.
 
         Raises:
-            ValueError: the action is masked at step ``t``.
+            MaskedActionError: the action is masked at step ``t``.
         """
         k = self.segment(t)
         segment = self.segments[k]
         if not segment.mask[action]:
-            raise ValueError(f"action {action} is masked at step {t} (model not available: see info['action_mask'])")
+            raise MaskedActionError(
+                f"action {action} is masked at step {t} (model not available: see info['action_mask'])"
+            )
         lists = self._lists[k]
         if lists is None:
             lists = self._lists[k] = (segment.quality.tolist(), segment.energy_j.tolist(), segment.latency_s.tolist())

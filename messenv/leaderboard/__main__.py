@@ -57,20 +57,22 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-SUMMARY_COLUMNS = ("track", "ratio (pass rate)", "runs", "passed", "missed α", "crashed", "over time")
+SUMMARY_COLUMNS = ("track", "ratio (pass rate)", "runs", "passed", "missed α", "missed SLO", "crashed", "over time")
 
 
 def summary_table(results: Results) -> Table:
     """One line per track and the overall score of a results.json; a run that did not pass either
-    finished below α (``missed α``), or failed: ``crashed`` (error) or ``over time`` (timeout)."""
+    finished below α (``missed α``), met α but not its track's latency SLO (``missed SLO``), or
+    failed: ``crashed`` (error) or ``over time`` (timeout)."""
     table = Table(title=f"{results.submission.name}: {results.evaluation_s:.1f} s (sandbox: {results.sandbox})")
     for column in SUMMARY_COLUMNS:
         table.add_column(column)
     for name, score in results.tracks.items():
         runs = [run for run in results.runs if run.track == name]
         missed = sum(run.status == "ok" and not run.sla_met for run in runs)
+        missed_slo = sum(run.status == "ok" and bool(run.sla_met) and run.constraints_met is False for run in runs)
         failed = [sum(run.status == status for run in runs) for status in ("error", "timeout")]
-        counts = (len(runs), score.passed, missed, *failed)
+        counts = (len(runs), score.passed, missed, missed_slo, *failed)
         table.add_row(name, track_cell(score), *map(str, counts))
     overall = f"{ratio(results.overall.energy_ratio)} ({100 * results.overall.pass_rate:.0f}%)"
     table.add_row("overall", overall, *[""] * (len(SUMMARY_COLUMNS) - 2))

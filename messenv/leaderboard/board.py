@@ -27,7 +27,9 @@ SUBMISSIONS_DIR = "submissions"
 class Row:
     """One line of the board: a submission or a reference solution.
 
-    ``quality_margin`` is the mean of (final mean quality − α) over the runs that finished, and
+    ``tracks`` holds every track of a submission; a reference's lacks the tracks it is not defined
+    on (the static mix under a changing zoo). ``quality_margin`` is the mean of (final mean quality
+    − α) over the runs that finished, and
     ``all_runs_ratio`` the geometric-mean ratio over those runs, passing or not: the Pareto plot's
     coordinates (a failing agent can spend less than the oracle, it just misses the SLA).
     """
@@ -97,7 +99,11 @@ def _reference_runs(all_results: list[Results]) -> dict[RunKey, RunRecord]:
 
 
 def reference_rows(runs: dict[RunKey, RunRecord], protocol: Protocol) -> list[Row]:
-    """The hindsight oracle (ratio 1 by definition) and the best static mix, scored like agents."""
+    """The hindsight oracle (ratio 1 by definition) and the best static mix, scored like agents.
+
+    The static mix is not defined under a changing zoo: its row has no score on such a track
+    (the cell reads "n/a") and its overall and plotted figures are over the other tracks' runs.
+    """
     rows = []
     for name, title, ratio_of, quality_of, passed in (
         ("oracle", "Hindsight oracle (LP optimum, knows every outcome)", lambda r: 1.0, lambda r: r.oracle_quality,
@@ -106,15 +112,18 @@ def reference_rows(runs: dict[RunKey, RunRecord], protocol: Protocol) -> list[Ro
          lambda r: r.static_mix_energy_j / r.oracle_energy_j, lambda r: r.static_mix_quality,
          lambda r: r.static_mix_feasible),
     ):
+        defined = [run for run in runs.values() if quality_of(run) is not None]
         by_track: dict[str, list[Outcome]] = defaultdict(list)
-        for run in runs.values():
+        for run in defined:
             by_track[run.track].append(Outcome(passed(run), ratio_of(run)))
-        tracks = {track.name: score_track(by_track[track.name]) for track in protocol.tracks}
-        margin = float(np.mean([quality_of(r) - r.alpha for r in runs.values()]))
+        tracks = {track.name: score_track(by_track[track.name]) for track in protocol.tracks if by_track[track.name]}
+        if not tracks:  # defined on no track of the protocol
+            continue
+        margin = float(np.mean([quality_of(r) - r.alpha for r in defined]))
         rows.append(Row(
             name=name, title=title, link=None, directory=None, tracks=tracks,
             overall=score_overall(list(tracks.values())),
-            all_runs_ratio=geometric_mean(ratio_of(r) for r in runs.values()), quality_margin=margin, errors=0,
+            all_runs_ratio=geometric_mean(ratio_of(r) for r in defined), quality_margin=margin, errors=0,
             reference=True,
         ))
     return rows

@@ -18,6 +18,8 @@ from typing import Any
 
 import messenv
 from messenv.env.mess_env import MessEnv
+from messenv.env.scenario import Scenario
+from messenv.env.zoo_change import MaskedActionError
 from messenv.harness import InvalidActionError, run_episode
 from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol, RunKey, Track
@@ -33,9 +35,10 @@ from messenv.leaderboard.submission import LoadedSubmission, check_target, worke
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording
 
-HARNESS_VERSION = f"{messenv.__version__}+leaderboard.2"
+HARNESS_VERSION = f"{messenv.__version__}+leaderboard.3"
 """Bump the suffix whenever a change to the harness or the scoring changes any run's figures
-(.2: every agent plays in its own sandboxed worker process)."""
+(.2: every agent plays in its own sandboxed worker process; .3: scenario tracks, a run passes
+only if it meets every constraint of its track's scenario)."""
 
 
 class TrackContext:
@@ -50,12 +53,12 @@ class TrackContext:
         self._references: dict[RunKey, References] = {}
 
     def env(self, benchmark: str) -> MessEnv:
-        """The env that plays ``benchmark``'s stream under the track's α and feedback rate."""
+        """The env that plays ``benchmark``'s stream under the track's α, feedback rate and scenario."""
         if benchmark not in self._envs:
             track = self.track
             self._envs[benchmark] = MessEnv(
                 self.recording, alpha=track.alphas[benchmark], explore_action=True, n_requests=track.n_requests,
-                benchmarks=[benchmark], feedback_rate=track.feedback_rate,
+                benchmarks=[benchmark], feedback_rate=track.feedback_rate, scenario=track.play_scenario,
             )
         return self._envs[benchmark]
 
@@ -116,11 +119,14 @@ def play_run(
             agent.finish()
     except RunFailure as error:
         failure = {"status": error.status, "error": error.reason}
-    except InvalidActionError as error:  # an out-of-range action, caught by the harness
-        failure = {"status": "error", "error": f"InvalidActionError: {error}"}
+    except (InvalidActionError, MaskedActionError) as error:  # out of range (harness) or masked (changing zoo)
+        failure = {"status": "error", "error": f"{type(error).__name__}: {error}"}
     wall_s = time.perf_counter() - started
     if failure is not None:
-        empty = dict.fromkeys(("total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio"))
+        empty = dict.fromkeys((
+            "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
+            "latency_cost", "constraints_met",
+        ))
         return _record(key, context, wall_s, **failure, **empty)
     summary = result.summary
     alpha = context.track.alphas[key.benchmark]
@@ -131,7 +137,15 @@ def play_run(
         worst_deficit=worst_deficit(result.running_quality, alpha, protocol.warmup_requests),
         exploration_share=float(summary["exploration_share"]),
         energy_ratio=float(summary["total_energy_j"]) / context.references(key).oracle_energy_j,
+        **_constraint_figures(summary, context.track.play_scenario),
     )
+
+
+def _constraint_figures(summary: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
+    """``latency_cost`` (the summary's mean latency cost) and ``constraints_met`` under a latency SLO, else ``None``."""
+    if scenario.latency is None:
+        return {"latency_cost": None, "constraints_met": None}
+    return {"latency_cost": float(summary["mean_costs"][1]), "constraints_met": bool(summary["constraints_met"])}
 
 
 def _shifted(bar: Callable[[int, int], None], offset: int, total: int) -> Callable[[int, int], None]:

@@ -1,7 +1,9 @@
 """The leaderboard protocol (``leaderboard/protocol.yaml``): which tracks a submission is scored on.
 
 A track is one recording, a set of benchmarks each with its own SLA α, the seeds, the stream
-length and the feedback sparsity. One *run* is one (track, benchmark, seed): a fresh agent plays
+length, the feedback sparsity and, optionally, a scenario (issue 12: a latency SLO, delayed
+feedback or a changing zoo; :class:`~messenv.env.scenario.Scenario`) that every run of the track
+plays and that its references face. One *run* is one (track, benchmark, seed): a fresh agent plays
 the benchmark's request stream under that α. A track's recording is either a catalogue name
 (public, reproducible by anyone) or a private recording supplied only at evaluation time through
 an environment variable or a path, so that maintainers can keep a hidden test set; results record
@@ -14,10 +16,11 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from messenv.env.scenario import Scenario
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_yaml
 from messenv.recordings import Recording, RecordingError, load
 from messenv.recordings.catalogue import recording_file_sha256
@@ -26,6 +29,12 @@ PROTOCOL_FORMAT = "messenv-leaderboard-protocol/1"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+UNSUPPORTED_SCENARIO_PARTS = {
+    "drift": "a drift sets its own benchmarks and stream length, while a track's runs are one benchmark each",
+    "window": "a windowed SLA's outcome is not yet recorded per run",
+}
+"""Scenario parts a track cannot have in this protocol version, with the reason."""
 
 
 class PrivateRecording(StrictModel):
@@ -69,6 +78,24 @@ class Track(StrictModel):
     n_requests: Annotated[int, Field(gt=0)] | None = None
     feedback_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     features: Literal["hashed", "minilm"] = "hashed"
+    scenario: dict[str, Any] | None = None
+
+    @field_validator("scenario")
+    @classmethod
+    def _valid_scenario(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A mapping :meth:`Scenario.parse` accepts, without the parts a track cannot play."""
+        if value is None:
+            return None
+        for part, reason in UNSUPPORTED_SCENARIO_PARTS.items():
+            if value.get(part) is not None:
+                raise ValueError(f"scenario.{part} is not supported on a leaderboard track: {reason}")
+        Scenario.parse(value)  # a ValueError names the bad key or value
+        return value
+
+    @property
+    def play_scenario(self) -> Scenario:
+        """The scenario every run of the track plays (the stationary stream when none is given)."""
+        return Scenario.parse(self.scenario)
 
     @property
     def private(self) -> bool:
@@ -95,6 +122,12 @@ class Track(StrictModel):
                 f"track {self.name!r}: benchmark(s) {missing} not in recording {recording.name!r} "
                 f"(it has {list(recording.benchmark_names)})"
             )
+        zoo = self.play_scenario.zoo
+        if zoo is not None:
+            try:
+                zoo.check(recording.models)
+            except ValueError as error:
+                raise LeaderboardError(f"track {self.name!r}: {error}") from error
         return recording, file_sha256
 
 

@@ -4,9 +4,11 @@ The file is written by ``evaluate`` (atomically) and only ever read back through
 a strict schema: a missing, extra or mistyped field is rejected with its path. :func:`audit`
 then checks everything that can be checked without the data: the provenance (harness version,
 protocol digest), that the runs are exactly the protocol's, that every derived figure (ratio,
-SLA outcome, track and overall scores) follows from the measured ones, and that no passing run
-spent less energy than the hindsight oracle (impossible: the oracle is the LP optimum over every
-policy that meets α; :data:`ORACLE_TOLERANCE` allows for the LP solver's float tolerance).
+SLA outcome, constraint outcome, track and overall scores) follows from the measured ones, and
+that no passing run spent less energy than the hindsight oracle (impossible: the oracle is the LP
+optimum over every policy that meets α and, on a scenario track, every other constraint of the
+scenario, which a passing run also meets; :data:`ORACLE_TOLERANCE` allows for the LP solver's
+float tolerance).
 ``verify`` adds the checks that need the data (recording hashes, stream fingerprints, oracle
 energies, re-runs).
 """
@@ -20,11 +22,11 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from messenv.atomic import atomic_write_text
-from messenv.leaderboard.protocol import Protocol, RunKey
+from messenv.leaderboard.protocol import Protocol, RunKey, Track
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, describe, read_text
 from messenv.leaderboard.scoring import Outcome, OverallScore, TrackScore, score_overall, score_track
 
-RESULTS_FORMAT = "messenv-leaderboard-results/2"
+RESULTS_FORMAT = "messenv-leaderboard-results/3"
 REL_TOL = 1e-9
 ORACLE_TOLERANCE = 1e-6
 """Relative slack below the oracle's energy before a passing run is called impossible. HiGHS solves
@@ -40,7 +42,10 @@ Sandbox = Literal["bwrap", "none"]
 
 class RunRecord(StrictModel):
     """One run. The agent's figures are ``None`` when it crashed or ran over time (``error`` says why);
-    the reference figures (oracle, static mix) are always there."""
+    the oracle's figures are always there, the static mix's wherever it is defined (not under a
+    changing zoo). On a track whose scenario has a latency SLO, ``latency_cost`` is the run's mean
+    latency cost (mean latency in s, or the share of late requests) and ``constraints_met`` says
+    whether the run met α AND the SLO; both are ``None`` on other tracks."""
 
     track: str
     benchmark: str
@@ -56,12 +61,14 @@ class RunRecord(StrictModel):
     worst_deficit: NonNegative | None
     exploration_share: Annotated[float, Field(ge=0.0, le=1.0)] | None
     energy_ratio: NonNegative | None
+    latency_cost: NonNegative | None
+    constraints_met: bool | None
     stream_sha256: Sha256
     oracle_energy_j: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
     oracle_quality: Annotated[float, Field(ge=0.0, le=1.0)]
-    static_mix_energy_j: NonNegative
-    static_mix_quality: Annotated[float, Field(ge=0.0, le=1.0)]
-    static_mix_feasible: bool
+    static_mix_energy_j: NonNegative | None
+    static_mix_quality: Annotated[float, Field(ge=0.0, le=1.0)] | None
+    static_mix_feasible: bool | None
     wall_s: NonNegative
 
     @model_validator(mode="after")
@@ -72,6 +79,11 @@ class RunRecord(StrictModel):
             raise ValueError("a run with status 'ok' needs every agent figure and no error")
         if self.status != "ok" and (not self.error or any(f is not None for f in figures)):
             raise ValueError(f"a run with status {self.status!r} needs an error and no agent figures")
+        if self.status != "ok" and (self.latency_cost is not None or self.constraints_met is not None):
+            raise ValueError(f"a run with status {self.status!r} has no latency_cost nor constraints_met")
+        mix = (self.static_mix_energy_j, self.static_mix_quality, self.static_mix_feasible)
+        if any(f is None for f in mix) and any(f is not None for f in mix):
+            raise ValueError("the static mix's figures are all given or all null")
         return self
 
     @property
@@ -81,8 +93,9 @@ class RunRecord(StrictModel):
 
     @property
     def outcome(self) -> Outcome:
-        """What scoring needs: passed (finished and met α) and the ratio."""
-        return Outcome(self.status == "ok" and bool(self.sla_met), self.energy_ratio)
+        """What scoring needs: passed (finished, met α and every other constraint) and the ratio."""
+        passed = self.status == "ok" and bool(self.sla_met) and self.constraints_met is not False
+        return Outcome(passed, self.energy_ratio)
 
 
 class RecordingId(StrictModel):
@@ -111,7 +124,7 @@ class SubmissionRef(StrictModel):
 class Results(StrictModel):
     """The content of a submission's results.json."""
 
-    format: Literal["messenv-leaderboard-results/2"]
+    format: Literal["messenv-leaderboard-results/3"]
     submission: SubmissionRef
     harness_version: str
     protocol_sha256: Sha256
@@ -176,6 +189,8 @@ def _derived_problems(run: RunRecord, protocol: Protocol) -> list[str]:
     track = protocol.track(run.track)
     problems = []
     expected = {"alpha": track.alphas[run.benchmark], "feedback_rate": track.feedback_rate}
+    if (run.static_mix_energy_j is None) != (track.play_scenario.zoo is not None):
+        problems.append(f"{run.key}: the static mix is defined exactly on tracks whose zoo does not change")
     for name, value in expected.items():
         if getattr(run, name) != value:
             problems.append(f"{run.key}: {name} {getattr(run, name)} is not the protocol's {value}")
@@ -187,12 +202,33 @@ def _derived_problems(run: RunRecord, protocol: Protocol) -> list[str]:
             problems.append(f"{run.key}: energy_ratio {run.energy_ratio} != total_energy_j / oracle_energy_j = {ratio}")
         if run.sla_met != (run.mean_quality >= run.alpha):
             problems.append(f"{run.key}: sla_met {run.sla_met} contradicts mean_quality {run.mean_quality} vs alpha {run.alpha}")
-        if run.sla_met and run.total_energy_j < run.oracle_energy_j * (1.0 - ORACLE_TOLERANCE):
+        problems += _constraint_problems(run, track)
+        if run.outcome.passed and run.total_energy_j < run.oracle_energy_j * (1.0 - ORACLE_TOLERANCE):
             problems.append(
                 f"{run.key}: a passing run spent {run.total_energy_j} J, below the hindsight oracle's "
                 f"{run.oracle_energy_j} J on the same stream, which is impossible"
             )
     return problems
+
+
+def _constraint_problems(run: RunRecord, track: Track) -> list[str]:
+    """What is wrong with one finished run's latency-SLO figures (``constraints_met`` must follow from them)."""
+    slo = track.play_scenario.latency
+    if run.status != "ok":
+        return []
+    if slo is None:
+        if run.latency_cost is not None or run.constraints_met is not None:
+            return [f"{run.key}: latency_cost and constraints_met are null on a track without a latency SLO"]
+        return []
+    if run.latency_cost is None or run.constraints_met is None:
+        return [f"{run.key}: a track with a latency SLO needs latency_cost and constraints_met"]
+    met = bool(run.sla_met) and run.latency_cost <= slo.limit
+    if run.constraints_met != met:
+        return [(
+            f"{run.key}: constraints_met {run.constraints_met} contradicts sla_met {run.sla_met} and latency_cost "
+            f"{run.latency_cost} vs the SLO's limit {slo.limit}"
+        )]
+    return []
 
 
 def audit(results: Results, protocol: Protocol, harness_version: str) -> list[str]:

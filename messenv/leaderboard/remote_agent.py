@@ -43,6 +43,12 @@ steps would give away every withheld quality (an agent tracks its SLA from the q
 def public_info(info: dict[str, Any]) -> dict[str, Any]:
     """The part of a step's ``info`` that crosses to the agent's worker (:data:`PUBLIC_INFO`)."""
     return {key: value for key, value in info.items() if key in PUBLIC_INFO}
+ALWAYS_OBSERVED = ("step", "action_mask")
+"""Observation keys every agent receives when the env has them, whatever ``observation_keys`` says:
+``step``, because delayed feedback (``info["delayed_feedback"]``) names a request by its step, and
+``action_mask``, because under a changing zoo no agent could act legally without it. Neither
+reveals anything an agent could not count or infer itself."""
+
 UNSET = object()
 
 
@@ -171,8 +177,9 @@ class RemoteAgent:
         self._send(encode_message("reset", spec, seed))
 
     def act(self, obs: dict) -> int:
-        """Forward the observation's requested keys; the worker's validated integer action."""
-        kept = {key: value for key, value in obs.items() if key in self.spec.observation_keys}
+        """Forward the observation's requested keys and :data:`ALWAYS_OBSERVED`; the worker's validated action."""
+        keys = self.spec.observation_keys
+        kept = {key: value for key, value in obs.items() if key in keys or key in ALWAYS_OBSERVED}
         update, self._update = self._update, None
         self._send(encode_message("act", kept, update))
         return self._await("action").action

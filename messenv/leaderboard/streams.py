@@ -2,32 +2,37 @@
 
 The stream is the env's own: resetting it with the run's seed draws exactly the requests the
 agent is then served (``run_episode`` resets with the same seed), and
-:func:`messenv.harness.stream_outcomes` reads every model's outcome on them.
+:func:`messenv.harness.scenario_outcomes` reads every model's outcome on them as the env's
+scenario presents them. On a scenario track the references face the same scenario: under a
+latency SLO or a changing zoo the oracle is the constrained LP of :mod:`messenv.scenario_oracle`
+(two constraints; unavailable models bounded to 0), and under a changing zoo there is no static
+mix (one fixed mixture over models that come and go is not defined): its figures are ``None``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hashlib
+from dataclasses import dataclass
 
 import gymnasium as gym
 
-from messenv.harness import stream_outcomes
+from messenv.harness import scenario_outcomes
 from messenv.oracle import reference_rows
+from messenv.scenario_oracle import scenario_reference_rows
 
 
 @dataclass(frozen=True)
 class References:
-    """The stream's length and the two references on it (see :mod:`messenv.oracle`)."""
+    """The stream's length and the two references on it (see :mod:`messenv.oracle`); the static
+    mix's figures are ``None`` where it is not defined (a changing zoo)."""
 
     n_requests: int
     stream_sha256: str
     oracle_energy_j: float
     oracle_quality: float
-    static_mix_energy_j: float
-    static_mix_quality: float
-    static_mix_feasible: bool
+    static_mix_energy_j: float | None
+    static_mix_quality: float | None
+    static_mix_feasible: bool | None
 
 
 def stream_fingerprint(env: gym.Env) -> str:
@@ -42,18 +47,24 @@ def stream_fingerprint(env: gym.Env) -> str:
 
 
 def stream_references(env: gym.Env, seed: int) -> References:
-    """Reset ``env`` with ``seed`` and solve both references on that stream under the env's α.
+    """Reset ``env`` with ``seed`` and solve both references on that stream under the env's α and scenario.
 
     Raises:
-        ValueError: the oracle is infeasible there (α above the best achievable mean quality),
-            which makes the run unscorable for every agent: the protocol must not ask for it.
+        ValueError: the oracle is infeasible there (α, or the scenario's other constraints, beyond
+            what any routing achieves), which makes the run unscorable for every agent: the
+            protocol must not ask for it.
     """
     env.reset(seed=seed)
-    quality, energy_j = stream_outcomes(env)
-    alpha = env.unwrapped.task.alpha
-    oracle, mix = reference_rows(quality, energy_j, alpha)
+    quality, energy_j, latency_s, available = scenario_outcomes(env)
+    base = env.unwrapped
+    alpha, scenario = base.task.alpha, base.scenario
+    if scenario.needs_lp:
+        oracle, *mixes = scenario_reference_rows(quality, energy_j, latency_s, alpha, scenario, available)
+    else:
+        oracle, *mixes = reference_rows(quality, energy_j, alpha)
     if not oracle["feasible"]:
         raise ValueError(f"alpha={alpha:g} is unattainable on this stream: {oracle['note']}")
+    mix = mixes[0] if mixes else dict.fromkeys(("total_energy_j", "mean_quality", "feasible"))
     return References(
         n_requests=len(quality),
         stream_sha256=stream_fingerprint(env),
@@ -61,5 +72,5 @@ def stream_references(env: gym.Env, seed: int) -> References:
         oracle_quality=oracle["mean_quality"],
         static_mix_energy_j=mix["total_energy_j"],
         static_mix_quality=mix["mean_quality"],
-        static_mix_feasible=bool(mix["feasible"]),
+        static_mix_feasible=None if mix["feasible"] is None else bool(mix["feasible"]),
     )

@@ -34,7 +34,8 @@ SUBMISSION_FORMAT = "messenv-submission/1"
 
 class AgentSpec(StrictModel):
     """The agent to evaluate: ``target`` is ``module.Class``; ``params`` its keyword arguments;
-    ``observation_keys`` the observation keys it reads (all when absent: fewer is faster)."""
+    ``observation_keys`` the observation keys it reads (all when absent: fewer is faster; ``step``
+    and ``action_mask`` always come, see :data:`~messenv.leaderboard.remote_agent.ALWAYS_OBSERVED`)."""
 
     target: Annotated[str, Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")]
     params: dict[str, JsonValue] = Field(default_factory=dict)

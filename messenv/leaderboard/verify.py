@@ -37,7 +37,10 @@ from messenv.leaderboard.sandbox import SANDBOX_BWRAP
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
 
-REPLAYED_FIELDS = ("status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio")
+REPLAYED_FIELDS = (
+    "status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
+    "latency_cost", "constraints_met",
+)
 REFERENCE_FIELDS = (
     "n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality",
     "static_mix_feasible",

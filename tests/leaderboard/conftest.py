@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from messenv.leaderboard.protocol import Protocol, load_protocol
+from messenv.leaderboard.schema import parse
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.recordings.catalogue import import_local
 from messenv.recordings.store import write_recording
@@ -44,6 +45,18 @@ def protocol_dict(**overrides: object) -> dict:
     }
     data.update(overrides)
     return data
+
+
+LATENCY_SLO = {"name": "latency_slo", "latency": {"mean_s": 0.45}}
+"""On the tiny recording the largest model meets both α and misses this SLO (mean latency 0.60 s
+and 0.51 s on the two benchmarks), and the SLO raises the oracle's energy (76.6 → 107.2 J on alpha_bench)."""
+ZOO_CHANGE = {"name": "zoo_change", "zoo": {"joins": {"m2": 10}, "leaves": {"m0": 20}}}
+
+
+def scenario_protocol(scenario: dict, name: str = "scenario") -> Protocol:
+    """A one-track protocol over the tiny recording (4 runs) whose track plays ``scenario``."""
+    track = {**protocol_dict()["tracks"][0], "name": name, "scenario": scenario}
+    return parse(Protocol, protocol_dict(tracks=[track]), "scenario protocol")
 
 
 @pytest.fixture

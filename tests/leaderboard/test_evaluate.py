@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from messenv.leaderboard.__main__ import main
-from messenv.leaderboard.evaluate import evaluate_submission
+from messenv.leaderboard.evaluate import HARNESS_VERSION, evaluate_submission
 from messenv.leaderboard.protocol import Protocol
-from messenv.leaderboard.records import RESULTS_FORMAT, read_results, same_figures
+from messenv.leaderboard.records import RESULTS_FORMAT, audit, read_results, same_figures
 from messenv.leaderboard import sandbox
 from messenv.leaderboard.sandbox import bwrap_path
 from tests.conftest import REPO_ROOT
-from tests.leaderboard.conftest import write_submission
+from tests.leaderboard.conftest import LATENCY_SLO, ZOO_CHANGE, scenario_protocol, write_submission
 
 RAISES_ON_SEED_1 = """
     from messenv_agents.base import BaseAgent
@@ -234,3 +234,43 @@ def test_without_bubblewrap_the_agent_still_plays_apart_and_results_say_so(
     assert all(run.status == "ok" for run in results.runs if run.seed == 0)
     assert main(["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "build"]) == 0
     assert "test agent raises (sandbox: none)" in (tmp_path / "README.md").read_text()
+
+
+IGNORES_THE_MASK = """
+    from messenv_agents.base import BaseAgent
+
+    class IgnoresTheMask(BaseAgent):
+        name = "ignores-the-mask"
+
+        def act(self, obs):
+            return self.n_models - 1
+"""
+
+
+def test_a_run_that_meets_alpha_but_breaks_the_latency_slo_fails(tmp_path: Path, tiny_parquet: Path) -> None:
+    protocol = scenario_protocol(LATENCY_SLO)
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    results = evaluate_submission(submission, protocol, show_progress=False)
+    limit = LATENCY_SLO["latency"]["mean_s"]
+    for run in results.runs:
+        assert run.status == "ok" and run.sla_met and run.latency_cost > limit and run.constraints_met is False
+        assert not run.outcome.passed
+    assert results.tracks["scenario"].pass_rate == 0.0 and results.tracks["scenario"].energy_ratio is None
+    assert audit(results, protocol, HARNESS_VERSION) == []
+
+
+def test_on_a_changing_zoo_the_mask_reaches_the_agent_and_a_masked_action_fails_its_run(
+    tmp_path: Path, tiny_parquet: Path
+) -> None:
+    protocol = scenario_protocol(ZOO_CHANGE)
+    # observation_keys: [] still delivers the action_mask the agent needs to play the largest available model.
+    agent = {"target": "messenv_agents.fixed.LargestOnlyAgent", "params": {}, "observation_keys": []}
+    aware_submission = write_submission(tmp_path, "aware", agent["target"], agent=agent)
+    aware = evaluate_submission(aware_submission, protocol, show_progress=False)
+    assert all(run.status == "ok" and run.static_mix_energy_j is None for run in aware.runs)
+    assert audit(aware, protocol, HARNESS_VERSION) == []
+    assert read_results(tmp_path / "submissions" / "aware" / "results.json") == aware  # null static mix round-trips
+    unaware = write_submission(tmp_path, "unaware", "unaware_agent_for_tests.IgnoresTheMask", code=IGNORES_THE_MASK)
+    results = evaluate_submission(unaware, protocol, show_progress=False)
+    assert all(run.status == "error" and run.error.startswith("MaskedActionError: action 2 is masked at step 0")
+               for run in results.runs)

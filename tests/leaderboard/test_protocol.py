@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from messenv.leaderboard.__main__ import main
+from messenv.leaderboard.evaluate import open_tracks
 from messenv.leaderboard.protocol import Protocol, load_protocol
 from messenv.leaderboard.schema import LeaderboardError, parse
 from messenv.recordings.catalogue import load
@@ -102,3 +103,55 @@ def test_digest_ignores_comments_but_not_values(tmp_path: Path) -> None:
     assert load_protocol(path).digest() == first
     path.write_text(yaml.safe_dump(protocol_dict(warmup_requests=6)), encoding="utf-8")
     assert load_protocol(path).digest() != first
+
+
+def test_the_digest_changes_with_the_scenario() -> None:
+    stationary = parse(Protocol, protocol_dict(), "protocol")
+    digests = {stationary.digest()}
+    for scenario in ({"latency": {"mean_s": 0.5}}, {"latency": {"mean_s": 0.6}}, {"delay": {"steps": 10}}):
+        data = protocol_dict()
+        data["tracks"][0]["scenario"] = scenario
+        digests.add(parse(Protocol, data, "protocol").digest())
+    assert len(digests) == 4
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"latency": {"mean_s": -1}}, "scenario.latency.mean_s must be a number > 0"),
+        ({"speed": 2}, "unknown key(s) ['speed']"),
+        ({"drift": {"start": ["alpha_bench"], "end": ["beta_bench"], "n_requests": 20}},
+         "scenario.drift is not supported on a leaderboard track"),
+        ({"window": 10}, "scenario.window is not supported on a leaderboard track"),
+    ],
+)
+def test_a_bad_or_unsupported_scenario_names_the_track(scenario: dict, message: str) -> None:
+    data = protocol_dict()
+    data["tracks"][1]["scenario"] = scenario
+    with pytest.raises(LeaderboardError) as error:
+        parse(Protocol, data, "protocol.yaml")
+    assert "tracks.1.scenario" in str(error.value) and message in str(error.value)
+
+
+def test_a_zoo_change_naming_a_model_the_recording_lacks_is_refused(tiny_parquet: Path) -> None:
+    data = protocol_dict()
+    data["tracks"][0]["scenario"] = {"zoo": {"joins": {"gpt-9": 5}}}
+    with pytest.raises(LeaderboardError, match=r"track 'full': scenario.zoo: model\(s\) \['gpt-9'\] not in the zoo"):
+        parse(Protocol, data, "protocol.yaml").tracks[0].load_recording()
+
+
+def test_committed_scenario_tracks_are_playable_at_the_papers_alpha(
+    committed_protocol: Protocol, with_real_recordings: Path
+) -> None:
+    """One track per scenario kind on the Llama-3 recording, at llama3-paper's α; every run's references solve."""
+    paper = committed_protocol.track("llama3-paper").alphas
+    scenario_tracks = [track for track in committed_protocol.tracks if track.scenario is not None]
+    kinds = {track.name: track.play_scenario for track in scenario_tracks}
+    assert kinds["llama3-latency"].latency is not None and kinds["llama3-delayed"].delay is not None
+    assert kinds["llama3-zoo"].zoo is not None
+    for context in open_tracks(Protocol.model_validate({**committed_protocol.model_dump(), "tracks": scenario_tracks})):
+        track = context.track
+        assert track.recording == "messplus-llama3" and all(paper[b] == a for b, a in track.alphas.items())
+        for key in (k for k in committed_protocol.runs() if k.track == track.name):
+            references = context.references(key)
+            assert (references.static_mix_energy_j is None) == (track.name == "llama3-zoo")

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from messenv.leaderboard.__main__ import main
-from messenv.leaderboard.evaluate import evaluate_submission
+from messenv.harness import stream_outcomes
+from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import Results, RunRecord, read_results, scores, write_results
 from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.leaderboard.verify import verify_submission
-from tests.leaderboard.conftest import write_submission
+from messenv.oracle import hindsight_oracle
+from tests.leaderboard.conftest import LATENCY_SLO, scenario_protocol, write_submission
 
 EVERY_RUN = 1000
 UNSANDBOXED = bwrap_path() is None
@@ -168,3 +170,38 @@ def test_unsandboxed_results_do_not_verify_for_the_board(evaluated: LoadedSubmis
     edit_json(evaluated, lambda d: d.update(sandbox="none"))
     verdict = verify_submission(evaluated, tiny_protocol, sample=0, seed=0)
     assert any("evaluated without the sandbox (sandbox: none)" in reason for reason in verdict.reasons)
+
+
+@pytest.fixture
+def latency_run(tmp_path: Path, tiny_parquet: Path) -> tuple[LoadedSubmission, Protocol]:
+    """Largest-only evaluated on a latency-SLO track: every run meets α and misses the SLO."""
+    protocol = scenario_protocol(LATENCY_SLO)
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    evaluate_submission(submission, protocol, show_progress=False)
+    return submission, protocol
+
+
+def test_a_forged_pass_below_the_scenario_oracle_is_rejected_by_the_audit(
+    latency_run: tuple[LoadedSubmission, Protocol],
+) -> None:
+    """The forger claims the SLO met at an energy the stationary oracle would allow but the
+    latency-constrained oracle rules out: the audit compares with the scenario's oracle."""
+    submission, protocol = latency_run
+    run = read_results(submission.results_path).runs[0]
+    (context,) = open_tracks(protocol)
+    references = context.references(run.key)  # resets the env to run 0's stream
+    quality, energy_j = stream_outcomes(context.env(run.benchmark))
+    stationary = hindsight_oracle(quality, energy_j, run.alpha).energy_j
+    assert run.oracle_energy_j == references.oracle_energy_j > 1.2 * stationary
+    forged = (stationary + run.oracle_energy_j) / 2
+    rewrite_consistently(submission, protocol, lambda run: {
+        "total_energy_j": forged, "latency_cost": 0.3, "constraints_met": True})
+    reasons = verify(submission, protocol, sample=0, seed=0).reasons
+    assert any("below the hindsight oracle's" in reason and "impossible" in reason for reason in reasons), reasons
+
+
+def test_a_forged_constraint_outcome_is_rejected_by_the_audit(latency_run: tuple[LoadedSubmission, Protocol]) -> None:
+    submission, protocol = latency_run
+    rewrite_consistently(submission, protocol, lambda run: {"constraints_met": True})
+    reasons = "\n".join(verify(submission, protocol, sample=0, seed=0).reasons)
+    assert "constraints_met True contradicts sla_met True and latency_cost" in reasons

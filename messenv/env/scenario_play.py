@@ -189,7 +189,7 @@ class VectorEpisodeScenario:
             arrival = arrival_steps(delays, n_steps)
             step, env = np.nonzero(feedback)
             # By arrival step, then request, then sub-env: each sub-env's entries keep the single
-            # env's order (by request), and the reads of one step's arrivals stay close in memory.
+            # env's order (by request), and one step's arrivals are the range [bounds[t], bounds[t + 1]).
             order = np.lexsort((env, step, arrival[step, env]))
             self.step_of, self.env_of = step[order], env[order]
             self.bounds = np.searchsorted(arrival[self.step_of, self.env_of], np.arange(n_steps + 1))

@@ -189,18 +189,27 @@ class VectorEpisodeScenario:
             arrival = arrival_steps(delays, n_steps)
             step, env = np.nonzero(feedback)
             # By arrival step, then request, then sub-env: each sub-env's entries keep the single
-            # env's order (by request), and the reads of one step's arrivals stay close in memory.
+            # env's order (by request), and one step's arrivals are the range [bounds[t], bounds[t + 1]).
             order = np.lexsort((env, step, arrival[step, env]))
             self.step_of, self.env_of = step[order], env[order]
             self.bounds = np.searchsorted(arrival[self.step_of, self.env_of], np.arange(n_steps + 1))
             self.delivered_rows = rows[self.step_of, self.env_of]
-            # What each step played, kept in a ring of R steps (R = longest delay + 1: a step's
-            # slot is reused only after its quality has arrived), read back when it arrives. A
-            # ring rather than [T, n] arrays: the same few pages are written every step.
-            self.ring = min(n_steps, int(delays.max(initial=0)) + 1)
-            self.flat_of = (self.step_of % self.ring) * n_envs + self.env_of
-            self.actions = np.zeros(self.ring * n_envs, dtype=np.int64)
-            self.quality = np.zeros(self.ring * n_envs)
+            self.feedback = feedback
+            # Step t's own entries are np.nonzero's [first_entry[t], first_entry[t + 1]) (by step, then sub-env).
+            self.first_entry = np.concatenate(([0], np.cumsum(feedback.sum(axis=1))))
+            # What each step played is written, as it is played, straight to its place in arrival
+            # order, so that a step's deliveries are one contiguous slice to copy (no scattered
+            # reads). Positions are taken modulo C: the entries not yet delivered while step s plays
+            # arrive within R = longest delay + 1 steps, so they all lie in [bounds[s], bounds[s + R])
+            # and C, the widest such span, keeps them apart; a ring of C stays in cache.
+            ring = min(n_steps, int(delays.max(initial=0)) + 1)
+            ends = self.bounds[np.minimum(np.arange(n_steps) + ring, n_steps)]
+            self.ring = max(1, int((ends - self.bounds[:-1]).max(initial=0)))
+            place = np.empty(len(order), dtype=np.int64)
+            place[order] = np.arange(len(order))
+            self.place_of = place % self.ring  # ring position of each entry, in np.nonzero's order
+            self.actions = np.zeros(self.ring, dtype=np.int64)
+            self.quality = np.zeros(self.ring)
 
     def step(
         self, t: int, actions: np.ndarray, quality: np.ndarray, latency_s: np.ndarray, info: dict[str, Any]
@@ -254,28 +263,38 @@ class VectorEpisodeScenario:
 
     def _delay(self, t: int, actions: np.ndarray, quality: np.ndarray, info: dict) -> None:
         n = len(actions)
-        slot = t % self.ring
-        now = slice(slot * n, (slot + 1) * n)
-        self.actions[now], self.quality[now] = actions, quality
+        first, last = self.first_entry[t], self.first_entry[t + 1]
+        place = self.place_of[first:last]
+        if last - first < n:  # some qualities are never revealed (feedback_rate): only the others
+            revealed = self.feedback[t]
+            actions, quality = actions[revealed], quality[revealed]
+        self.actions[place], self.quality[place] = actions, quality
         hidden = np.zeros(n, dtype=bool)
         info["feedback"] = info["_quality"] = hidden
         info["quality"] = np.full(n, np.nan)
         if "outcomes" in info:
             info["outcomes"]["quality"][:] = np.nan
         start, stop = self.bounds[t], self.bounds[t + 1]
-        flat = self.flat_of[start:stop]
-        arrived = self.actions[flat]
+        arrived = self._arrived(self.actions, start, stop)
         info["delayed_feedback"] = delivered = {
             "env": self.env_of[start:stop],
             "step": self.step_of[start:stop],
             "action": arrived,
-            "quality": self.quality[flat],
+            "quality": self._arrived(self.quality, start, stop),
         }
         if self.explore_index >= 0:  # without the explore action no request explores: no outcomes
             explored_at = np.flatnonzero(arrived == self.explore_index)
-            outcomes = np.full((len(flat), self.model_quality.shape[1]), np.nan)
+            outcomes = np.full((stop - start, self.model_quality.shape[1]), np.nan)
             outcomes[explored_at] = self.model_quality[self.delivered_rows[start:stop][explored_at]]
             delivered["outcomes_quality"] = outcomes
+
+    def _arrived(self, ring: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """A copy of the entries ``[start, stop)`` in arrival order, read from ``ring`` (modulo its size)."""
+        size = len(ring)
+        first, end = start % size, stop % size
+        if stop == start or first < end:
+            return ring[first : first + stop - start].copy()
+        return np.concatenate((ring[first:], ring[:end]))
 
     def summary(self, mean_quality: np.ndarray, alpha: float, steps: int) -> dict[str, Any]:
         """The scenario's summary fields, as arrays over sub-envs."""

@@ -101,6 +101,7 @@ class LagrangianBandit(BaseAgent):
         self.latency_slo: LatencySLO | None = None
         self.mu = 0.0
         self.latency_cost = np.zeros(0)
+        self.all_revealed = False  # every model's quality revealed at least once (skips the check)
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh λ, statistics and energy scale."""
@@ -111,16 +112,20 @@ class LagrangianBandit(BaseAgent):
         self.latency_slo = spec.latency_slo
         self.mu = 0.0
         self.latency_cost = np.zeros(spec.n_models)
+        self.all_revealed = False
 
     # ------------------------------------------------------------------ policy
     def act(self, obs: dict) -> int:
         """An arm whose quality was never revealed, else the best Lagrangian index (among the
         models the action mask allows, when the zoo changes)."""
         allowed = allowed_models(obs, self.n_models)
-        never = self.stats.quality_count == 0
-        unseen = np.flatnonzero(never if allowed is None else never & allowed)
-        if unseen.size:
-            return int(unseen[0])
+        if allowed is not None or not self.all_revealed:
+            never = self.stats.quality_count == 0
+            unseen = np.flatnonzero(never if allowed is None else never & allowed)
+            if unseen.size:
+                return int(unseen[0])
+            # Counts only grow within an episode: with the whole zoo allowed, no arm is unseen again.
+            self.all_revealed = allowed is None
         index = self.lam * self.quality_index(obs) - self.energy_index()
         if self.latency_slo is not None:
             index = index - self.mu * self.latency_cost

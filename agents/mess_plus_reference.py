@@ -20,12 +20,18 @@ What one set of defaults cannot reproduce (the reference configures each benchma
 
 from __future__ import annotations
 
+from typing import Any
+
 from messenv_agents.mess_plus import MessPlusAgent
-from messenv_agents.predictors import PredictorFactory
 
 
 class MessPlusReferenceAgent(MessPlusAgent):
-    """MESS+ with the reference code's defaults (see the module docstring for what differs)."""
+    """MESS+ with the reference code's defaults (see the module docstring for what differs).
+
+    Only the parameters whose reference value differs from :class:`MessPlusAgent`'s default are
+    named here; every other keyword (``k``, ``momentum``, ``dropout``, ``constraint_queues``, ...)
+    goes to MESS+ unchanged, with MESS+'s default, which the reference shares.
+    """
 
     name = "mess_plus_reference"
 
@@ -33,21 +39,13 @@ class MessPlusReferenceAgent(MessPlusAgent):
         self,
         V: float = 0.001,
         c: float = 0.1,
-        k: float = 0.25,
-        alpha: float | None = None,
-        energy_estimator: str = "last",
-        energy_scale: str = "raw",
-        predictor: str | PredictorFactory = "numpy",
         learning_rate: float = 0.0606,
-        momentum: float = 0.9,
         weight_decay: float = 0.01,
-        dropout: float = 0.1,
-        grad_clip: float = 1.0,
         replay_size: int = 0,
         batch_size: int = 1,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
-            V=V, c=c, k=k, alpha=alpha, energy_estimator=energy_estimator, energy_scale=energy_scale,
-            predictor=predictor, learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
-            dropout=dropout, grad_clip=grad_clip, replay_size=replay_size, batch_size=batch_size,
+            V=V, c=c, learning_rate=learning_rate, weight_decay=weight_decay, replay_size=replay_size,
+            batch_size=batch_size, **kwargs,
         )

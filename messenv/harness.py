@@ -213,11 +213,11 @@ def scenario_outcomes(env: gym.Env) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     """
     base = env.unwrapped
     rows = base.stream_rows
-    quality, energy_j = stream_outcomes(env)
     zoo = base.scenario.zoo
-    if zoo is None:
-        return quality, energy_j, base.recording.latency_s[rows], None
-    return zoo.segments(base.recording, len(rows), base.explore_index is not None).effective(rows)
+    if zoo is not None:
+        return zoo.segments(base.recording, len(rows), base.explore_index is not None).effective(rows)
+    quality, energy_j = stream_outcomes(env)
+    return quality, energy_j, base.recording.latency_s[rows], None
 
 
 def run_episode(env: gym.Env, agent: Agent, seed: int, progress: Progress | None = None) -> EpisodeResult:

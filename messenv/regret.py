@@ -57,10 +57,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if args.track not in tracks:
         parser.error(f"unknown track {args.track!r}; the protocol has {sorted(tracks)}")
     track = tracks[args.track]
-    if args.benchmark not in track.alphas:
-        parser.error(f"track {args.track!r} has no benchmark {args.benchmark!r}; it has {sorted(track.alphas)}")
+    if args.benchmark not in track.run_alphas:
+        parser.error(f"track {args.track!r} has no benchmark {args.benchmark!r}; it has {sorted(track.run_alphas)}")
     context = TrackContext(track, *track.load_recording())
-    env, alpha = context.env(args.benchmark), track.alphas[args.benchmark]
+    env, alpha = context.env(args.benchmark), track.run_alphas[args.benchmark]
     energy_regret, shortfall = {}, {}
     for name in names:
         result = run_episode(env, AGENTS[name](), args.seed)

@@ -35,15 +35,16 @@ from messenv.leaderboard.submission import LoadedSubmission, check_target, worke
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording
 
-HARNESS_VERSION = f"{messenv.__version__}+leaderboard.3"
+HARNESS_VERSION = f"{messenv.__version__}+leaderboard.4"
 """Bump the suffix whenever a change to the harness or the scoring changes any run's figures
 (.2: every agent plays in its own sandboxed worker process; .3: scenario tracks, a run passes
-only if it meets every constraint of its track's scenario)."""
+only if it meets every constraint of its track's scenario; .4: drift and windowed-SLA tracks, a
+windowed run records its window and worst window, and passes only if every window reaches α)."""
 
 
 class TrackContext:
-    """A track with its loaded recording, one env per benchmark and the reference figures of
-    every run, shared by all the submissions evaluated or verified in one process."""
+    """A track with its loaded recording, one env per benchmark (or its drift stream) and the
+    reference figures of every run, shared by all the submissions evaluated or verified in one process."""
 
     def __init__(self, track: Track, recording: Recording, file_sha256: str) -> None:
         self.track = track
@@ -53,12 +54,14 @@ class TrackContext:
         self._references: dict[RunKey, References] = {}
 
     def env(self, benchmark: str) -> MessEnv:
-        """The env that plays ``benchmark``'s stream under the track's α, feedback rate and scenario."""
+        """The env that plays ``benchmark``'s stream (a drift track's: its ``stream``, whose
+        benchmarks the drift chooses) under the track's α, feedback rate and scenario."""
         if benchmark not in self._envs:
             track = self.track
             self._envs[benchmark] = MessEnv(
-                self.recording, alpha=track.alphas[benchmark], explore_action=True, n_requests=track.n_requests,
-                benchmarks=[benchmark], feedback_rate=track.feedback_rate, scenario=track.play_scenario,
+                self.recording, alpha=track.run_alphas[benchmark], explore_action=True, n_requests=track.n_requests,
+                benchmarks=None if track.drifts else [benchmark], feedback_rate=track.feedback_rate,
+                scenario=track.play_scenario,
             )
         return self._envs[benchmark]
 
@@ -93,8 +96,9 @@ def _record(key: RunKey, context: TrackContext, wall_s: float, **agent: Any) -> 
     track = context.track
     refs = context.references(key)
     return RunRecord(
-        track=key.track, benchmark=key.benchmark, seed=key.seed, alpha=track.alphas[key.benchmark],
-        n_requests=refs.n_requests, feedback_rate=track.feedback_rate, wall_s=round(wall_s, 3),
+        track=key.track, benchmark=key.benchmark, seed=key.seed, alpha=track.run_alphas[key.benchmark],
+        n_requests=refs.n_requests, feedback_rate=track.feedback_rate, window=track.play_scenario.window,
+        wall_s=round(wall_s, 3),
         stream_sha256=refs.stream_sha256, oracle_energy_j=refs.oracle_energy_j, oracle_quality=refs.oracle_quality,
         static_mix_energy_j=refs.static_mix_energy_j, static_mix_quality=refs.static_mix_quality,
         static_mix_feasible=refs.static_mix_feasible, **agent,
@@ -125,11 +129,11 @@ def play_run(
     if failure is not None:
         empty = dict.fromkeys((
             "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
-            "latency_cost", "constraints_met",
+            "latency_cost", "worst_window_quality", "constraints_met",
         ))
         return _record(key, context, wall_s, **failure, **empty)
     summary = result.summary
-    alpha = context.track.alphas[key.benchmark]
+    alpha = context.track.run_alphas[key.benchmark]
     return _record(
         key, context, wall_s, status="ok", error=None,
         total_energy_j=float(summary["total_energy_j"]), mean_quality=float(summary["mean_quality"]),
@@ -142,10 +146,14 @@ def play_run(
 
 
 def _constraint_figures(summary: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
-    """``latency_cost`` (the summary's mean latency cost) and ``constraints_met`` under a latency SLO, else ``None``."""
-    if scenario.latency is None:
-        return {"latency_cost": None, "constraints_met": None}
-    return {"latency_cost": float(summary["mean_costs"][1]), "constraints_met": bool(summary["constraints_met"])}
+    """The summary's figures of the scenario's added constraints, each ``None`` where the track has
+    no such constraint: ``latency_cost`` (mean latency cost, under a latency SLO),
+    ``worst_window_quality`` (under a windowed SLA) and ``constraints_met`` (α and every added constraint)."""
+    return {
+        "latency_cost": None if scenario.latency is None else float(summary["mean_costs"][1]),
+        "worst_window_quality": None if scenario.window is None else float(summary["worst_window_quality"]),
+        "constraints_met": bool(summary["constraints_met"]) if scenario.constrained else None,
+    }
 
 
 def _shifted(bar: Callable[[int, int], None], offset: int, total: int) -> Callable[[int, int], None]:

@@ -2,9 +2,15 @@
 
 A track is one recording, a set of benchmarks each with its own SLA α, the seeds, the stream
 length, the feedback sparsity and, optionally, a scenario (issue 12: a latency SLO, delayed
-feedback or a changing zoo; :class:`~messenv.env.scenario.Scenario`) that every run of the track
-plays and that its references face. One *run* is one (track, benchmark, seed): a fresh agent plays
-the benchmark's request stream under that α. A track's recording is either a catalogue name
+feedback, a changing zoo, a drift of the request mix or a windowed SLA;
+:class:`~messenv.env.scenario.Scenario`) that every run of the track plays and that its references
+face. One *run* is one (track, benchmark, seed): a fresh agent plays the benchmark's request stream
+under that α.
+
+A drift (``scenario.drift``) sets its own benchmarks and stream length, so a drift track has one
+stream instead of one per benchmark: it names it with ``stream`` and gives its one ``alpha``, in
+place of ``alphas``; its runs are (track, stream, seed), and the stream's name stands where a
+benchmark's would (``RunKey.benchmark``, results.json's ``benchmark``). A track's recording is either a catalogue name
 (public, reproducible by anyone) or a private recording supplied only at evaluation time through
 an environment variable or a path, so that maintainers can keep a hidden test set; results record
 the content sha256 of every recording they were computed on.
@@ -18,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from messenv.env.scenario import Scenario
+from messenv.env.stream import StreamOptions
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_yaml
 from messenv.recordings import Recording, RecordingError, load
 from messenv.recordings.catalogue import recording_file_sha256
@@ -30,11 +37,9 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
-UNSUPPORTED_SCENARIO_PARTS = {
-    "drift": "a drift sets its own benchmarks and stream length, while a track's runs are one benchmark each",
-    "window": "a windowed SLA's outcome is not yet recorded per run",
-}
-"""Scenario parts a track cannot have in this protocol version, with the reason."""
+RUN_FIELDS = ("alphas", "stream", "alpha")
+"""What names a track's runs: ``alphas`` (benchmark: α), or ``stream`` and ``alpha`` on a drift track.
+Left out of the protocol's digest when unset, so that adding the drift form changed no digest."""
 
 
 class PrivateRecording(StrictModel):
@@ -73,7 +78,9 @@ class Track(StrictModel):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: str
     recording: str | PrivateRecording
-    alphas: Annotated[dict[str, Probability], Field(min_length=1)]
+    alphas: Annotated[dict[str, Probability], Field(min_length=1)] | None = None
+    stream: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    alpha: Probability | None = None
     seeds: Annotated[list[int], Field(min_length=1)]
     n_requests: Annotated[int, Field(gt=0)] | None = None
     feedback_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
@@ -84,13 +91,46 @@ class Track(StrictModel):
     @classmethod
     def _valid_scenario(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         """A mapping :meth:`Scenario.parse` accepts, without the parts a track cannot play."""
-        if value is None:
-            return None
-        for part, reason in UNSUPPORTED_SCENARIO_PARTS.items():
-            if value.get(part) is not None:
-                raise ValueError(f"scenario.{part} is not supported on a leaderboard track: {reason}")
-        Scenario.parse(value)  # a ValueError names the bad key or value
+        if value is not None:
+            Scenario.parse(value)  # a ValueError names the bad key or value
         return value
+
+    @model_validator(mode="after")
+    def _runs_match_the_drift(self) -> Track:
+        """``alphas`` without a drift; ``stream`` and ``alpha`` (and no ``n_requests``) with one."""
+        if self.drifts:
+            if self.alphas is not None or self.stream is None or self.alpha is None:
+                raise ValueError(
+                    "a drift track (scenario.drift) has one stream: give 'stream' (its name) and 'alpha', not 'alphas'"
+                )
+            if self.n_requests is not None:
+                raise ValueError("a drift sets the stream's length: leave 'n_requests' unset on a drift track")
+        elif self.alphas is None or self.stream is not None or self.alpha is not None:
+            raise ValueError(
+                "a track without scenario.drift gives 'alphas' (benchmark: α); 'stream' and 'alpha' are for a drift track"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_run_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The track's fields, less the :data:`RUN_FIELDS` it does not use (see there)."""
+        data = handler(self)
+        for key in RUN_FIELDS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+    @property
+    def drifts(self) -> bool:
+        """Whether the track's scenario drifts (then its runs are its one ``stream``)."""
+        return self.scenario is not None and self.scenario.get("drift") is not None
+
+    @property
+    def run_alphas(self) -> dict[str, float]:
+        """α of each of the track's streams: per benchmark, or the drift stream's."""
+        if self.alphas is not None:
+            return dict(self.alphas)
+        return {str(self.stream): float(self.alpha)}
 
     @property
     def play_scenario(self) -> Scenario:
@@ -116,18 +156,16 @@ class Track(StrictModel):
             file_sha256 = recording_file_sha256(source)
         except RecordingError as error:
             raise LeaderboardError(f"track {self.name!r}: {error}") from error
-        missing = sorted(set(self.alphas) - set(recording.benchmark_names))
+        missing = sorted(set(self.alphas or ()) - set(recording.benchmark_names))
         if missing:
             raise LeaderboardError(
                 f"track {self.name!r}: benchmark(s) {missing} not in recording {recording.name!r} "
                 f"(it has {list(recording.benchmark_names)})"
             )
-        zoo = self.play_scenario.zoo
-        if zoo is not None:
-            try:
-                zoo.check(recording.models)
-            except ValueError as error:
-                raise LeaderboardError(f"track {self.name!r}: {error}") from error
+        try:  # a drift's benchmarks and phase lengths, a zoo change's models
+            self.play_scenario.check_stream(recording, StreamOptions(self.n_requests))
+        except ValueError as error:
+            raise LeaderboardError(f"track {self.name!r}: {error}") from error
         return recording, file_sha256
 
 
@@ -171,14 +209,14 @@ class Protocol(StrictModel):
         return [
             RunKey(track.name, benchmark, seed)
             for track in self.tracks
-            for benchmark in track.alphas
+            for benchmark in track.run_alphas
             for seed in track.seeds
         ]
 
 
 @dataclass(frozen=True, order=True)
 class RunKey:
-    """One run: a benchmark of a track, played with one seed."""
+    """One run: a benchmark of a track (a drift track's stream), played with one seed."""
 
     track: str
     benchmark: str

@@ -8,7 +8,8 @@ SLA outcome, constraint outcome, track and overall scores) follows from the meas
 that no passing run spent less energy than the hindsight oracle (impossible: the oracle is the LP
 optimum over every policy that meets α and, on a scenario track, every other constraint of the
 scenario, which a passing run also meets; :data:`ORACLE_TOLERANCE` allows for the LP solver's
-float tolerance).
+float tolerance), and that no run's worst window beats its whole stream's mean quality
+(impossible: that mean is a weighted mean of its windows' means).
 ``verify`` adds the checks that need the data (recording hashes, stream fingerprints, oracle
 energies, re-runs).
 """
@@ -26,7 +27,7 @@ from messenv.leaderboard.protocol import Protocol, RunKey, Track
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, describe, read_text
 from messenv.leaderboard.scoring import Outcome, OverallScore, TrackScore, score_overall, score_track
 
-RESULTS_FORMAT = "messenv-leaderboard-results/3"
+RESULTS_FORMAT = "messenv-leaderboard-results/4"
 REL_TOL = 1e-9
 ORACLE_TOLERANCE = 1e-6
 """Relative slack below the oracle's energy before a passing run is called impossible. HiGHS solves
@@ -35,6 +36,7 @@ can sit that far above the true one; an honest run never comes closer than that.
 TIMINGS = ("wall_s", "evaluation_s")
 
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Quality = Annotated[float, Field(ge=0.0, le=1.0)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 RunStatus = Literal["ok", "error", "timeout"]
 Sandbox = Literal["bwrap", "none"]
@@ -43,9 +45,15 @@ Sandbox = Literal["bwrap", "none"]
 class RunRecord(StrictModel):
     """One run. The agent's figures are ``None`` when it crashed or ran over time (``error`` says why);
     the oracle's figures are always there, the static mix's wherever it is defined (not under a
-    changing zoo). On a track whose scenario has a latency SLO, ``latency_cost`` is the run's mean
-    latency cost (mean latency in s, or the share of late requests) and ``constraints_met`` says
-    whether the run met α AND the SLO; both are ``None`` on other tracks."""
+    changing zoo). ``benchmark`` is the run's benchmark, or a drift track's ``stream`` name.
+
+    A scenario's added constraints: on a track with a latency SLO, ``latency_cost`` is the run's mean
+    latency cost (mean latency in s, or the share of late requests); on a track with a windowed SLA,
+    ``window`` is its window W (set on every run of the track, like ``alpha``) and
+    ``worst_window_quality`` the lowest mean quality over the run's windows of W requests (the
+    last one may be shorter), the SLA being judged per window; on either, ``constraints_met`` says
+    whether the run met α AND every added constraint. Each is ``None`` where the track lacks the
+    constraint."""
 
     track: str
     benchmark: str
@@ -53,21 +61,23 @@ class RunRecord(StrictModel):
     alpha: Annotated[float, Field(ge=0.0, le=1.0)]
     n_requests: Annotated[int, Field(gt=0)]
     feedback_rate: Annotated[float, Field(gt=0.0, le=1.0)]
+    window: Annotated[int, Field(ge=1)] | None
     status: RunStatus
     error: str | None
     total_energy_j: NonNegative | None
-    mean_quality: Annotated[float, Field(ge=0.0, le=1.0)] | None
+    mean_quality: Quality | None
     sla_met: bool | None
     worst_deficit: NonNegative | None
     exploration_share: Annotated[float, Field(ge=0.0, le=1.0)] | None
     energy_ratio: NonNegative | None
     latency_cost: NonNegative | None
+    worst_window_quality: Quality | None
     constraints_met: bool | None
     stream_sha256: Sha256
     oracle_energy_j: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-    oracle_quality: Annotated[float, Field(ge=0.0, le=1.0)]
+    oracle_quality: Quality
     static_mix_energy_j: NonNegative | None
-    static_mix_quality: Annotated[float, Field(ge=0.0, le=1.0)] | None
+    static_mix_quality: Quality | None
     static_mix_feasible: bool | None
     wall_s: NonNegative
 
@@ -79,8 +89,11 @@ class RunRecord(StrictModel):
             raise ValueError("a run with status 'ok' needs every agent figure and no error")
         if self.status != "ok" and (not self.error or any(f is not None for f in figures)):
             raise ValueError(f"a run with status {self.status!r} needs an error and no agent figures")
-        if self.status != "ok" and (self.latency_cost is not None or self.constraints_met is not None):
-            raise ValueError(f"a run with status {self.status!r} has no latency_cost nor constraints_met")
+        constraint_figures = (self.latency_cost, self.worst_window_quality, self.constraints_met)
+        if self.status != "ok" and any(f is not None for f in constraint_figures):
+            raise ValueError(
+                f"a run with status {self.status!r} has no latency_cost, worst_window_quality nor constraints_met"
+            )
         mix = (self.static_mix_energy_j, self.static_mix_quality, self.static_mix_feasible)
         if any(f is None for f in mix) and any(f is not None for f in mix):
             raise ValueError("the static mix's figures are all given or all null")
@@ -124,7 +137,7 @@ class SubmissionRef(StrictModel):
 class Results(StrictModel):
     """The content of a submission's results.json."""
 
-    format: Literal["messenv-leaderboard-results/3"]
+    format: Literal["messenv-leaderboard-results/4"]
     submission: SubmissionRef
     harness_version: str
     protocol_sha256: Sha256
@@ -188,7 +201,10 @@ def _derived_problems(run: RunRecord, protocol: Protocol) -> list[str]:
     """What is wrong with one run's settings and derived figures."""
     track = protocol.track(run.track)
     problems = []
-    expected = {"alpha": track.alphas[run.benchmark], "feedback_rate": track.feedback_rate}
+    expected = {
+        "alpha": track.run_alphas[run.benchmark], "feedback_rate": track.feedback_rate,
+        "window": track.play_scenario.window,
+    }
     if (run.static_mix_energy_j is None) != (track.play_scenario.zoo is not None):
         problems.append(f"{run.key}: the static mix is defined exactly on tracks whose zoo does not change")
     for name, value in expected.items():
@@ -212,23 +228,37 @@ def _derived_problems(run: RunRecord, protocol: Protocol) -> list[str]:
 
 
 def _constraint_problems(run: RunRecord, track: Track) -> list[str]:
-    """What is wrong with one finished run's latency-SLO figures (``constraints_met`` must follow from them)."""
-    slo = track.play_scenario.latency
-    if run.status != "ok":
-        return []
-    if slo is None:
-        if run.latency_cost is not None or run.constraints_met is not None:
-            return [f"{run.key}: latency_cost and constraints_met are null on a track without a latency SLO"]
-        return []
-    if run.latency_cost is None or run.constraints_met is None:
-        return [f"{run.key}: a track with a latency SLO needs latency_cost and constraints_met"]
-    met = bool(run.sla_met) and run.latency_cost <= slo.limit
+    """What is wrong with one finished run's figures of the scenario's added constraints (a latency
+    SLO, a windowed SLA): each is given exactly where the track has the constraint,
+    ``constraints_met`` follows from them, and the worst window does not beat the stream's mean."""
+    scenario = track.play_scenario
+    present = {
+        "latency_cost": (run.latency_cost, scenario.latency is not None, "a latency SLO"),
+        "worst_window_quality": (run.worst_window_quality, scenario.window is not None, "a windowed SLA"),
+        "constraints_met": (run.constraints_met, scenario.constrained, "a latency SLO or a windowed SLA"),
+    }
+    problems = [
+        f"{run.key}: {name} is {'needed' if needed else 'null'} on a track {'with' if needed else 'without'} {what}"
+        for name, (value, needed, what) in present.items()
+        if (value is not None) != needed
+    ]
+    if problems or not scenario.constrained:
+        return problems
+    met, reasons = bool(run.sla_met), [f"sla_met {run.sla_met}"]
+    if scenario.latency is not None:
+        met = met and run.latency_cost <= scenario.latency.limit
+        reasons.append(f"latency_cost {run.latency_cost} vs the SLO's limit {scenario.latency.limit}")
+    if scenario.window is not None:
+        met = met and run.worst_window_quality >= run.alpha
+        reasons.append(f"worst_window_quality {run.worst_window_quality} vs alpha {run.alpha}")
+        if run.worst_window_quality > run.mean_quality * (1.0 + REL_TOL):
+            problems.append(
+                f"{run.key}: worst_window_quality {run.worst_window_quality} is above the stream's mean quality "
+                f"{run.mean_quality}, which is impossible (the mean is a weighted mean of the windows' means)"
+            )
     if run.constraints_met != met:
-        return [(
-            f"{run.key}: constraints_met {run.constraints_met} contradicts sla_met {run.sla_met} and latency_cost "
-            f"{run.latency_cost} vs the SLO's limit {slo.limit}"
-        )]
-    return []
+        problems.append(f"{run.key}: constraints_met {run.constraints_met} contradicts {' and '.join(reasons)}")
+    return problems
 
 
 def audit(results: Results, protocol: Protocol, harness_version: str) -> list[str]:

@@ -250,7 +250,7 @@ def markdown(board: Board) -> str:
               "| Track | Recording | Benchmarks (α) | Seeds | Feedback | Scenario | Recording sha256 |",
               "|---|---|---|---|---:|---|---|"]
     for track in board.protocol.tracks:
-        alphas = ", ".join(f"{b} {a:g}" for b, a in track.alphas.items())
+        alphas = ", ".join(f"{b} {a:g}" for b, a in track.run_alphas.items())
         identity = board.recordings[track.name]
         lines.append(
             f"| {track.name} | {identity.name}{' (private)' if identity.private else ''} | {alphas} | "

@@ -39,7 +39,7 @@ from messenv.leaderboard.submission import LoadedSubmission, check_target, worke
 
 REPLAYED_FIELDS = (
     "status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
-    "latency_cost", "constraints_met",
+    "latency_cost", "worst_window_quality", "constraints_met",
 )
 REFERENCE_FIELDS = (
     "n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality",

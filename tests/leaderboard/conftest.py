@@ -51,11 +51,25 @@ LATENCY_SLO = {"name": "latency_slo", "latency": {"mean_s": 0.45}}
 """On the tiny recording the largest model meets both α and misses this SLO (mean latency 0.60 s
 and 0.51 s on the two benchmarks), and the SLO raises the oracle's energy (76.6 → 107.2 J on alpha_bench)."""
 ZOO_CHANGE = {"name": "zoo_change", "zoo": {"joins": {"m2": 10}, "leaves": {"m0": 20}}}
+DRIFT_PHASES = {"name": "drift_phases", "drift": {"phases": [
+    {"benchmarks": ["alpha_bench"], "n_requests": 20}, {"benchmarks": ["beta_bench"], "n_requests": 20}]}}
+"""The tiny recording has 26 alpha_bench and 34 beta_bench requests."""
+DRIFT_WINDOWED = {
+    "name": "drift_windowed", "drift": {"start": ["alpha_bench"], "end": ["beta_bench"], "n_requests": 24}, "window": 8,
+}
+DRIFT_RUN = {"stream": "alpha-to-beta", "alpha": 0.7}
+"""A drift track's one stream. At this α, on the tiny recording, the largest model meets every window of
+:data:`DRIFT_WINDOWED`'s seed-0 stream (0.875 each), and the whole-stream SLA of its seed-1 stream (0.833)
+but not that stream's last window (0.5); the windowed oracle is feasible on both."""
 
 
-def scenario_protocol(scenario: dict, name: str = "scenario") -> Protocol:
-    """A one-track protocol over the tiny recording (4 runs) whose track plays ``scenario``."""
+def scenario_protocol(scenario: dict, name: str = "scenario", **runs: object) -> Protocol:
+    """A one-track protocol over the tiny recording whose track plays ``scenario``: 4 runs, or with
+    ``runs`` (a drift track's ``stream`` and ``alpha``, e.g. :data:`DRIFT_RUN`) in place of its alphas, 2."""
     track = {**protocol_dict()["tracks"][0], "name": name, "scenario": scenario}
+    if runs:
+        del track["alphas"]
+        track.update(runs)
     return parse(Protocol, protocol_dict(tracks=[track]), "scenario protocol")
 
 

@@ -12,14 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from messenv.harness import stream_outcomes
 from messenv.leaderboard.__main__ import main
-from messenv.leaderboard.evaluate import HARNESS_VERSION, evaluate_submission
+from messenv.leaderboard.evaluate import HARNESS_VERSION, evaluate_submission, open_tracks
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import RESULTS_FORMAT, audit, read_results, same_figures
 from messenv.leaderboard import sandbox
 from messenv.leaderboard.sandbox import bwrap_path
+from messenv.oracle import hindsight_oracle
 from tests.conftest import REPO_ROOT
-from tests.leaderboard.conftest import LATENCY_SLO, ZOO_CHANGE, scenario_protocol, write_submission
+from tests.leaderboard.conftest import (
+    DRIFT_PHASES, DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, ZOO_CHANGE, scenario_protocol, write_submission,
+)
 
 RAISES_ON_SEED_1 = """
     from messenv_agents.base import BaseAgent
@@ -274,3 +278,40 @@ def test_on_a_changing_zoo_the_mask_reaches_the_agent_and_a_masked_action_fails_
     results = evaluate_submission(unaware, protocol, show_progress=False)
     assert all(run.status == "error" and run.error.startswith("MaskedActionError: action 2 is masked at step 0")
                for run in results.runs)
+
+
+def test_a_drift_run_plays_the_phases_of_its_one_stream(tmp_path: Path, tiny_parquet: Path) -> None:
+    protocol = scenario_protocol(DRIFT_PHASES, "drift", **DRIFT_RUN)
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    results = evaluate_submission(submission, protocol, show_progress=False)
+    assert [(run.benchmark, run.seed) for run in results.runs] == [("alpha-to-beta", 0), ("alpha-to-beta", 1)]
+    for run in results.runs:
+        assert run.status == "ok" and run.n_requests == 40 and run.alpha == 0.7 and run.outcome.passed
+        assert run.window is None and run.worst_window_quality is None and run.constraints_met is None
+    assert results.runs[0].stream_sha256 != results.runs[1].stream_sha256
+    (context,) = open_tracks(protocol)
+    context.references(results.runs[0].key)  # resets the env to seed 0's stream
+    env = context.env("alpha-to-beta").unwrapped
+    benchmarks = [env.recording.benchmark_names[i] for i in env.recording.benchmark_index[env.stream_rows]]
+    assert benchmarks == ["alpha_bench"] * 20 + ["beta_bench"] * 20
+    assert audit(results, protocol, HARNESS_VERSION) == []
+
+
+def test_a_windowed_run_passes_only_if_every_window_reaches_alpha(tmp_path: Path, tiny_parquet: Path) -> None:
+    """The largest model meets α on seed 1's whole stream but not on its last window (see DRIFT_RUN)."""
+    protocol = scenario_protocol(DRIFT_WINDOWED, "windowed", **DRIFT_RUN)
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    results = evaluate_submission(submission, protocol, show_progress=False)
+    every_window, last_window_short = results.runs
+    assert all(run.status == "ok" and run.sla_met and run.window == 8 for run in results.runs)
+    assert every_window.worst_window_quality == pytest.approx(0.875) and every_window.constraints_met
+    assert last_window_short.worst_window_quality == pytest.approx(0.5) and last_window_short.constraints_met is False
+    assert every_window.outcome.passed and not last_window_short.outcome.passed
+    assert results.tracks["windowed"].pass_rate == 0.5
+    assert read_results(submission.results_path) == results
+    assert audit(results, protocol, HARNESS_VERSION) == []
+    (context,) = open_tracks(protocol)
+    for run in results.runs:  # the reference is the windowed LP, dearer than the whole-stream oracle
+        context.references(run.key)  # resets the env to the run's stream
+        whole_stream = hindsight_oracle(*stream_outcomes(context.env(run.benchmark)), run.alpha).energy_j
+        assert run.oracle_energy_j > whole_stream * 1.01

@@ -13,7 +13,12 @@ from messenv.leaderboard.evaluate import open_tracks
 from messenv.leaderboard.protocol import Protocol, load_protocol
 from messenv.leaderboard.schema import LeaderboardError, parse
 from messenv.recordings.catalogue import load
-from tests.leaderboard.conftest import TINY_ENV, protocol_dict, write_submission
+from tests.leaderboard.conftest import (
+    DRIFT_PHASES, DRIFT_RUN, DRIFT_WINDOWED, TINY_ENV, protocol_dict, scenario_protocol, write_submission,
+)
+
+PRE_DRIFT_DIGEST = "93bee3da97e6e0fb93aa1b9d04023fd88d81d0a91a1499f56f151650f5898d46"
+"""``protocol_dict()``'s digest as computed before drift tracks existed (commit 4f38020)."""
 
 
 def test_committed_protocol_has_the_required_tracks(committed_protocol: Protocol) -> None:
@@ -115,17 +120,21 @@ def test_the_digest_changes_with_the_scenario() -> None:
     assert len(digests) == 4
 
 
+def test_the_drift_form_changed_no_existing_digest() -> None:
+    """The drift fields are left out of a track's canonical JSON when unset."""
+    assert parse(Protocol, protocol_dict(), "protocol").digest() == PRE_DRIFT_DIGEST
+
+
 @pytest.mark.parametrize(
     ("scenario", "message"),
     [
         ({"latency": {"mean_s": -1}}, "scenario.latency.mean_s must be a number > 0"),
         ({"speed": 2}, "unknown key(s) ['speed']"),
-        ({"drift": {"start": ["alpha_bench"], "end": ["beta_bench"], "n_requests": 20}},
-         "scenario.drift is not supported on a leaderboard track"),
-        ({"window": 10}, "scenario.window is not supported on a leaderboard track"),
+        ({"window": 0}, "scenario.window must be a positive integer or None, got 0"),
+        ({"drift": {"start": ["alpha_bench"]}}, "scenario.drift.end must name at least one benchmark, got None"),
     ],
 )
-def test_a_bad_or_unsupported_scenario_names_the_track(scenario: dict, message: str) -> None:
+def test_a_bad_scenario_names_the_track(scenario: dict, message: str) -> None:
     data = protocol_dict()
     data["tracks"][1]["scenario"] = scenario
     with pytest.raises(LeaderboardError) as error:
@@ -143,15 +152,78 @@ def test_a_zoo_change_naming_a_model_the_recording_lacks_is_refused(tiny_parquet
 def test_committed_scenario_tracks_are_playable_at_the_papers_alpha(
     committed_protocol: Protocol, with_real_recordings: Path
 ) -> None:
-    """One track per scenario kind on the Llama-3 recording, at llama3-paper's α; every run's references solve."""
+    """One track per scenario kind on the Llama-3 recording, at llama3-paper's α (a drift track: the
+    phases' request-weighted mean of it; a windowed one: the lower of its two benchmarks', every
+    window being judged alone); every run's references solve."""
     paper = committed_protocol.track("llama3-paper").alphas
     scenario_tracks = [track for track in committed_protocol.tracks if track.scenario is not None]
     kinds = {track.name: track.play_scenario for track in scenario_tracks}
     assert kinds["llama3-latency"].latency is not None and kinds["llama3-delayed"].delay is not None
     assert kinds["llama3-zoo"].zoo is not None
+    drift, windowed = kinds["llama3-drift"], kinds["llama3-windowed"]
+    assert drift.drift.phases and drift.window is None and windowed.drift is not None and windowed.window is not None
+    phases = drift.drift.phases
+    expected = {
+        "llama3-drift": sum(paper[p.benchmarks[0]] * p.n_requests for p in phases) / drift.drift.length,
+        "llama3-windowed": min(paper[windowed.drift.start[0]], paper[windowed.drift.end[0]]),
+    }
     for context in open_tracks(Protocol.model_validate({**committed_protocol.model_dump(), "tracks": scenario_tracks})):
         track = context.track
-        assert track.recording == "messplus-llama3" and all(paper[b] == a for b, a in track.alphas.items())
+        assert track.recording == "messplus-llama3"
+        if track.drifts:
+            assert track.alpha == pytest.approx(expected[track.name])
+        else:
+            assert all(paper[b] == a for b, a in track.run_alphas.items())
         for key in (k for k in committed_protocol.runs() if k.track == track.name):
             references = context.references(key)
             assert (references.static_mix_energy_j is None) == (track.name == "llama3-zoo")
+
+
+def test_a_drift_track_has_one_stream_whose_name_keys_its_runs() -> None:
+    protocol = scenario_protocol(DRIFT_WINDOWED, "windowed", **DRIFT_RUN)
+    (track,) = protocol.tracks
+    assert track.drifts and track.run_alphas == {"alpha-to-beta": 0.7} and track.play_scenario.window == 8
+    assert [str(key) for key in protocol.runs()] == ["windowed/alpha-to-beta/seed 0", "windowed/alpha-to-beta/seed 1"]
+    assert '"stream":"alpha-to-beta","alpha":0.7' in protocol.model_dump_json()
+
+
+def test_a_windowed_sla_without_drift_keeps_one_run_per_benchmark() -> None:
+    (track,) = scenario_protocol({"name": "windowed", "window": 10}).tracks
+    assert not track.drifts and track.run_alphas == {"alpha_bench": 0.55, "beta_bench": 0.6}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "change", "message"),
+    [
+        (DRIFT_PHASES, {}, "a drift track (scenario.drift) has one stream: give 'stream' (its name) and 'alpha', "
+                           "not 'alphas'"),
+        (DRIFT_PHASES, {"alphas": None, "stream": "s"}, "a drift track (scenario.drift) has one stream"),
+        (DRIFT_PHASES, {"alphas": None, **DRIFT_RUN, "n_requests": 40},
+         "a drift sets the stream's length: leave 'n_requests' unset on a drift track"),
+        (None, {"stream": "s"}, "a track without scenario.drift gives 'alphas' (benchmark: α); 'stream' and 'alpha'"),
+        (None, {"alphas": None}, "a track without scenario.drift gives 'alphas'"),
+    ],
+)
+def test_a_bad_combination_of_drift_and_runs_is_one_line_naming_the_track(
+    tmp_path: Path, scenario: dict | None, change: dict, message: str
+) -> None:
+    data = protocol_dict()
+    track = {**data["tracks"][1], "scenario": scenario, **change}
+    data["tracks"][1] = {key: value for key, value in track.items() if value is not None}
+    path = tmp_path / "protocol.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(LeaderboardError) as error:
+        load_protocol(path)
+    assert str(error.value).startswith(f"{path}: tracks.1: ") and message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_drift_the_recording_cannot_play_is_refused_when_it_loads(tiny_parquet: Path) -> None:
+    phases = [{"benchmarks": ["alpha_bench"], "n_requests": 30}, {"benchmarks": ["gamma_bench"], "n_requests": 5}]
+    for drift, message in (
+        ({"phases": phases[:1]}, "track 'drift': n_requests=30 exceeds the 26 requests"),
+        ({"phases": phases[1:]}, r"track 'drift': benchmark\(s\) \['gamma_bench'\] not in recording"),
+    ):
+        track = scenario_protocol({"drift": drift}, "drift", **DRIFT_RUN).tracks[0]
+        with pytest.raises(LeaderboardError, match=message):
+            track.load_recording()

@@ -17,7 +17,7 @@ from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.leaderboard.verify import verify_submission
 from messenv.oracle import hindsight_oracle
-from tests.leaderboard.conftest import LATENCY_SLO, scenario_protocol, write_submission
+from tests.leaderboard.conftest import DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, scenario_protocol, write_submission
 
 EVERY_RUN = 1000
 UNSANDBOXED = bwrap_path() is None
@@ -33,12 +33,14 @@ def evaluated(tmp_path: Path, tiny_protocol: Protocol) -> LoadedSubmission:
     return submission
 
 
-def rewrite_consistently(submission: LoadedSubmission, protocol: Protocol, change: Callable[[RunRecord], dict]) -> None:
-    """Edit run 0 as a careful forger would: derived figures and scores recomputed to match."""
+def rewrite_consistently(
+    submission: LoadedSubmission, protocol: Protocol, change: Callable[[RunRecord], dict], index: int = 0
+) -> None:
+    """Edit run ``index`` as a careful forger would: derived figures and scores recomputed to match."""
     results = read_results(submission.results_path)
     runs = list(results.runs)
-    run = runs[0].model_copy(update=change(runs[0]))
-    runs[0] = run.model_copy(update={"energy_ratio": run.total_energy_j / run.oracle_energy_j,
+    run = runs[index].model_copy(update=change(runs[index]))
+    runs[index] = run.model_copy(update={"energy_ratio": run.total_energy_j / run.oracle_energy_j,
                                      "sla_met": run.mean_quality >= run.alpha})
     tracks, overall = scores(runs, protocol)
     write_results(submission.results_path, results.model_copy(update={"runs": runs, "tracks": tracks, "overall": overall}))
@@ -205,3 +207,52 @@ def test_a_forged_constraint_outcome_is_rejected_by_the_audit(latency_run: tuple
     rewrite_consistently(submission, protocol, lambda run: {"constraints_met": True})
     reasons = "\n".join(verify(submission, protocol, sample=0, seed=0).reasons)
     assert "constraints_met True contradicts sla_met True and latency_cost" in reasons
+
+
+@pytest.fixture
+def windowed_run(tmp_path: Path, tiny_parquet: Path) -> tuple[LoadedSubmission, Protocol]:
+    """Largest-only evaluated on a windowed-SLA drift track: run 0 meets every window, run 1 only the
+    whole-stream SLA (worst window 0.5 < α 0.7; see DRIFT_RUN)."""
+    protocol = scenario_protocol(DRIFT_WINDOWED, "windowed", **DRIFT_RUN)
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    evaluate_submission(submission, protocol, show_progress=False)
+    return submission, protocol
+
+
+def test_honest_windowed_results_verify_with_every_run_replayed(windowed_run: tuple[LoadedSubmission, Protocol]) -> None:
+    submission, protocol = windowed_run
+    verdict = verify(submission, protocol, sample=EVERY_RUN, seed=0)
+    assert verdict.ok, verdict.reasons
+    assert len(verdict.replayed) == 2
+
+
+def test_a_forged_windowed_pass_is_caught_by_the_replay(windowed_run: tuple[LoadedSubmission, Protocol]) -> None:
+    """Consistent on paper (the audit cannot tell): only re-playing the run shows its last window missed α."""
+    submission, protocol = windowed_run
+    rewrite_consistently(submission, protocol, lambda run: {"worst_window_quality": 0.75, "constraints_met": True}, 1)
+    assert read_results(submission.results_path).tracks["windowed"].pass_rate == 1.0
+    assert verify(submission, protocol, sample=0, seed=0).ok
+    text = reasons(submission, protocol)
+    assert "windowed/alpha-to-beta/seed 1: worst_window_quality is 0.75 in results.json but 0.5 when recomputed" in text
+    assert "windowed/alpha-to-beta/seed 1: constraints_met is True in results.json but False when recomputed" in text
+
+
+@pytest.mark.parametrize(
+    ("index", "change", "message"),
+    [
+        (1, {"constraints_met": True},
+         "constraints_met True contradicts sla_met True and worst_window_quality 0.5 vs alpha 0.7"),
+        (0, {"worst_window_quality": 0.95},
+         "worst_window_quality 0.95 is above the stream's mean quality 0.875, which is impossible"),
+        (0, {"worst_window_quality": None}, "worst_window_quality is needed on a track with a windowed SLA"),
+        (0, {"window": 9}, "window 9 is not the protocol's 8"),
+    ],
+)
+def test_a_forged_windowed_outcome_is_rejected_by_the_audit(
+    windowed_run: tuple[LoadedSubmission, Protocol], index: int, change: dict, message: str
+) -> None:
+    submission, protocol = windowed_run
+    rewrite_consistently(submission, protocol, lambda run: change, index)
+    assert f"windowed/alpha-to-beta/seed {index}: {message}" in "\n".join(
+        verify(submission, protocol, sample=0, seed=0).reasons
+    )

@@ -24,7 +24,8 @@ SCORING_MD = """\
 ## Scoring
 
 A **run** is one benchmark of one track played with one seed: a freshly built agent routes the
-benchmark's whole request set (seeded order) and the harness measures energy and quality.
+benchmark's whole request set (seeded order) and the harness measures energy and quality. On a
+drift track a run is the track's one drifting stream played with one seed.
 
 * **Energy ratio** of a run = the agent's total energy ÷ the hindsight oracle's energy on the same
   stream (the LP optimum that knows every outcome). No policy that meets α can go below 1.0.
@@ -41,10 +42,16 @@ benchmark's whole request set (seeded order) and the harness measures energy and
   static mix (a fixed mixture over models that come and go is not defined: its figures are null,
   its cell "n/a"); an agent that plays a masked model fails the run. Under **delayed feedback**
   the constraints are the plain SLA, so the references are the stationary ones on the same
-  stream. The "below the oracle" audit compares a passing run with its scenario's oracle.
-  Drift and windowed SLAs are not tracks yet: a drift sets its own benchmarks and stream
-  length, while a track's run is one benchmark at its own α, and a windowed SLA's outcome is not
-  recorded per run; `protocol.yaml` refuses both.
+  stream. Under a **drift** the request mix changes along the stream (phases, or a smooth drift
+  from one mix to another) and the drift sets the stream's benchmarks and length, so the track
+  has one stream instead of one per benchmark: `stream:` (its name, which results.json gives as
+  the run's `benchmark`) and one `alpha:` in place of `alphas:`; the references are solved on the
+  same drifting stream. Under a **windowed SLA** of W requests a run passes only if the mean
+  quality of every window (the last may be shorter) reaches α, as well as the whole stream's:
+  results.json records the run's `window` (W) and `worst_window_quality` beside
+  `constraints_met`, and the oracle is the LP with one constraint per window, as is the static
+  mix. The "below the oracle" audit compares a passing run with its scenario's oracle, and a
+  worst window above the stream's mean quality is refused as impossible.
 * **Track score**: the pass rate, and the geometric mean of the ratio over the passing runs.
 * **Rank**, in tiers: a track is **met** when its pass rate is ≥ 95 % (all but about one run in
   20 met α). More tracks met ranks first; within a tier, the lower geometric mean of the met
@@ -166,8 +173,9 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `test_hostile.py::test_nondeterminism_is_rejected_by_verify`.
 * **Edit results.json**: strict schema; `build` and `verify` recompute every ratio, pass flag and
   score, and reject a passing run below the oracle's energy (tolerance 1e-6 relative, the LP
-  solver's); `verify` re-solves every run's stream fingerprint and references and re-plays a sample
-  that always holds the best-scoring run. Test: `test_verify.py`.
+  solver's) or a worst window above its stream's mean quality; `verify` re-solves every run's
+  stream fingerprint and references and re-plays a sample that always holds the best-scoring run.
+  Test: `test_verify.py`.
 * **Recover withheld qualities on a sparse-feedback track**: the env's `info["running_quality"]`
   and `sla_gap` are the true running mean, withheld answers included (two consecutive steps
   would give a withheld quality away); they never cross to the worker. Test:
@@ -247,7 +255,7 @@ def markdown(board: Board) -> str:
         )
     lines += ["", "`ref` rows are reference solutions, not submissions: they know the outcomes in hindsight.", ""]
     lines += ["## Tracks", "",
-              "| Track | Recording | Benchmarks (α) | Seeds | Feedback | Scenario | Recording sha256 |",
+              "| Track | Recording | Benchmarks, or drift stream (α) | Seeds | Feedback | Scenario | Recording sha256 |",
               "|---|---|---|---|---:|---|---|"]
     for track in board.protocol.tracks:
         alphas = ", ".join(f"{b} {a:g}" for b, a in track.run_alphas.items())

@@ -1,4 +1,5 @@
-"""The board with a scenario track: the static mix, undefined under a changing zoo, is shown as n/a."""
+"""The board with scenario tracks: the static mix, undefined under a changing zoo, is shown as n/a;
+drift and windowed-SLA tracks show like the others, their one stream named in the track table."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.render import markdown, page
 from messenv.leaderboard.schema import parse
-from tests.leaderboard.conftest import ZOO_CHANGE, protocol_dict, write_submission
+from tests.leaderboard.conftest import (
+    DRIFT_PHASES, DRIFT_RUN, DRIFT_WINDOWED, ZOO_CHANGE, protocol_dict, write_submission,
+)
 
 
 def test_the_static_mix_has_no_score_on_a_zoo_track_and_the_board_renders(tmp_path: Path, tiny_parquet: Path) -> None:
@@ -26,3 +29,25 @@ def test_the_static_mix_has_no_score_on_a_zoo_track_and_the_board_renders(tmp_pa
     assert static_line.endswith("| n/a |")
     assert '`{"zoo": {"joins": {"m2": 10}, "leaves": {"m0": 20}}}`' in text
     assert "<svg" in page(board) and "n/a" in page(board)
+
+
+def test_drift_and_windowed_tracks_show_like_the_other_scenario_tracks(tmp_path: Path, tiny_parquet: Path) -> None:
+    stationary = protocol_dict()["tracks"][0]
+    drift_track = {key: value for key, value in stationary.items() if key != "alphas"} | DRIFT_RUN
+    tracks = [stationary, {**drift_track, "name": "drift", "scenario": DRIFT_PHASES},
+              {**drift_track, "name": "windowed", "scenario": DRIFT_WINDOWED}]
+    protocol = parse(Protocol, protocol_dict(tracks=tracks), "p")
+    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
+    evaluate_submission(submission, protocol, show_progress=False)
+    board = collect_board(tmp_path, protocol)
+    (largest,) = board.entries
+    assert largest.tracks["drift"].pass_rate == 1.0 and largest.tracks["windowed"].pass_rate == 0.5
+    oracle, static_mix = board.references
+    assert set(oracle.tracks) == set(static_mix.tracks) == {"full", "drift", "windowed"}
+    lines = markdown(board).splitlines()
+    assert lines[lines.index("## Tracks") + 2].startswith("| Track | Recording | Benchmarks, or drift stream (α) |")
+    assert any(line.startswith("| windowed | tiny (private) | alpha-to-beta 0.7 | 0, 1 | 1 | `{\"drift\": ")
+               and '"window": 8}` |' in line for line in lines)
+    header = next(line for line in lines if line.startswith("| Rank |"))
+    assert header.endswith("| full | drift | windowed |")
+    assert "<th>drift</th><th>windowed</th>" in page(board)

@@ -62,8 +62,8 @@ SUMMARY_COLUMNS = ("track", "ratio (pass rate)", "runs", "passed", "missed α", 
 
 def summary_table(results: Results) -> Table:
     """One line per track and the overall score of a results.json; a run that did not pass either
-    finished below α (``missed α``), met α but not its track's latency SLO (``missed SLO``), or
-    failed: ``crashed`` (error) or ``over time`` (timeout)."""
+    finished below α (``missed α``), met α but not another constraint of its track (a latency SLO,
+    a windowed SLA: ``missed SLO``), or failed: ``crashed`` (error) or ``over time`` (timeout)."""
     table = Table(title=f"{results.submission.name}: {results.evaluation_s:.1f} s (sandbox: {results.sandbox})")
     for column in SUMMARY_COLUMNS:
         table.add_column(column)

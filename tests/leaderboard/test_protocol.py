@@ -195,8 +195,7 @@ def test_a_windowed_sla_without_drift_keeps_one_run_per_benchmark() -> None:
 @pytest.mark.parametrize(
     ("scenario", "change", "message"),
     [
-        (DRIFT_PHASES, {}, "a drift track (scenario.drift) has one stream: give 'stream' (its name) and 'alpha', "
-                           "not 'alphas'"),
+        (DRIFT_PHASES, {}, "a drift track (scenario.drift) has one stream: give 'stream' (its name) and 'alpha', not"),
         (DRIFT_PHASES, {"alphas": None, "stream": "s"}, "a drift track (scenario.drift) has one stream"),
         (DRIFT_PHASES, {"alphas": None, **DRIFT_RUN, "n_requests": 40},
          "a drift sets the stream's length: leave 'n_requests' unset on a drift track"),

@@ -3,9 +3,10 @@
 The stream is the env's own: resetting it with the run's seed draws exactly the requests the
 agent is then served (``run_episode`` resets with the same seed), and
 :func:`messenv.harness.scenario_outcomes` reads every model's outcome on them as the env's
-scenario presents them. On a scenario track the references face the same scenario: under a
-latency SLO or a changing zoo the oracle is the constrained LP of :mod:`messenv.scenario_oracle`
-(two constraints; unavailable models bounded to 0), and under a changing zoo there is no static
+scenario presents them (a drift's stream included). On a scenario track the references face the
+same scenario: under a latency SLO, a windowed SLA or a changing zoo the oracle is the constrained
+LP of :mod:`messenv.scenario_oracle` (a second constraint, one constraint per window;
+unavailable models bounded to 0), as is the static mix, and under a changing zoo there is no static
 mix (one fixed mixture over models that come and go is not defined): its figures are ``None``.
 """
 

@@ -10,10 +10,12 @@ under that α.
 A drift (``scenario.drift``) sets its own benchmarks and stream length, so a drift track has one
 stream instead of one per benchmark: it names it with ``stream`` and gives its one ``alpha``, in
 place of ``alphas``; its runs are (track, stream, seed), and the stream's name stands where a
-benchmark's would (``RunKey.benchmark``, results.json's ``benchmark``). A track's recording is either a catalogue name
-(public, reproducible by anyone) or a private recording supplied only at evaluation time through
-an environment variable or a path, so that maintainers can keep a hidden test set; results record
-the content sha256 of every recording they were computed on.
+benchmark's would (``RunKey.benchmark``, results.json's ``benchmark``).
+
+A track's recording is either a catalogue name (public, reproducible by anyone) or a private
+recording supplied only at evaluation time through an environment variable or a path, so that
+maintainers can keep a hidden test set; results record the content sha256 of every recording
+they were computed on.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class Track(StrictModel):
                 raise ValueError("a drift sets the stream's length: leave 'n_requests' unset on a drift track")
         elif self.alphas is None or self.stream is not None or self.alpha is not None:
             raise ValueError(
-                "a track without scenario.drift gives 'alphas' (benchmark: α); 'stream' and 'alpha' are for a drift track"
+                "a track without scenario.drift gives 'alphas' (benchmark: α); "
+                "'stream' and 'alpha' are for a drift track"
             )
         return self
 

@@ -255,7 +255,8 @@ def markdown(board: Board) -> str:
         )
     lines += ["", "`ref` rows are reference solutions, not submissions: they know the outcomes in hindsight.", ""]
     lines += ["## Tracks", "",
-              "| Track | Recording | Benchmarks, or drift stream (α) | Seeds | Feedback | Scenario | Recording sha256 |",
+              "| Track | Recording | Benchmarks, or drift stream (α) | Seeds | Feedback | Scenario "
+              "| Recording sha256 |",
               "|---|---|---|---|---:|---|---|"]
     for track in board.protocol.tracks:
         alphas = ", ".join(f"{b} {a:g}" for b, a in track.run_alphas.items())

@@ -219,7 +219,9 @@ def windowed_run(tmp_path: Path, tiny_parquet: Path) -> tuple[LoadedSubmission, 
     return submission, protocol
 
 
-def test_honest_windowed_results_verify_with_every_run_replayed(windowed_run: tuple[LoadedSubmission, Protocol]) -> None:
+def test_honest_windowed_results_verify_with_every_run_replayed(
+    windowed_run: tuple[LoadedSubmission, Protocol],
+) -> None:
     submission, protocol = windowed_run
     verdict = verify(submission, protocol, sample=EVERY_RUN, seed=0)
     assert verdict.ok, verdict.reasons

@@ -47,7 +47,10 @@ of step 4 range over the models the action mask allows, and a model that joins i
 first request (by the explore action, which then queries the available models only). Under
 delayed feedback an answer counts as withheld (at its posterior mean, with its variance) until its
 quality arrives in ``info["delayed_feedback"]``; it is then banked and taught to the posterior
-(:class:`messenv_agents.base.PendingRequests`). A latency SLO is a second budget of the LP, as the
+(:class:`messenv_agents.base.PendingRequests`). Under a windowed SLA (``spec.sla_window`` = W:
+each window of W requests must reach α on its own) the budget is the current window's: T, the
+bank and the withheld answers restart at each window's first request, and a late quality from an
+earlier window only teaches the posterior. A latency SLO is a second budget of the LP, as the
 resources of bandits with knapsacks: the mean latency cost of the mix must stay within
 ``(L·T − spent) ÷ R`` (:func:`messenv_agents.mix_lp.cheapest_mix_within`, each model's latency
 cost the mean observed), and where no mix meets both, the quality SLA comes first.
@@ -102,7 +105,8 @@ class SafeMixAgent(BaseAgent):
         self.energy_sum = np.zeros(n_models)
         self.energy_count = np.zeros(n_models)
         self.withheld = np.zeros(n_models)  # u_m: answers of model m whose quality was not revealed
-        self.banked = 0.0  # sum of the revealed qualities of served answers
+        self.banked = 0.0  # sum of the revealed qualities of served answers (in the current window)
+        self.budget_start = 0  # first request of the SLA budget: 0, or the current window's start
         self.t = 0
         self.target = float("nan")
         self.draws = np.full(n_models, 0.5)
@@ -129,6 +133,7 @@ class SafeMixAgent(BaseAgent):
         wrong answer could leave the SLA out of reach (among the models the action mask allows)."""
         spec = self._require_spec()
         self.allowed = allowed_models(obs, spec.n_models)
+        self.enter_window()
         banked, banked_variance = self.banked_estimate()
         self.target = self.required_rate(banked, banked_variance)
         unseen = self.energy_count == 0
@@ -160,6 +165,23 @@ class SafeMixAgent(BaseAgent):
         others = energy[:largest] if self.allowed is None else energy[:largest][self.allowed[:largest]]
         return float(others.sum()) <= self.explore_extra * float(energy[largest])
 
+    def budget_span(self) -> tuple[int, int]:
+        """First and one-past-last request of the SLA budget being played: the whole stream, or
+        under a windowed SLA the window of the current request."""
+        spec = self.spec
+        if spec.sla_window is None:
+            return 0, spec.n_requests
+        return self.budget_start, min(spec.n_requests, self.budget_start + spec.sla_window)
+
+    def enter_window(self) -> None:
+        """Under a windowed SLA, start a fresh budget at each window's first request: what earlier
+        windows banked cannot pay for this one."""
+        window = self.spec.sla_window
+        if window is not None and self.t >= self.budget_start + window:
+            self.budget_start = self.t - self.t % window
+            self.banked = 0.0
+            self.withheld[:] = 0.0
+
     def banked_estimate(self) -> tuple[float, float]:
         """``Ŝ`` and ``V_S``: the quality banked so far, withheld answers at their posterior mean."""
         if not self.withheld.any():
@@ -172,11 +194,11 @@ class SafeMixAgent(BaseAgent):
 
     def required_rate(self, banked: float, banked_variance: float) -> float:
         """``r⁺``: the mean quality the remaining requests must reach, with the safety margin."""
-        spec = self.spec
-        remaining = spec.n_requests - self.t
+        start, end = self.budget_span()
+        remaining = end - self.t
         if remaining <= 0:
             return 0.0
-        need = self.alpha * spec.n_requests - banked
+        need = self.alpha * (end - start) - banked
         rate = min(1.0, max(0.0, need / remaining))
         tail_variance = min(remaining, self.horizon) * rate * (1.0 - rate)
         return (need + self.z * math.sqrt(banked_variance + tail_variance)) / remaining
@@ -184,10 +206,11 @@ class SafeMixAgent(BaseAgent):
     def room_to_recover(self, banked: float, banked_variance: float) -> bool:
         """Whether α·T stays within reach if this request's answer is wrong: the requests after it
         at the best lower confidence bound ``max_m p̄_m − κ·sd_m``, less the margin."""
-        after = self.spec.n_requests - self.t - 1
+        start, end = self.budget_span()
+        after = end - self.t - 1
         q = self.best_lower_bound()
         reach = banked + after * q - self.z * math.sqrt(banked_variance + min(after, self.horizon) * q * (1.0 - q))
-        return reach >= self.alpha * self.spec.n_requests
+        return reach >= self.alpha * (end - start)
 
     def pick(self, obs: dict, mix: Mix) -> int:
         """The model of ``mix`` to play: ``high`` with probability ``w_high`` (prompt-blind)."""
@@ -285,8 +308,10 @@ class SafeMixAgent(BaseAgent):
                 self.learn_all(earlier, entry["outcomes"]["quality"])
             else:
                 self.learn(earlier, entry["action"], entry["quality"])
-            self.withheld[self.answered.pop(entry["step"])] -= 1.0
-            self.banked += entry["quality"]
+            model = self.answered.pop(entry["step"])
+            if entry["step"] >= self.budget_start:  # an earlier window's answer only teaches the posterior
+                self.withheld[model] -= 1.0
+                self.banked += entry["quality"]
 
     @staticmethod
     def observe(total: np.ndarray, count: np.ndarray, values: np.ndarray) -> None:

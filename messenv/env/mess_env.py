@@ -175,8 +175,9 @@ class MessEnv(gym.Env[dict, int]):
       `ValueError`. The explore action queries the available models only (`outcomes` NaN for
       the others). Set at construction (it adds an observation key); not combined with `delay`.
 
-    The agent's :class:`~messenv.env.task.TaskSpec` carries `latency_slo` and
-    `feedback_delayed`, nothing else of the scenario. The summary's `scenario` names it.
+    The agent's :class:`~messenv.env.task.TaskSpec` carries the contract's terms, `latency_slo`
+    and `sla_window`, and `feedback_delayed`: nothing else of the scenario (no schedule). The
+    summary's `scenario` names it.
 
     ## Starting State
 

@@ -28,6 +28,8 @@ class TaskSpec:
         feedback_rate: probability that a step's quality is revealed in ``info``.
         latency_slo: the latency SLO of a latency scenario, the second constraint (``None``: none).
         feedback_delayed: qualities arrive late, in ``info["delayed_feedback"]`` (a delay scenario).
+        sla_window: the window W of a windowed SLA: requests ``[kW, (k + 1)W)`` (the last window
+            may be shorter) must each reach α on their own mean (``None``: the whole stream only).
     """
 
     models: tuple[str, ...]
@@ -40,6 +42,7 @@ class TaskSpec:
     feedback_rate: float = 1.0
     latency_slo: LatencySLO | None = None
     feedback_delayed: bool = False
+    sla_window: int | None = None
 
     @classmethod
     def for_recording(
@@ -53,8 +56,9 @@ class TaskSpec:
     ) -> TaskSpec:
         """The spec of an episode replaying ``recording`` (which must carry features).
 
-        Of a ``scenario`` only what a deployed router would know is passed on: the latency SLO
-        and whether feedback is delayed, never a schedule.
+        Of a ``scenario`` only what a deployed router would know is passed on: the terms of its
+        contract (the latency SLO, the windowed SLA's window) and whether feedback is delayed,
+        never a schedule.
         """
         return cls(
             models=recording.models,
@@ -67,6 +71,7 @@ class TaskSpec:
             feedback_rate=feedback_rate,
             latency_slo=None if scenario is None else scenario.latency,
             feedback_delayed=scenario is not None and scenario.delay is not None,
+            sla_window=None if scenario is None else scenario.window,
         )
 
     @property

@@ -203,3 +203,34 @@ def test_a_latency_slo_is_a_second_budget_of_the_mix():
     assert plays[None][0] == 400  # quality alone: the cheapest model that reaches α
     share = (2.0 - budget) / (2.0 - 0.1)  # the fast model's weight that meets the latency budget
     assert plays[LatencySLO(mean_s=0.5)][1] / 400 == pytest.approx(share, abs=0.06)
+
+
+def test_a_windowed_sla_budgets_each_window_on_its_own():
+    agent = SafeMixAgent(z=0.0)
+    agent.reset(dataclasses.replace(make_spec(alpha=0.7), sla_window=100), seed=0)
+    for step in range(150):  # every answer right: the first window banks 100, far beyond its 70
+        agent.act(make_obs(step=step))
+        agent.update(make_obs(step=step), 1, -40.0, make_info(1, 1.0, 40.0))
+    agent.act(make_obs(step=150))
+    assert agent.budget_span() == (100, 200)
+    assert agent.banked == 50.0  # only what the second window banked counts towards it
+    assert required(agent) == pytest.approx((70 - 50) / 50)
+
+
+def test_delayed_qualities_of_an_earlier_window_only_teach_the_posterior():
+    agent = SafeMixAgent()
+    agent.reset(dataclasses.replace(make_spec(), sla_window=10, feedback_delayed=True), seed=0)
+    for step in range(13):  # every quality is late; at step 12 those of steps 4 and 11 arrive
+        agent.act(make_obs(step=step))
+        arrivals = [{"step": s, "action": 1, "quality": 1.0, "outcomes": None} for s in (4, 11) if step == 12]
+        agent.update(make_obs(step=step), 1, -40.0, dict(make_info(1, None, 40.0), delayed_feedback=arrivals))
+    assert agent.budget_span() == (10, 20)
+    assert agent.quality_count[1] == 2.0  # both taught the posterior
+    assert agent.banked == 1.0  # only step 11's is banked: step 4 paid into the first window
+    assert agent.withheld[1] == 2.0  # steps 10 and 12 still due
+
+
+def test_meets_every_window_of_a_windowed_sla(make_env):
+    env = make_env(n_requests=600, scenario={"name": "windowed", "window": 100})
+    episode = run_episode(env, SafeMixAgent(), seed=0)
+    assert episode.summary["constraints_met"] and episode.summary["worst_window_quality"] >= 0.6

@@ -104,7 +104,7 @@ def test_a_fixed_delay_reveals_each_quality_d_steps_later_naming_its_request(tin
     actions = np.random.default_rng(2).integers(0, 4, 25)
     env, infos = play_single(tiny_recording, DELAY_FIXED, 7, actions, feedback_rate)
     _, plain = play_single(tiny_recording, None, 7, actions, feedback_rate)
-    assert env.task.feedback_delayed and env.task.latency_slo is None
+    assert env.task.feedback_delayed and env.task.latency_slo is None and env.task.sla_window is None
     arrived = {}
     for t, info in enumerate(infos):
         assert info["quality"] is None and info["cost"] is None and not info["feedback"]
@@ -202,6 +202,7 @@ def test_phases_draw_each_phase_from_its_benchmarks_in_order(tiny_recording):
     names = np.asarray(tiny_recording.benchmark_names)[tiny_recording.benchmark_index[env.stream_rows]]
     assert (names[:14] == "alpha_bench").all() and (names[14:] == "beta_bench").all()
     assert len(set(env.stream_rows[:14].tolist())) == 14  # without replacement inside a phase
+    assert env.task.sla_window == 5  # a contract term the agent is told, unlike the phases
     assert env.task.n_requests == 24 and env.scenario.marks(24) == [(14, "phase 2")] + [
         (s, "window") for s in (5, 10, 15, 20)
     ]

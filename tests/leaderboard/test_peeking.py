@@ -23,7 +23,7 @@ PEEKING_SOURCE = (Path(__file__).parent / "peeking_agent.py").read_text(encoding
 def test_task_spec_carries_no_data() -> None:
     assert {f.name for f in fields(TaskSpec)} == {
         "models", "alpha", "n_requests", "explore_action", "feature_dim", "features_kind", "benchmark_names",
-        "feedback_rate", "latency_slo", "feedback_delayed",
+        "feedback_rate", "latency_slo", "feedback_delayed", "sla_window",
     }
 
 

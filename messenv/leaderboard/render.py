@@ -271,9 +271,9 @@ def markdown(board: Board) -> str:
 
 
 PAGE_CSS = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 96em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.45em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.reference { background: #f3f3f3; font-style: italic; }
 caption { text-align: left; font-weight: bold; padding-bottom: 0.4em; }

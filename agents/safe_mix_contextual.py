@@ -6,16 +6,23 @@ its margin ``r⁺``, and the cheapest mix of two models ``low``/``high`` reachin
 samples, ``high`` with weight ``w``. The prompt-blind agent then flips a ``w``-coin. This one
 instead sends to ``high`` the requests where the upgrade is predicted to gain most: each model m
 keeps a ridge regression of its revealed quality on ``x = [features, 1]`` (``A_m = ridge·I +
-Σ x xᵀ``, ``θ_m = A_m⁻¹ Σ q·x``, ``A_m⁻¹`` kept by Sherman-Morrison updates as in
-:mod:`messenv_agents.linucb`), the predicted gain is ``g(x) = θ_highᵀx − θ_lowᵀx``, and the
-request goes to ``high`` when ``g(x)`` is at or above the ``(1 − w)``-quantile of the gains of the
-last ``window`` requests — the same share ``w`` on average, spent where it buys most quality. This
+Σ x xᵀ``, ``θ_m = A_m⁻¹ Σ q·x``), the predicted gain is ``g(x) = θ_highᵀx − θ_lowᵀx``, and the
+request goes to ``high`` when ``g(x)`` is at or above the ``(1 − w)``-quantile (linear
+interpolation, as :func:`numpy.quantile`) of the gains of the last ``window`` requests — the same
+share ``w`` on average, spent where it buys most quality. This
 is the per-request Lagrangian split of the hindsight oracle (and of cascade routing's quality-cost
 trade-off, Dekoninck et al., "A unified approach to routing and cascading for LLMs", ICML 2025)
 with the price implied by the LP's share ``w``. The budget loop turns the quality gained into a
 lower ``r⁺``, hence a smaller ``w``: the energy saving. The bandit-with-knapsacks view with a
 linear context model is Agrawal & Devanur, "Linear contextual bandits with knapsacks" (NeurIPS
 2016).
+
+Cost per request: ``A_m⁻¹`` and ``θ_m`` follow each revealed quality by the recursive
+least-squares form of the Sherman-Morrison update, ``u = A⁻¹x``, ``A⁻¹ ← A⁻¹ − uuᵀ/(1 + xᵀu)``,
+``θ ← θ + u·(q − θᵀx)/(1 + xᵀu)``, on one triangle of ``A⁻¹`` in place by BLAS (``dsymv``,
+``dsyr``, single-threaded) as the dense mode of :mod:`messenv_agents.linucb`; the threshold is a
+rank count over the window (``g`` is at or above the quantile exactly when at least
+``(1 − w)(n − 1) + 1`` of the ``n`` gains, ``g`` among them, are ``≤ g``), not a sort.
 
 Gate: routing only ranks requests by ``g(x)``, so the regressions need to order requests, not
 to predict their quality well. On the Llama-3 recording (paper α, each benchmark's requests split
@@ -57,14 +64,16 @@ parameters (``z``, ``horizon``, ``kappa``, ``explore_extra``, ``alpha``).
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import dsymv, dsyr
 
 from messenv.env.task import TaskSpec
 from messenv_agents.linucb import with_bias
 from messenv_agents.mix_lp import Mix
+from messenv_agents.mlp_head import single_threaded_blas
 from messenv_agents.safe_mix import SafeMixAgent
 
 
@@ -87,14 +96,16 @@ class SafeMixContextualAgent(SafeMixAgent):
         self._allocate_regressions(1, 1)
 
     def _allocate_regressions(self, n_models: int, dim: int) -> None:
+        # A_m⁻¹ as C-ordered blocks; BLAS reads and writes the upper triangle of their Fortran-ordered
+        # view (``.T``, no copy), i.e. the lower triangle here, as the dense mode of LinUCB.
         self.a_inverse = np.tile(np.eye(dim) / self.ridge, (n_models, 1, 1))
-        self.b = np.zeros((n_models, dim))
         self.theta = np.zeros((n_models, dim))
         self.checks = np.zeros(n_models)  # revealed qualities per model
         self.rank_sum = np.zeros(n_models)  # Σd over the checks after the first min_checks (module docstring)
         self.rank_square = np.zeros(n_models)  # ... and Σd²
         self.rank_terms = np.zeros(n_models)  # ... and how many
-        self.gains: deque[float] = deque(maxlen=self.window)
+        self.gains = np.zeros(self.window)  # the last ``window`` predicted gains, a ring buffer
+        self.n_gains = 0  # how many gains were ever appended
         self.routed = False
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
@@ -105,10 +116,11 @@ class SafeMixContextualAgent(SafeMixAgent):
     def context_helps(self, low: int, high: int) -> bool:
         """Whether the regressions of ``low`` and ``high`` have, pooled, ranked their held-out qualities
         at least ``gate_z`` standard deviations better than chance, over ``min_checks`` checks each."""
-        models = [low, high] if low != high else [low]
-        if (self.rank_terms[models] < self.min_checks).any():
+        models = (low, high) if low != high else (low,)
+        if any(self.rank_terms[m] < self.min_checks for m in models):
             return False
-        return float(self.rank_sum[models].sum()) >= self.gate_z * float(np.sqrt(self.rank_square[models].sum()))
+        pooled_sum = sum(float(self.rank_sum[m]) for m in models)
+        return pooled_sum >= self.gate_z * math.sqrt(sum(float(self.rank_square[m]) for m in models))
 
     def pick(self, obs: dict, mix: Mix) -> int:
         """``high`` for the requests with the largest predicted gain, when the gate is open."""
@@ -116,32 +128,43 @@ class SafeMixContextualAgent(SafeMixAgent):
         if mix.low != mix.high:
             x = with_bias(obs)
             gain = self.predict(mix.high, x) - self.predict(mix.low, x)
-            self.gains.append(gain)
-            if len(self.gains) == self.window and self.context_helps(mix.low, mix.high):
+            self.gains[self.n_gains % self.window] = gain
+            self.n_gains += 1
+            if self.n_gains >= self.window and self.context_helps(mix.low, mix.high):
                 self.routed = True
-                return mix.high if gain >= float(np.quantile(self.gains, 1.0 - mix.w_high)) else mix.low
+                return mix.high if self.at_or_above_quantile(gain, 1.0 - mix.w_high) else mix.low
         return super().pick(obs, mix)
+
+    def at_or_above_quantile(self, gain: float, share: float) -> bool:
+        """Whether ``gain`` (one of the window's gains) is at or above the window's ``share``-quantile:
+        with the gains sorted, the quantile lies between the ``⌊h⌋``-th and ``⌈h⌉``-th (from 0),
+        ``h = share·(n − 1)``, so a gain of rank ``k`` among them (its last tie) reaches it iff ``k ≥ h``."""
+        last_rank = int(np.count_nonzero(self.gains <= gain)) - 1
+        return last_rank >= share * (self.window - 1)
 
     def predict(self, model: int, x: np.ndarray) -> float:
         """The regression's quality of ``model`` on ``x``, clipped to [0, 1]."""
         return min(1.0, max(0.0, float(self.theta[model] @ x)))
 
     def learn(self, obs: dict, model: int, quality: float) -> None:
-        """Held-out ranking check of the prediction, then the posterior and the ridge regression learn."""
+        """Held-out ranking check of the prediction, then the posterior and the ridge regression learn
+        (the recursive least-squares update of the module docstring)."""
         x = with_bias(obs)
+        predicted = float(self.theta[model] @ x)
         if self.checks[model] >= self.min_checks:
             blind = (1.0 + self.quality_sum[model]) / (2.0 + self.quality_count[model])
-            d = (self.predict(model, x) - blind) * (quality - blind)
+            d = (min(1.0, max(0.0, predicted)) - blind) * (quality - blind)
             self.rank_sum[model] += d
             self.rank_square[model] += d * d
             self.rank_terms[model] += 1
         self.checks[model] += 1
         super().learn(obs, model, quality)
-        a_inv = self.a_inverse[model]
-        a_inv_x = a_inv @ x
-        a_inv -= np.outer(a_inv_x, a_inv_x) / (1.0 + x @ a_inv_x)
-        self.b[model] += quality * x
-        self.theta[model] = a_inv @ self.b[model]
+        a_inverse = self.a_inverse[model].T
+        with single_threaded_blas():
+            u = dsymv(1.0, a_inverse, x)
+            denominator = 1.0 + float(x @ u)
+            dsyr(-1.0 / denominator, u, a=a_inverse, overwrite_a=True)
+        self.theta[model] += u * ((quality - predicted) / denominator)
 
     def diagnostics(self) -> dict[str, float]:
         """The safe mix's figures and whether the last request was routed by its predicted gain."""

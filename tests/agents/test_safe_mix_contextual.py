@@ -80,7 +80,7 @@ def test_explored_steps_teach_every_model():
     outcomes = {"quality": np.array([0.0, 1.0, 1.0]), "energy_j": np.array([1.0, 2.0, 3.0]), "latency_s": np.ones(3)}
     agent.update(make_obs(), 3, -6.0, make_info(3, 1.0, 6.0, outcomes=outcomes))
     np.testing.assert_array_equal(agent.checks, [1, 1, 1])
-    assert agent.b[1, -1] == 1.0 and agent.b[0, -1] == 0.0
+    assert agent.predict(1, np.append(np.zeros(4), 1.0)) > agent.predict(0, np.append(np.zeros(4), 1.0)) == 0.0
 
 
 def test_rejects_bad_parameters():
@@ -88,3 +88,27 @@ def test_rejects_bad_parameters():
         SafeMixContextualAgent(ridge=0.0)
     with pytest.raises(ValueError, match="a finite gate_z, got 10.0, 200, 50, nan"):
         SafeMixContextualAgent(gate_z=float("nan"))
+
+
+def test_regression_is_the_ridge_solution():
+    agent = SafeMixContextualAgent(ridge=2.0)
+    agent.reset(make_spec(feature_dim=3), seed=0)
+    rng = np.random.default_rng(5)
+    design = np.column_stack([rng.normal(size=(60, 3)).astype(np.float32), np.ones(60)])  # as observed
+    qualities = (rng.random(60) < 0.6).astype(float)
+    for row, quality in zip(design, qualities, strict=True):
+        agent.learn(make_obs(row[:3], feature_dim=3), 1, float(quality))
+    expected = np.linalg.solve(design.T @ design + 2.0 * np.eye(4), design.T @ qualities)
+    np.testing.assert_allclose(agent.theta[1], expected, atol=1e-10)
+    inverse = np.linalg.inv(design.T @ design + 2.0 * np.eye(4))
+    np.testing.assert_allclose(np.tril(agent.a_inverse[1]), np.tril(inverse), atol=1e-12)  # the triangle BLAS keeps
+    assert not agent.theta[0].any()
+
+
+@pytest.mark.parametrize("share", [0.0, 0.1, 0.25, 0.5, 0.73, 0.999, 1.0])
+def test_threshold_is_numpys_linear_quantile(share):
+    agent = SafeMixContextualAgent(window=50)
+    rng = np.random.default_rng(int(share * 1000))
+    agent.gains = np.round(rng.normal(size=50), 1)  # ties included
+    for gain in agent.gains:
+        assert agent.at_or_above_quantile(gain, share) == (gain >= np.quantile(agent.gains, share))

@@ -11,9 +11,10 @@ alternating, each agent's own cost being its episode minus ``cheapest_first``'s.
 Goal: its own cost per request ≤ ``GOAL`` × (LinUCB's + the safe mix's): the regression costs no
 more than LinUCB's. Measured 2026-11-30 on the busy 2-core development machine, four runs:
 0.76–0.95 with hashed features (131–140 µs against 89–117 + 54–58 µs) and 0.52–0.55 with dense
-ones (179–200 µs against 296–316 + 31–59 µs). Before the recursive update (a fresh outer product and a full ``A⁻¹b`` product per
-revealed quality, multi-threaded BLAS), a 3,270-request boolq episode with MiniLM features took
-1.1 ms per request, env included, against 0.21 ms after. Run with::
+ones (179–200 µs against 296–316 + 31–59 µs). Before the recursive update (a fresh outer
+product and a full ``A⁻¹b`` product per revealed quality, multi-threaded BLAS), a 3,270-request
+boolq episode with MiniLM features took 1.1 ms per request, env included, against 0.21 ms after.
+Run with::
 
     pytest benchmarks/test_safe_mix_contextual_speed.py --benchmark-enable
 """

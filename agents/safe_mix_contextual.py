@@ -1,5 +1,5 @@
 """Contextual safe mix: the safe mix's budget and LP, with the prompt deciding which requests get
-the better model, where the prompt features prove to predict quality.
+the better model, unless the prompt features prove to rank quality worse than chance.
 
 Decision rule: as :mod:`messenv_agents.safe_mix` up to the mix — the remaining quality budget with
 its margin ``r⁺``, and the cheapest mix of two models ``low``/``high`` reaching it on Thompson
@@ -9,10 +9,10 @@ keeps a ridge regression of its revealed quality on ``x = [features, 1]`` (``A_m
 Σ x xᵀ``, ``θ_m = A_m⁻¹ Σ q·x``), the predicted gain is ``g(x) = θ_highᵀx − θ_lowᵀx``, and the
 request goes to ``high`` when ``g(x)`` is at or above the ``(1 − w)``-quantile (linear
 interpolation, as :func:`numpy.quantile`) of the gains of the last ``window`` requests — the same
-share ``w`` on average, spent where it buys most quality. This
-is the per-request Lagrangian split of the hindsight oracle (and of cascade routing's quality-cost
-trade-off, Dekoninck et al., "A unified approach to routing and cascading for LLMs", ICML 2025)
-with the price implied by the LP's share ``w``. The budget loop turns the quality gained into a
+share ``w`` on average, spent where it buys most quality. This is the per-request Lagrangian split
+of the hindsight oracle (and of cascade routing's quality-cost trade-off, Dekoninck et al., "A
+unified approach to routing and cascading for LLMs", ICML 2025) with the price implied by the
+LP's share ``w``. The budget loop turns the quality gained into a
 lower ``r⁺``, hence a smaller ``w``: the energy saving. The bandit-with-knapsacks view with a
 linear context model is Agrawal & Devanur, "Linear contextual bandits with knapsacks" (NeurIPS
 2016).
@@ -32,11 +32,11 @@ features alike, yet upgrading the test half's requests in order of predicted gai
 mix's better model over its cheaper one) reached α with 0.91 × the static mix's energy on boolq
 (both kinds), 0.88–0.89 on social_iqa, 0.90 (MiniLM) and 0.96 (hashed) on piqa, and 0.98–1.00 on
 arc_easy. A gate on squared error (the regression's below the blind mean's) therefore never opened
-online on these four, 3 seeds, either kind. The gate is instead a
-prequential check of the ranking: each revealed quality ``q`` of model m, once m has
-``min_checks`` revealed qualities, adds ``d = (q̂ − p̄)(q − p̄)`` to its sum (``q̂`` the
-regression's prediction and ``p̄`` the blind posterior mean, both before either learns from
-``q``): positive where the regression tells m's better requests from its worse ones. The gains
+online on these four, 3 seeds, either kind. The gate is instead a prequential check of the
+ranking: each revealed quality ``q`` of model m, once m has ``min_checks`` revealed qualities,
+adds ``d = (q̂ − p̄)(q − p̄)`` to its sum (``q̂`` the regression's prediction and ``p̄`` the blind
+posterior mean, both before either learns from ``q``): positive where the regression tells m's
+better requests from its worse ones. The gains
 route while, pooled over ``low`` and ``high`` with ``min_checks`` terms each, ``Σd ≥ gate_z ·
 sqrt(Σd²)``; otherwise the agent plays exactly as the prompt-blind safe mix. With features that
 carry no signal the gains are noise and routing by them is a coin with the same share ``w``, so

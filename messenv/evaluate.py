@@ -76,6 +76,9 @@ class Evaluation:
             every agent), in stream order.
         energy_j: ``[T, M]`` energy of every model on those requests (J).
         rows: result rows: the agents', then the oracle's and the best static mix's.
+        reference_choices: the allocation behind each reference row, by label: the oracle's
+            ``x[T, M]``, the static mix's weights ``w[M]`` (none under a changing zoo); the
+            plots draw them without solving again.
         latency_s: ``[T, M]`` latency of every model on those requests (s).
         available: ``[T, M]`` which model could serve each request (a changing zoo), else ``None``.
     """
@@ -84,6 +87,7 @@ class Evaluation:
     quality: np.ndarray
     energy_j: np.ndarray
     rows: list[ResultRow]
+    reference_choices: dict[str, np.ndarray]
     latency_s: np.ndarray | None = None
     available: np.ndarray | None = None
 
@@ -184,8 +188,9 @@ def reference_results(
     seed: int,
     latency_s: np.ndarray | None = None,
     available: np.ndarray | None = None,
-) -> list[ResultRow]:
-    """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes.
+) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
+    """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes,
+    and the allocation behind each row by label (the oracle's ``x[T, M]``, the mix's ``w[M]``).
 
     Under a scenario that adds constraints (a latency SLO, a windowed SLA; ``latency_s`` then
     required) both face them; under a changing zoo (``available[T, M]``, the outcomes as the zoo
@@ -224,7 +229,7 @@ def reference_results(
                 worst_window_quality=reference.get("worst_window_quality"),
             )
         )
-    return made
+    return made, {reference["agent"]: reference["choice"] for reference in references}
 
 
 def evaluate(
@@ -245,7 +250,7 @@ def evaluate(
         played.append(play(env, node, kind, seed, callback))
     # Every agent replayed this same stream (same seed); outcomes as the scenario presented them.
     quality, energy_j, latency_s, available = scenario_outcomes(env)
-    references = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
+    references, choices = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
     oracle_energy_j = references[0].total_energy_j
     rows = [episode_row(p, recording, task, oracle_energy_j) for p in played]
-    return Evaluation(played, quality, energy_j, rows + references, latency_s, available)
+    return Evaluation(played, quality, energy_j, rows + references, choices, latency_s, available)

@@ -138,13 +138,19 @@ def build_agent(node: Mapping[str, Any] | DictConfig) -> Any:
 
 
 def play(
-    env: MessEnv, node: Mapping[str, Any] | DictConfig, kind: str, seed: int, progress: Callback | None = None
+    env: MessEnv,
+    node: Mapping[str, Any] | DictConfig,
+    kind: str,
+    seed: int,
+    progress: Callback | None = None,
+    trace: bool = True,
 ) -> Played:
-    """Build the agent of ``node`` and play one episode with ``seed``."""
+    """Build the agent of ``node`` and play one episode with ``seed`` (``trace``: record the agent's
+    diagnostics per step, see :func:`~messenv.harness.run_episode`)."""
     container = agent_container(node)
     agent = build_agent(container)
     started = time.perf_counter()
-    episode = run_episode(env, agent, seed, progress)
+    episode = run_episode(env, agent, seed, progress, trace)
     label = str(container.get("name", episode.agent))
     return Played(label, kind, agent_parameters(container), episode, time.perf_counter() - started)
 
@@ -238,16 +244,19 @@ def evaluate(
     agents: list[tuple[Mapping[str, Any] | DictConfig, str]],
     seed: int,
     progress: Any = None,
+    trace: bool = True,
 ) -> Evaluation:
     """Play every ``(agent node, kind)`` on the task's stream of ``seed`` and score them.
 
     ``progress``, if given, is a :class:`~messenv.progress.DelayedProgress` (one bar per agent).
+    ``trace=False`` skips recording the agents' per-step diagnostics (each episode's ``trace``
+    stays empty), for a caller that does not read them.
     """
     env = make_env(recording, task)
     played = []
     for node, kind in agents:
         callback = progress.bar(str(node.get("name", "agent")), env.task.n_requests) if progress else None
-        played.append(play(env, node, kind, seed, callback))
+        played.append(play(env, node, kind, seed, callback, trace))
     # Every agent replayed this same stream (same seed); outcomes as the scenario presented them.
     quality, energy_j, latency_s, available = scenario_outcomes(env)
     references, choices = reference_results(recording, quality, energy_j, task, seed, latency_s, available)

@@ -147,7 +147,8 @@ def run_single(
     """One task, one seed: the agent and its baselines, the oracle and the best static mix."""
     task = TaskSettings.from_config(cfg.env, scenario=scenario_of(cfg))
     with DelayedProgress(cfg.progress) as progress:
-        evaluation = evaluate(recording, task, comparison_agents(cfg), cfg.seed, progress)
+        # No output of a run reads the agents' per-step diagnostics (results, plots, loggers' series).
+        evaluation = evaluate(recording, task, comparison_agents(cfg), cfg.seed, progress, trace=False)
     for logger in loggers:
         for played in evaluation.played:
             logger.log_episode(played.label, played.episode)

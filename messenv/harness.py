@@ -93,6 +93,8 @@ def agent_name(agent: Agent) -> str:
 
 def check_action(agent: Agent, action: Any, n_actions: int, explore_action: int | None) -> int:
     """``action`` as an int, or :class:`InvalidActionError` naming the agent and the action."""
+    if type(action) is int and 0 <= action < n_actions:  # the usual case, once per step: no isinstance chain
+        return action
     if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)) and 0 <= action < n_actions:
         return int(action)
     explore = f"; {explore_action} queries every model" if explore_action is not None else ""

@@ -19,6 +19,7 @@ from messenv.env.mess_env import DEFAULT_ALPHA, check_alpha, observation_space_f
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
 from messenv.env.scenario_play import VectorEpisodeScenario
+from messenv.env.seeding import seeded_generators
 from messenv.env.stream import StreamOptions, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
@@ -167,8 +168,8 @@ class MessVectorEnv(VectorEnv):
             seeds = range(seed, seed + self.num_envs) if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
-            # What gymnasium.utils.seeding.np_random(s) builds, without its per-call checks.
-            self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
+            # What gymnasium.utils.seeding.np_random(s) builds, the seeds hashed together (seeding.py).
+            self._rngs = seeded_generators(seeds)
         elif not self._rngs:
             fresh = np.random.SeedSequence().spawn(self.num_envs)
             self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in fresh]

@@ -76,6 +76,9 @@ class Evaluation:
             every agent), in stream order.
         energy_j: ``[T, M]`` energy of every model on those requests (J).
         rows: result rows: the agents', then the oracle's and the best static mix's.
+        reference_choices: the allocation behind each reference row, by label: the oracle's
+            ``x[T, M]``, the static mix's weights ``w[M]`` (none under a changing zoo); the
+            plots draw them without solving again.
         latency_s: ``[T, M]`` latency of every model on those requests (s).
         available: ``[T, M]`` which model could serve each request (a changing zoo), else ``None``.
     """
@@ -84,6 +87,7 @@ class Evaluation:
     quality: np.ndarray
     energy_j: np.ndarray
     rows: list[ResultRow]
+    reference_choices: dict[str, np.ndarray]
     latency_s: np.ndarray | None = None
     available: np.ndarray | None = None
 
@@ -134,13 +138,19 @@ def build_agent(node: Mapping[str, Any] | DictConfig) -> Any:
 
 
 def play(
-    env: MessEnv, node: Mapping[str, Any] | DictConfig, kind: str, seed: int, progress: Callback | None = None
+    env: MessEnv,
+    node: Mapping[str, Any] | DictConfig,
+    kind: str,
+    seed: int,
+    progress: Callback | None = None,
+    trace: bool = True,
 ) -> Played:
-    """Build the agent of ``node`` and play one episode with ``seed``."""
+    """Build the agent of ``node`` and play one episode with ``seed`` (``trace``: record the agent's
+    diagnostics per step, see :func:`~messenv.harness.run_episode`)."""
     container = agent_container(node)
     agent = build_agent(container)
     started = time.perf_counter()
-    episode = run_episode(env, agent, seed, progress)
+    episode = run_episode(env, agent, seed, progress, trace)
     label = str(container.get("name", episode.agent))
     return Played(label, kind, agent_parameters(container), episode, time.perf_counter() - started)
 
@@ -184,8 +194,9 @@ def reference_results(
     seed: int,
     latency_s: np.ndarray | None = None,
     available: np.ndarray | None = None,
-) -> list[ResultRow]:
-    """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes.
+) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
+    """The hindsight oracle's and the best static mix's rows on a stream's ``[T, M]`` outcomes,
+    and the allocation behind each row by label (the oracle's ``x[T, M]``, the mix's ``w[M]``).
 
     Under a scenario that adds constraints (a latency SLO, a windowed SLA; ``latency_s`` then
     required) both face them; under a changing zoo (``available[T, M]``, the outcomes as the zoo
@@ -224,7 +235,7 @@ def reference_results(
                 worst_window_quality=reference.get("worst_window_quality"),
             )
         )
-    return made
+    return made, {reference["agent"]: reference["choice"] for reference in references}
 
 
 def evaluate(
@@ -233,19 +244,22 @@ def evaluate(
     agents: list[tuple[Mapping[str, Any] | DictConfig, str]],
     seed: int,
     progress: Any = None,
+    trace: bool = True,
 ) -> Evaluation:
     """Play every ``(agent node, kind)`` on the task's stream of ``seed`` and score them.
 
     ``progress``, if given, is a :class:`~messenv.progress.DelayedProgress` (one bar per agent).
+    ``trace=False`` skips recording the agents' per-step diagnostics (each episode's ``trace``
+    stays empty), for a caller that does not read them.
     """
     env = make_env(recording, task)
     played = []
     for node, kind in agents:
         callback = progress.bar(str(node.get("name", "agent")), env.task.n_requests) if progress else None
-        played.append(play(env, node, kind, seed, callback))
+        played.append(play(env, node, kind, seed, callback, trace))
     # Every agent replayed this same stream (same seed); outcomes as the scenario presented them.
     quality, energy_j, latency_s, available = scenario_outcomes(env)
-    references = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
+    references, choices = reference_results(recording, quality, energy_j, task, seed, latency_s, available)
     oracle_energy_j = references[0].total_energy_j
     rows = [episode_row(p, recording, task, oracle_energy_j) for p in played]
-    return Evaluation(played, quality, energy_j, rows + references, latency_s, available)
+    return Evaluation(played, quality, energy_j, rows + references, choices, latency_s, available)

@@ -92,7 +92,7 @@ def run_cell(
 ) -> tuple[Cell, list[ResultRow]]:
     """Play every agent node on the cell's stream; returns the cell and its result rows."""
     task = TaskSettings.from_config(env, benchmarks=(cell.benchmark,), alpha=cell.alpha)
-    return cell, evaluate(load_source(source), task, agents, cell.seed).rows
+    return cell, evaluate(load_source(source), task, agents, cell.seed, trace=False).rows
 
 
 def run_grid(

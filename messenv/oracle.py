@@ -243,16 +243,19 @@ def reference_rows(quality: np.ndarray, energy_j: np.ndarray, alpha: float) -> l
 
     The static mix's figures are its expectation on this stream: ``T·w·ē`` joules (exactly the
     mean of playing ``w`` on these requests) and ``w·ā`` quality, where ``ā, ē`` are the per-model
-    means over the stream.
+    means over the stream. Each row also holds its ``choice`` (not a table column): the oracle's
+    ``x[T, M]``, the static mix's weights ``w[M]``, so that plots of the references reuse this
+    solve instead of solving again.
     """
     oracle = hindsight_oracle(quality, energy_j, alpha)
     quality, energy_j = np.asarray(quality, dtype=np.float64), np.asarray(energy_j, dtype=np.float64)
     mix = best_static_mix(quality.mean(axis=0), energy_j.mean(axis=0), alpha)
     rows = []
-    for name, energy, mean_quality, feasible, share, message in (
-        ("oracle", oracle.energy_j, oracle.mean_quality, oracle.feasible, oracle.model_share, oracle.message),
-        ("static_mix", mix.energy_j * len(quality), mix.quality, mix.feasible, mix.weights, mix.message),
-    ):
+    for name, energy, mean_quality, feasible, share, message, choice in (
+        ("oracle", oracle.energy_j, oracle.mean_quality, oracle.feasible, oracle.model_share, oracle.message,
+         oracle.choice),
+        ("static_mix", mix.energy_j * len(quality), mix.quality, mix.feasible, mix.weights, mix.message, mix.weights),
+    ):  # fmt: skip
         rows.append(
             {
                 "agent": name,
@@ -263,6 +266,7 @@ def reference_rows(quality: np.ndarray, energy_j: np.ndarray, alpha: float) -> l
                 "model_share": [float(s) for s in share],
                 "energy_ratio": energy_ratio(energy, oracle.energy_j),
                 "note": message,
+                "choice": choice,
             }
         )
     return rows

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -50,7 +50,6 @@ from messenv.env.scenario import STATIONARY, Scenario
 from messenv.evaluate import Evaluation, TaskSettings, evaluate
 from messenv.grid import RecordingSource, cells_of, parameter_sets, run_grid
 from messenv.loggers import make_loggers
-from messenv.oracle import best_static_mix
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording, RecordingError
 from messenv.recordings.catalogue import load
@@ -63,7 +62,6 @@ from messenv.results import (
     recording_identity,
     write_results,
 )
-from messenv.scenario_oracle import oracle_choice
 
 if TYPE_CHECKING:
     from messenv.plots import RunCaption  # matplotlib loads only when a plot is drawn
@@ -85,16 +83,16 @@ def comparison_agents(cfg: DictConfig) -> list[tuple[dict, str]]:
 
 
 def reference_running_quality(
-    quality: np.ndarray, energy_j: np.ndarray, allocation: np.ndarray, alpha: float, scenario: Scenario
+    quality: np.ndarray, choices: Mapping[str, np.ndarray], scenario: Scenario
 ) -> dict[str, np.ndarray]:
-    """Running mean quality of the hindsight oracle's ``allocation[T, M]`` (facing the
-    scenario) and, on a stationary stream, of the best static mix (its expected quality ``w·a_t``
-    per request) on a stream's ``[T, M]`` outcomes."""
+    """Running mean quality, on a stream's ``quality[T, M]``, of the hindsight oracle's allocation
+    ``choices["oracle"]`` (``x[T, M]``, facing the scenario) and, on a stationary stream, of the
+    best static mix's weights ``choices["static_mix"]`` (its expected quality ``w·a_t`` per request).
+    ``choices`` are :attr:`~messenv.evaluate.Evaluation.reference_choices`."""
     steps = np.arange(1, len(quality) + 1)
-    references = {"oracle": np.cumsum(np.nansum(allocation * quality, axis=1)) / steps}
+    references = {"oracle": np.cumsum(np.nansum(choices["oracle"] * quality, axis=1)) / steps}
     if scenario.stationary:
-        mix = best_static_mix(quality.mean(axis=0), energy_j.mean(axis=0), alpha)
-        references["static_mix"] = np.cumsum(quality @ mix.weights) / steps
+        references["static_mix"] = np.cumsum(quality @ choices["static_mix"]) / steps
     return references
 
 
@@ -110,20 +108,17 @@ def write_run_plots(
         running_quality_plot,
     )
 
-    alpha = caption.alpha
-    choice = oracle_choice(
-        evaluation.quality, evaluation.energy_j, evaluation.latency_s, alpha, scenario, evaluation.available
-    )
-    oracle_cumulative_j = np.cumsum(np.nansum(choice * evaluation.energy_j, axis=1))
+    choices = evaluation.reference_choices
+    oracle_cumulative_j = np.cumsum(np.nansum(choices["oracle"] * evaluation.energy_j, axis=1))
     played = evaluation.played
     main = played[0]
     models = list(main.episode.summary["models"])
     labels = models + (["explore (all)"] if main.episode.explored.any() else [])
-    references = reference_running_quality(evaluation.quality, evaluation.energy_j, choice, alpha, scenario)
+    references = reference_running_quality(evaluation.quality, choices, scenario)
     return [
         running_quality_plot(
             {p.label: p.episode.running_quality for p in played},
-            alpha,
+            caption.alpha,
             out_dir / "running_quality.png",
             references,
             caption,
@@ -152,7 +147,8 @@ def run_single(
     """One task, one seed: the agent and its baselines, the oracle and the best static mix."""
     task = TaskSettings.from_config(cfg.env, scenario=scenario_of(cfg))
     with DelayedProgress(cfg.progress) as progress:
-        evaluation = evaluate(recording, task, comparison_agents(cfg), cfg.seed, progress)
+        # No output of a run reads the agents' per-step diagnostics (results, plots, loggers' series).
+        evaluation = evaluate(recording, task, comparison_agents(cfg), cfg.seed, progress, trace=False)
     for logger in loggers:
         for played in evaluation.played:
             logger.log_episode(played.label, played.episode)

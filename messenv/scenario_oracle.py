@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from messenv.env.scenario import Scenario
-from messenv.oracle import energy_ratio, hindsight_oracle
+from messenv.oracle import energy_ratio
 
 FEASIBILITY_TOL = 1e-9
 WINDOW = "window_quality"  # the name of a windowed SLA's constraints
@@ -339,16 +339,19 @@ def scenario_reference_rows(
     ``worst_window_quality`` added.
 
     Under a changing zoo (``available`` given) there is no static-mix row: one fixed mixture over
-    models that come and go is not defined, and the oracle row alone is returned.
+    models that come and go is not defined, and the oracle row alone is returned. Each row's
+    ``choice`` is its allocation, as in :func:`messenv.oracle.reference_rows`.
     """
     constraints = scenario_constraints(quality, latency_s, alpha, scenario, available)
     oracle = constrained_oracle(energy_j, constraints, available)
-    references = [("oracle", oracle.energy_j, oracle.means, oracle.feasible, oracle.model_share, oracle.message)]
+    references = [
+        ("oracle", oracle.energy_j, oracle.means, oracle.feasible, oracle.model_share, oracle.message, oracle.choice)
+    ]
     if available is None:
         mix = constrained_static_mix(energy_j, constraints)
-        references.append(("static_mix", mix.energy_j, mix.means, mix.feasible, mix.weights, mix.message))
+        references.append(("static_mix", mix.energy_j, mix.means, mix.feasible, mix.weights, mix.message, mix.weights))
     rows = []
-    for name, energy, means, feasible, share, message in references:
+    for name, energy, means, feasible, share, message, choice in references:
         latency_violation = max(0.0, means[1] - scenario.latency.limit) if scenario.latency is not None else None
         windows = [mean for constraint, mean in zip(constraints, means) if constraint.name == WINDOW]
         rows.append(
@@ -364,22 +367,8 @@ def scenario_reference_rows(
                 "model_share": [float(s) for s in share],
                 "energy_ratio": energy_ratio(energy, oracle.energy_j),
                 "note": message,
+                "choice": choice,
             }
         )
     return rows
 
-
-def oracle_choice(
-    quality: np.ndarray,
-    energy_j: np.ndarray,
-    latency_s: np.ndarray | None,
-    alpha: float,
-    scenario: Scenario,
-    available: np.ndarray | None = None,
-) -> np.ndarray:
-    """The hindsight oracle's ``x[T, M]`` facing the scenario: the bisection oracle for the SLA
-    alone, the LP when the scenario adds constraints or changes the zoo (``available``)."""
-    if not scenario.needs_lp:
-        return hindsight_oracle(quality, energy_j, alpha).choice
-    constraints = scenario_constraints(quality, latency_s, alpha, scenario, available)
-    return constrained_oracle(energy_j, constraints, available).choice

@@ -106,6 +106,28 @@ def test_arrays_agree_with_the_episode_summary(zoo):
     assert set(result.arrays()) >= {"action", "quality", "energy_j", "agent/queue"}
 
 
+def test_trace_off_skips_diagnostics_and_changes_nothing_else(zoo):
+    """``trace=False`` (the runner's and the grid's setting) never calls ``diagnostics()`` and
+    plays the very episode ``trace=True`` plays: same summary and per-step arrays."""
+
+    class Counting(MessPlusAgent):
+        calls = 0
+
+        def diagnostics(self) -> dict[str, float]:
+            Counting.calls += 1
+            return super().diagnostics()
+
+    traced = run_episode(make_env(zoo, feedback_rate=0.5), Counting(), seed=3)
+    assert Counting.calls == T and set(traced.trace) == {"queue", "explore_prob"}
+    untraced = run_episode(make_env(zoo, feedback_rate=0.5), Counting(), seed=3, trace=False)
+    assert Counting.calls == T and untraced.trace == {}
+    assert untraced.summary == traced.summary
+    untraced_arrays, traced_arrays = untraced.arrays(), traced.arrays()
+    assert untraced_arrays.keys() == {key for key in traced_arrays if not key.startswith("agent/")}
+    for name, values in untraced_arrays.items():
+        np.testing.assert_array_equal(values, traced_arrays[name])
+
+
 def test_progress_is_reported_each_step(zoo):
     calls: list[tuple[int, int]] = []
     run_episode(make_env(zoo), RandomAgent(), seed=0, progress=lambda done, total: calls.append((done, total)))

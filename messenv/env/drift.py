@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from messenv.env.stream import StreamOptions, request_pool, sample_stream, stream_length
+from messenv.env.stream import StreamOptions, request_pool, sample_stream, sample_streams, stream_length
 from messenv.recordings import Recording
 
 
@@ -143,3 +143,19 @@ def draw_stream(
         else rng.random(len(rows)) < options.feedback_rate
     )
     return rows, feedback
+
+
+def draw_streams(
+    drift: Drift | None,
+    rngs: Sequence[np.random.Generator],
+    recording: Recording,
+    pool: np.ndarray,
+    options: StreamOptions,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and feedback masks ``[len(rngs), T]``, row ``i`` being what :func:`draw_stream` draws with
+    ``rngs[i]``: a stationary block in one go (:func:`~messenv.env.stream.sample_streams`), a
+    drifting one stream by stream."""
+    if drift is None:
+        return sample_streams(rngs, pool, options)
+    drawn = [draw_stream(drift, rng, recording, pool, options) for rng in rngs]
+    return np.stack([rows for rows, _ in drawn]), np.stack([feedback for _, feedback in drawn])

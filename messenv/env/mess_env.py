@@ -326,6 +326,8 @@ class MessEnv(gym.Env[dict, int]):
         return obs
 
     def _check_action(self, action: Any) -> int:
+        if type(action) is int and 0 <= action < self._n_actions:  # the usual case: no isinstance chain
+            return action
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < self._n_actions:
             return int(action)
         explore = f", {self.explore_index} = query every model" if self.explore_index is not None else ""

@@ -118,13 +118,21 @@ def sample_stream(
     The order is drawn before the feedback mask, so the same seed replays the same requests
     whatever the feedback rate.
     """
+    rows, feedback = sample_streams([rng], pool, options)
+    return rows[0], feedback[0]
+
+
+def sample_streams(
+    rngs: Sequence[np.random.Generator], pool: np.ndarray, options: StreamOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """One stream per generator: ``rows[len(rngs), T]`` and ``feedback[len(rngs), T]``, row ``i``
+    being what :func:`sample_stream` draws with ``rngs[i]`` (a vector env draws a block of sub-envs
+    at once: one gather from the pool and one mask for the block, not one per sub-env)."""
     n = stream_length(len(pool), options)
-    if options.replace:
-        rows = pool[rng.integers(0, len(pool), size=n)]
-    else:
-        rows = pool[rng.permutation(len(pool))[:n]]
-    if options.feedback_rate >= 1.0:
-        feedback = np.ones(n, dtype=bool)
-    else:
-        feedback = rng.random(n) < options.feedback_rate
-    return rows, feedback
+    picks = np.empty((len(rngs), n), dtype=np.int64)
+    feedback = np.ones((len(rngs), n), dtype=bool)
+    for i, rng in enumerate(rngs):
+        picks[i] = rng.integers(0, len(pool), size=n) if options.replace else rng.permutation(len(pool))[:n]
+        if options.feedback_rate < 1.0:
+            feedback[i] = rng.random(n) < options.feedback_rate
+    return pool[picks], feedback

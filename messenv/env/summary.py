@@ -32,8 +32,8 @@ class EpisodeTotals:
         self.latency_s = zeros()
         self.feedback = zeros()
         self.explore_energy_j = zeros()
-        shape = (n_actions,) if batch is None else (batch, n_actions)
-        self.action_counts = np.zeros(shape, dtype=np.int64)
+        # A list for a single episode, like the floats: a list item increments ~5x faster than a numpy one.
+        self.action_counts: Any = [0] * n_actions if batch is None else np.zeros((batch, n_actions), dtype=np.int64)
         # Flat index of (episode i, action 0): one 1-D increment per step instead of a 2-D one.
         self._offsets = None if batch is None else np.arange(batch) * n_actions
 
@@ -66,7 +66,7 @@ class EpisodeTotals:
         n = max(self.steps, 1)
         m = len(models)
         mean_quality = self.quality / n
-        share = self.action_counts / n
+        share = np.asarray(self.action_counts, dtype=np.int64) / n
         return {
             "n_requests": self.steps,
             "alpha": alpha,

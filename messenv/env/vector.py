@@ -14,11 +14,12 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from messenv.env.drift import draw_stream
+from messenv.env.drift import draw_streams
 from messenv.env.mess_env import DEFAULT_ALPHA, check_alpha, observation_space_for, resolve_recording
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
 from messenv.env.scenario_play import VectorEpisodeScenario
+from messenv.env.seeding import seeded_generators
 from messenv.env.stream import StreamOptions, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
@@ -167,8 +168,8 @@ class MessVectorEnv(VectorEnv):
             seeds = range(seed, seed + self.num_envs) if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
-            # What gymnasium.utils.seeding.np_random(s) builds, without its per-call checks.
-            self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
+            # What gymnasium.utils.seeding.np_random(s) builds, the seeds hashed together (seeding.py).
+            self._rngs = seeded_generators(seeds)
         elif not self._rngs:
             fresh = np.random.SeedSequence().spawn(self.num_envs)
             self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in fresh]
@@ -183,10 +184,7 @@ class MessVectorEnv(VectorEnv):
         self._feedback = np.empty((length, self.num_envs), dtype=bool)
         for start in range(0, self.num_envs, _DRAW_BLOCK):
             block = self._rngs[start : start + _DRAW_BLOCK]
-            rows = np.empty((len(block), length), dtype=dtype)
-            feedback = np.empty((len(block), length), dtype=bool)
-            for i, rng in enumerate(block):
-                rows[i], feedback[i] = draw_stream(scenario.drift, rng, self.recording, pool, stream_options)
+            rows, feedback = draw_streams(scenario.drift, block, self.recording, pool, stream_options)
             self._rows[:, start : start + len(block)] = rows.T
             self._feedback[:, start : start + len(block)] = feedback.T
         self.stream_options, self.scenario = stream_options, scenario

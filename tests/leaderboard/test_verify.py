@@ -174,13 +174,17 @@ def test_unsandboxed_results_do_not_verify_for_the_board(evaluated: LoadedSubmis
     assert any("evaluated without the sandbox (sandbox: none)" in reason for reason in verdict.reasons)
 
 
-@pytest.fixture
-def latency_run(tmp_path: Path, tiny_parquet: Path) -> tuple[LoadedSubmission, Protocol]:
-    """Largest-only evaluated on a latency-SLO track: every run meets α and misses the SLO."""
-    protocol = scenario_protocol(LATENCY_SLO)
+def largest_only_evaluated(tmp_path: Path, protocol: Protocol) -> tuple[LoadedSubmission, Protocol]:
+    """A largest-only submission evaluated on ``protocol``, with the protocol."""
     submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
     evaluate_submission(submission, protocol, show_progress=False)
     return submission, protocol
+
+
+@pytest.fixture
+def latency_run(tmp_path: Path, tiny_parquet: Path) -> tuple[LoadedSubmission, Protocol]:
+    """Largest-only evaluated on a latency-SLO track: every run meets α and misses the SLO."""
+    return largest_only_evaluated(tmp_path, scenario_protocol(LATENCY_SLO))
 
 
 def test_a_forged_pass_below_the_scenario_oracle_is_rejected_by_the_audit(
@@ -213,10 +217,7 @@ def test_a_forged_constraint_outcome_is_rejected_by_the_audit(latency_run: tuple
 def windowed_run(tmp_path: Path, tiny_parquet: Path) -> tuple[LoadedSubmission, Protocol]:
     """Largest-only evaluated on a windowed-SLA drift track: run 0 meets every window, run 1 only the
     whole-stream SLA (worst window 0.5 < α 0.7; see DRIFT_RUN)."""
-    protocol = scenario_protocol(DRIFT_WINDOWED, "windowed", **DRIFT_RUN)
-    submission = write_submission(tmp_path, "largest", "messenv_agents.fixed.LargestOnlyAgent")
-    evaluate_submission(submission, protocol, show_progress=False)
-    return submission, protocol
+    return largest_only_evaluated(tmp_path, scenario_protocol(DRIFT_WINDOWED, "windowed", **DRIFT_RUN))
 
 
 def test_honest_windowed_results_verify_with_every_run_replayed(

@@ -50,6 +50,7 @@ class LinUCBAgent(LagrangianBandit):
         self._x = np.zeros(0)  # the context of the last decision, and A_m⁻¹x for it (all m)
         self._a_inv_x = np.zeros((0, 0))
         self._fresh = False  # whether _a_inv_x is A⁻¹·_x for the current A⁻¹
+        self._features: object = None  # the observation's features array _x was copied from
 
     def reset(self, spec: TaskSpec, seed: int) -> None:
         """Fresh ridge regressions: ``A_m⁻¹ = I/ridge``, ``b_m = 0``."""
@@ -61,6 +62,7 @@ class LinUCBAgent(LagrangianBandit):
         self._x = np.zeros(dim)
         self._a_inv_x = np.zeros((spec.n_models, dim))
         self._fresh = False
+        self._features = None
         # Hashed word features are sparse: decisions gather the rows of A⁻¹ where x is non-zero,
         # which needs whole matrices. Other features (MiniLM) are dense: A⁻¹ is kept as one
         # triangle (BLAS dsyr, dsymv), which halves the memory each update and decision reads.
@@ -83,17 +85,21 @@ class LinUCBAgent(LagrangianBandit):
         symmetric matrix-vector product per model, which reads one triangle of ``A_m⁻¹``: 2.6x
         faster than a general product at D = 385.
         """
-        features = feature_vector(obs)
+        raw = obs["features"]
         x = self._x
+        if self._fresh and raw is self._features:  # act, then update, of one request: the same array
+            return x, self._a_inv_x
+        self._features = raw
+        features = feature_vector(obs)
         if not (self._fresh and np.array_equal(x[:-1], features)):
             x[:-1] = features
             x[-1] = 1.0
             models, dim = self._a_inv_x.shape
             nonzero = np.flatnonzero(x)
-            with single_threaded_blas():
-                if self._sparse and 2 * nonzero.size < dim:
-                    np.matmul(x[nonzero], self.a_inverse[:, nonzero, :], out=self._a_inv_x)
-                else:
+            if self._sparse and 2 * nonzero.size < dim:  # a few rows: too small for BLAS threads
+                np.matmul(x[nonzero], self.a_inverse[:, nonzero, :], out=self._a_inv_x)
+            else:
+                with single_threaded_blas():
                     for model in range(models):
                         self._a_inv_x[model] = dsymv(1.0, self.a_inverse[model].T, x)
             self._fresh = True
@@ -105,6 +111,12 @@ class LinUCBAgent(LagrangianBandit):
         theta_x = np.einsum("md,md->m", self.b, a_inv_x)  # θ_mᵀx = b_mᵀ A_m⁻¹ x (A_m symmetric)
         width = np.sqrt(np.maximum(a_inv_x @ x, 0.0))
         return theta_x + self.beta * width
+
+    def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
+        """As the Lagrangian bandit's; then forget which features array ``_x`` came from, so that
+        an env that refills one buffer in place for the next request is read afresh."""
+        super().update(obs, action, reward, info)
+        self._features = None
 
     def learn(self, obs: dict, action: int, quality: float) -> None:
         """Sherman-Morrison update of ``A⁻¹`` and ``b`` of the model that served, in place:

@@ -32,4 +32,6 @@ class ThompsonAgent(LagrangianBandit):
         """One draw per model from the posterior of its mean energy, over the energy scale."""
         stats = self.stats
         spread = np.sqrt(stats.energy_variance() / np.maximum(stats.energy_count, 1))
-        return self.rng.normal(stats.energy_mean, spread) / self.scale()
+        # = rng.normal(energy_mean, spread), draw for draw (numpy computes loc + scale·z per element),
+        # without normal()'s per-call broadcasting of two array arguments (a third of a decision's time).
+        return (stats.energy_mean + spread * self.rng.standard_normal(spread.size)) / self.scale()

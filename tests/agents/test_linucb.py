@@ -86,3 +86,20 @@ def test_linucb_recomputes_when_the_observation_changes_between_act_and_learn() 
     agent.learn(make_obs(second, feature_dim=dim), 1, 1.0)
     reference.learn(second, 1, 1.0)
     np.testing.assert_allclose(agent.inverses(), np.linalg.inv(reference.a), atol=1e-12)
+
+
+def test_a_features_buffer_refilled_in_place_is_read_afresh_for_the_next_request():
+    """act then update of one request may reuse ``A⁻¹x`` by the features array's identity; an env
+    that refills that array in place for the next request (no quality revealed in between, so
+    ``A⁻¹`` did not change) must still be read anew."""
+    agent = LinUCBAgent(beta=1.0)
+    agent.reset(make_spec(feature_dim=4), seed=0)
+    agent.all_revealed = True  # skip the first plays of each arm: the index decides
+    buffer = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    obs = make_obs(buffer)
+    obs["features"] = buffer
+    agent.act(obs)
+    agent.update(obs, 0, -1.0, make_info(0, None, 10.0))
+    buffer[:] = [0.0, 0.0, 3.0, 0.0]
+    agent.act(obs)
+    np.testing.assert_array_equal(agent._x, [0.0, 0.0, 3.0, 0.0, 1.0])

@@ -89,6 +89,24 @@ def test_recovery_plays_the_best_model_when_no_mix_reaches_the_rate():
     assert not agent.mix.feasible
 
 
+@pytest.mark.parametrize(
+    ("qualities", "recovers_with"),
+    [
+        ([0.0, 0.9, 0.92], 2),  # the middle model is about as good: the largest, the safe default
+        ([0.0, 1.0, 0.3], 1),  # the middle model is clearly better: it
+    ],
+)
+def test_recovery_plays_the_largest_model_unless_another_is_clearly_better(qualities, recovers_with):
+    agent = started_agent(alpha=0.99)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        answers = (rng.random(3) < qualities).astype(float).tolist()
+        agent.update(make_obs(), 3, -200.0, explored(answers, [10.0, 40.0, 150.0]))
+    assert agent.recovery_model() == recovers_with
+    assert {agent.act(make_obs()) for _ in range(50)} == {recovers_with}  # α = 0.99: no mix reaches it
+    assert not agent.mix.feasible
+
+
 def test_plays_the_cheap_model_when_its_quality_is_known_to_be_enough():
     agent = started_agent(alpha=0.3)
     for _ in range(200):

@@ -20,10 +20,11 @@ sum to at least ``α·T`` units of quality. Before each request, with ``R`` requ
    model m). When no draw reaches ``r⁺`` it recovers: it plays the largest available model, the
    zoo's safe default, unless another model is clearly better (its posterior mean less one
    standard deviation above the largest's plus one), which pays a deficit back while requests
-   remain. (Recovering with the best draw instead alternated between near-equal models, e.g.
-   Llama-3 sciq's 0.970 and 0.971, and on 80 runs per track of seeds 3-12 met α on 67/80 of
-   qwen2, 63/80 of llama3-tight and 66/80 of llama3-sparse, against 77, 76 and 78 for this rule
-   at ``z = 3``; the posterior mean's argmax fell into a greedy trap under sparse feedback.)
+   remain: the largest model is the safe baseline of conservative bandits (Wu et al., below).
+   (Recovering with the best draw instead alternated between near-equal models, e.g. Llama-3
+   sciq's 0.970 and 0.971: on 80 runs per track of seeds 3-12, at z = 2, it met α on 67/80 of
+   qwen2, 63/80 of llama3-tight and 66/80 of llama3-sparse, this rule on 77, 75 and 74;
+   recovering with the posterior mean's argmax fell into a greedy trap under sparse feedback.)
 4. keeps room to recover: if a wrong answer now would leave ``α·T`` out of reach of the requests
    after it played at the best lower confidence bound of any model, ``max_m p̄_m − κ·sd_m``, less
    the margin, it plays the model with the best draw instead of the mix — by the explore action

@@ -58,7 +58,11 @@ bank and the withheld answers restart at each window's first request, and a late
 earlier window only teaches the posterior. A latency SLO is a second budget of the LP, as the
 resources of bandits with knapsacks: the mean latency cost of the mix must stay within
 ``(L·T − spent) ÷ R`` (:func:`messenv_agents.mix_lp.cheapest_mix_within`, each model's latency
-cost the mean observed), and where no mix meets both, the quality SLA comes first.
+cost the mean observed), and where no mix meets both, the quality SLA comes first. Recovery then
+picks among the models whose mean latency cost fits that budget, where any does, and step 4 never
+explores (the explore action runs every model one after the other): on llama3-latency this met
+both constraints on 13 of 20 runs of seeds 3-12 instead of 8, at 1.38 instead of 2.71 × the
+static mix's energy.
 
 Scale-free: energy enters only through the LP, whose solution does not change when every energy is
 multiplied by a constant, and through the ratio of step 4, so the same defaults serve a zoo at 5 J
@@ -167,8 +171,8 @@ class SafeMixAgent(BaseAgent):
     def explore_is_cheap(self) -> bool:
         """Whether the explore action costs at most ``explore_extra`` × the largest model's energy
         on top of it (the largest model answers it; the other models' energy buys their outcomes)."""
-        if self.spec.explore_action is None:
-            return False
+        if self.spec.explore_action is None or self.spec.latency_slo is not None:
+            return False  # under a latency SLO: it runs every model one after the other
         energy = self.energy_mean()
         largest = self.largest()
         others = energy[:largest] if self.allowed is None else energy[:largest][self.allowed[:largest]]
@@ -271,12 +275,19 @@ class SafeMixAgent(BaseAgent):
         return Mix(int(models[mix.low]), int(models[mix.high]), mix.w_high, mix.feasible)
 
     def recovery_model(self) -> int:
-        """The model to pay a deficit back with: the largest available one, unless another's
-        posterior mean less one standard deviation exceeds the largest's plus one."""
+        """The model to pay a deficit back with: the largest candidate, unless another's posterior
+        mean less one standard deviation exceeds the largest's plus one. Candidates are the
+        available models; under a latency SLO, those whose mean latency cost fits the budget
+        still left per request, where any does."""
+        candidates = np.ones(self.spec.n_models, dtype=bool) if self.allowed is None else self.allowed.copy()
+        if self.spec.latency_slo is not None:
+            fits = candidates & (self.latency_sum / np.maximum(self.latency_count, 1.0) <= self.latency_rate())
+            if fits.any():
+                candidates = fits
         mean, variance = self.posterior()
         sd = np.sqrt(variance)
-        largest = self.largest()
-        lower = mean - sd if self.allowed is None else np.where(self.allowed, mean - sd, -np.inf)
+        largest = int(np.flatnonzero(candidates)[-1])
+        lower = np.where(candidates, mean - sd, -np.inf)
         best = int(np.argmax(lower))
         return best if lower[best] > mean[largest] + sd[largest] else largest
 

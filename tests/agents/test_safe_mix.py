@@ -252,3 +252,22 @@ def test_meets_every_window_of_a_windowed_sla(make_env):
     env = make_env(n_requests=600, scenario={"name": "windowed", "window": 100})
     episode = run_episode(env, SafeMixAgent(), seed=0)
     assert episode.summary["constraints_met"] and episode.summary["worst_window_quality"] >= 0.6
+
+
+def test_under_a_latency_slo_recovery_keeps_to_models_within_the_latency_budget():
+    agent = SafeMixAgent()
+    agent.reset(dataclasses.replace(make_spec(alpha=0.99), latency_slo=LatencySLO(mean_s=0.5)), seed=0)
+    rng = np.random.default_rng(0)
+    for step in range(60):  # the two larger models are as good; the largest is slow
+        outcomes = {
+            "quality": (rng.random(3) < [0.0, 0.9, 0.9]).astype(float),
+            "energy_j": np.array([10.0, 40.0, 150.0]),
+            "latency_s": np.array([0.1, 0.4, 3.0]),
+        }
+        agent.update(make_obs(step=step), 3, -200.0, dict(explored(None, [10.0]), outcomes=outcomes, latency_s=0.4))
+    assert not agent.explore_is_cheap()
+    assert agent.recovery_model() == 1  # the largest that fits the 0.5 s budget, not the 3 s one
+    plain = SafeMixAgent()
+    plain.reset(make_spec(alpha=0.99), seed=0)
+    plain.quality_sum[:], plain.quality_count[:] = agent.quality_sum, agent.quality_count
+    assert plain.recovery_model() == 2

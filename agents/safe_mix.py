@@ -264,7 +264,7 @@ class SafeMixAgent(BaseAgent):
         if self.spec.latency_slo is None:
             mix = cheapest_mix(energy, quality, self.target)
         else:
-            cost = self.latency_sum / np.maximum(self.latency_count, 1.0)
+            cost = self.latency_cost_mean()
             cost = (cost if models is None else cost[models]).tolist()
             mix = cheapest_mix_within(energy, quality, cost, self.target, self.latency_rate())
         if not mix.feasible:
@@ -281,7 +281,7 @@ class SafeMixAgent(BaseAgent):
         still left per request, where any does."""
         candidates = np.ones(self.spec.n_models, dtype=bool) if self.allowed is None else self.allowed.copy()
         if self.spec.latency_slo is not None:
-            fits = candidates & (self.latency_sum / np.maximum(self.latency_count, 1.0) <= self.latency_rate())
+            fits = candidates & (self.latency_cost_mean() <= self.latency_rate())
             if fits.any():
                 candidates = fits
         mean, variance = self.posterior()
@@ -296,6 +296,10 @@ class SafeMixAgent(BaseAgent):
         the budget of bandits with knapsacks."""
         remaining = max(1, self.spec.n_requests - self.t)
         return (self.spec.latency_slo.limit * self.spec.n_requests - self.latency_spent) / remaining
+
+    def latency_cost_mean(self) -> np.ndarray:
+        """Mean observed latency cost per model under a latency SLO (0 for a model not yet seen)."""
+        return self.latency_sum / np.maximum(self.latency_count, 1.0)
 
     def energy_mean(self) -> np.ndarray:
         """Mean observed energy per model (NaN for a model not yet seen, only possible in a changing zoo)."""

@@ -371,4 +371,3 @@ def scenario_reference_rows(
             }
         )
     return rows
-

@@ -43,7 +43,9 @@ carry no signal the gains are noise and routing by them is a coin with the same 
 the gate (``gate_z = 0``) is there to stop a regression that ranks worse than chance, not to
 certify signal.
 
-Online at the paper's α (3 seeds; geometric mean of energy ÷ the static mix's), routing brings
+Online at the paper's α (3 seeds; geometric mean of energy ÷ the static mix's; measured with the
+safe mix's earlier settings, z = 2 and recovery by the best draw: the current board's figures,
+with z = 3 and recovery by the largest model, are in the README's results), routing brings
 boolq from the blind safe mix's 1.26 to 1.20 (MiniLM) and 1.19 (hashed), arc_easy from 1.33 to
 1.27–1.28, and leaves social_iqa (2.25 blind; 2.21 MiniLM, 2.35 hashed) and piqa within the seeds'
 spread, every run meeting α. Over all 24 runs of that track it spends 1.74 (MiniLM) and 1.76

@@ -107,6 +107,29 @@ def test_recovery_plays_the_largest_model_unless_another_is_clearly_better(quali
     assert not agent.mix.feasible
 
 
+def test_recovers_when_no_posterior_mean_reaches_the_rate_whatever_the_draws():
+    """Pessimism on the constraint: a draw above the rate must not put a model on the mix when
+    no model's posterior mean reaches it (an optimistic draw only leaks quality)."""
+    agent = started_agent(alpha=0.92)
+    for answer in [1.0] * 92 + [0.0] * 8:  # the largest model: posterior mean 0.91, below the rate
+        agent.update(make_obs(), 2, -150.0, make_info(2, answer, 150.0))
+    mean, variance = agent.posterior()
+    assert mean.max() < required(agent) < mean[2] + 2 * np.sqrt(variance[2])  # some draws reach it
+    assert {agent.act(make_obs()) for _ in range(200)} == {2}
+    assert not agent.mix.feasible
+
+
+def test_a_model_is_clearly_better_than_the_largest_by_recovery_width_standard_deviations():
+    agent = started_agent(alpha=0.99)
+    for answers in ([1.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 1.0, 0.0]):  # the largest: 2 of 4
+        agent.update(make_obs(), 3, -200.0, explored(answers, [10.0, 40.0, 150.0]))
+    for answer in [1.0] * 160 + [0.0] * 40:  # the middle model: 164 of 204
+        agent.update(make_obs(), 1, -40.0, make_info(1, answer, 40.0))
+    assert agent.recovery_model() == 2  # 0.80 - 2 sd is not above 0.50 + 2 sd
+    agent.recovery_width = 1.0
+    assert agent.recovery_model() == 1  # 0.80 - 1 sd is above 0.50 + 1 sd
+
+
 def test_plays_the_cheap_model_when_its_quality_is_known_to_be_enough():
     agent = started_agent(alpha=0.3)
     for _ in range(200):
@@ -180,9 +203,9 @@ def test_energy_scale_does_not_change_the_trajectory(make_env):
 
 
 def test_rejects_bad_parameters():
-    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1, kappa >= 0 and explore_extra >= 0"):
+    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1, kappa >= 0, explore_extra >= 0 and"):
         SafeMixAgent(z=-1.0)
-    for bad in ({"horizon": 0}, {"kappa": -1.0}, {"explore_extra": -0.1}):
+    for bad in ({"horizon": 0}, {"kappa": -1.0}, {"explore_extra": -0.1}, {"recovery_width": -1.0}):
         with pytest.raises(ValueError, match="got"):
             SafeMixAgent(**bad)
 

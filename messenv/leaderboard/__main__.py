@@ -23,7 +23,7 @@ from messenv.leaderboard.board import collect_board, submission_dirs
 from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
 from messenv.leaderboard.protocol import load_protocol
 from messenv.leaderboard.records import Results
-from messenv.leaderboard.render import ratio, track_cell, write_board
+from messenv.leaderboard.render import percent, ratio, track_cell, write_board
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP, sandbox_kind
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import check_target, load_submission
@@ -74,7 +74,7 @@ def summary_table(results: Results) -> Table:
         failed = [sum(run.status == status for run in runs) for status in ("error", "timeout")]
         counts = (len(runs), score.passed, missed, missed_slo, *failed)
         table.add_row(name, track_cell(score), *map(str, counts))
-    overall = f"{ratio(results.overall.energy_ratio)} ({100 * results.overall.pass_rate:.0f}%)"
+    overall = f"{ratio(results.overall.energy_ratio)} ({percent(results.overall.pass_rate)})"
     table.add_row("overall", overall, *[""] * (len(SUMMARY_COLUMNS) - 2))
     return table
 

@@ -202,8 +202,12 @@ Not prevented:
 
 
 def percent(value: float) -> str:
-    """``0.667`` → ``67%``."""
-    return f"{100 * value:.0f}%"
+    """``0.667`` → ``67%``. Never ``100%`` unless every run passed, nor ``0%`` unless none did: one
+    failed run in 200 shows as ``99%``, not as a perfect score."""
+    shown = round(100 * value)
+    if 0.0 < value < 1.0:
+        shown = min(99, max(1, shown))
+    return f"{shown}%"
 
 
 def ratio(value: float | None) -> str:

@@ -5,21 +5,22 @@ the recording and its features, every time. The MESS+ paper grid is 8 benchmarks
 pairs × 3 seeds = 216 episodes, so the per-job overhead would dominate. Here a *cell* is one
 (benchmark, α, seed): its stream is drawn once, every parameter set of the agent (and any
 baseline) plays it, and the oracle is solved once. Cells are independent and seeded, so they run
-on ``n_jobs`` worker processes (joblib) with results identical to a sequential run; each worker
-loads the recording once and keeps it, and reads the prompt features memory-mapped from the one
-cache file (:func:`messenv.recordings.features.ensure_features`), so the workers share a single
-copy of them through the page cache instead of holding one each. Workers pay their own start-up
-(interpreter, imports, recording), which only more cores than jobs repay: the configs default to
-``n_jobs=1`` (see ``conf/experiment/paper_table.yaml`` for the measurement).
+on ``n_jobs`` worker processes with results identical to a sequential run. On Linux the workers
+are forks of the runner made after it loaded the recording, so they share it (copy-on-write) and
+start without importing anything; elsewhere joblib's workers each load the recording once and
+keep it. Either way the prompt features are read memory-mapped from the one cache file
+(:func:`messenv.recordings.features.ensure_features`), so the workers share a single copy of them
+through the page cache instead of holding one each.
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from joblib import Parallel, delayed
@@ -95,6 +96,25 @@ def run_cell(
     return cell, evaluate(load_source(source), task, agents, cell.seed, trace=False).rows
 
 
+def parallel_cells(
+    source: RecordingSource, env: dict[str, Any], agents: list[tuple[dict, str]], cells: list[Cell], n_jobs: int
+) -> Iterator[tuple[Cell, list[ResultRow]]]:
+    """The cells' results as they finish, on ``n_jobs`` worker processes.
+
+    Where the platform can fork (Linux), the workers are forks of this process made after it has
+    loaded the recording: they start with messenv imported and the recording in memory (shared
+    copy-on-write), instead of paying an interpreter start, the imports and a load each, which
+    cost more than a short grid gains from a second core. Elsewhere, joblib's fresh workers.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        jobs = (delayed(run_cell)(source, env, agents, cell) for cell in cells)
+        yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+        return
+    load_source(source)  # inherited by every fork
+    with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+        yield from pool.imap_unordered(partial(run_cell, source, env, agents), cells)
+
+
 def run_grid(
     source: RecordingSource,
     env: dict[str, Any],
@@ -108,10 +128,9 @@ def run_grid(
     ``progress(done, total)`` is called as cells finish. Rows do not depend on ``n_jobs``.
     """
     if n_jobs == 1:
-        finished = (run_cell(source, env, agents, cell) for cell in cells)
+        finished: Iterator[tuple[Cell, list[ResultRow]]] = (run_cell(source, env, agents, cell) for cell in cells)
     else:
-        jobs = (delayed(run_cell)(source, env, agents, cell) for cell in cells)
-        finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+        finished = parallel_cells(source, env, agents, cells, n_jobs)
     by_cell: dict[Cell, list[ResultRow]] = {}
     for cell, rows in finished:
         by_cell[cell] = rows

@@ -240,8 +240,8 @@ def _compute(prompts: Sequence[str], kind: str, path: Path, progress: Callback |
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape}
     with open(path, "wb") as handle:
         np.lib.format.write_array_header_1_0(handle, header)
-        for chunk in hashed_ngram_chunks(prompts, shape[1], progress):
-            handle.write(memoryview(np.ascontiguousarray(chunk, dtype=np.float32)))
+        chunks = hashed_ngram_chunks(prompts, shape[1], progress)
+        handle.writelines(memoryview(np.ascontiguousarray(chunk, dtype=np.float32)) for chunk in chunks)
 
 
 def _read_cache(path: Path, n_rows: int, dim: int) -> np.ndarray | None:

@@ -20,8 +20,9 @@ with pyarrow and numpy working on a whole chunk at once:
    ``h < 0``.
 3. **Counts and norms.** The signed counts are summed in float32 (``np.add.at``; ``FeatureHasher``
    sums duplicates in its float32 sparse matrix); each row's squared norm is the float64 sum of
-   float32 squares, and each count is divided by its square root in float64 and rounded to float32,
-   rows of norm 0 left as they are (``_inplace_csr_row_normalize_l2`` in
+   float32 squares (a float32 dot product when no row has over 4096 words, exact there), and each
+   count is divided by its square root in float64 and rounded to float32, rows of norm 0 left as
+   they are (``_inplace_csr_row_normalize_l2`` in
    ``sklearn/utils/sparsefuncs_fast.pyx``, which ``normalize`` calls).
 
 Every count is an integer of magnitude at most 2**24 and every squared norm an integer below 2**53,
@@ -52,6 +53,8 @@ __all__ = ["TOKEN_PATTERN", "hashed_words", "hashing_vectorizer"]
 TOKEN_PATTERN = r"(?u)\b\w+\b"  # every word, one-letter words included
 # A prompt this long could put more than 2**24 words in one column, past float32's exact integers.
 _FAST_MAX_BYTES = 2**25
+# Rows of at most this many words have squared norms of at most 2**24 (4096**2): exact in float32.
+_EXACT_SQUARES_WORDS = 4096
 
 
 def _ascii_word_table() -> bytes:
@@ -116,6 +119,22 @@ def _columns_and_signs(words: pa.LargeStringArray, dim: int) -> tuple[np.ndarray
     return (np.abs(hashes) % dim)[codes], signs[codes]
 
 
+def _normalise_rows(counts: np.ndarray, rows: np.ndarray, cells: np.ndarray) -> None:
+    """Divide each row of ``counts`` by its L2 norm in place, as scikit-learn does (step 3); ``rows``
+    and ``cells`` say where each word's count is, so only those cells are divided."""
+    longest = int(np.bincount(rows).max()) if len(rows) else 0
+    if longest <= _EXACT_SQUARES_WORDS:
+        # Every square, and every partial sum of squares, is an integer of at most 2**24 (the sum of
+        # |counts| is at most the word count), exact in float32: a float32 dot product gives the
+        # float64 sum of float32 squares without an N x dim temporary.
+        squared_norms = np.einsum("ij,ij->i", counts, counts).astype(np.float64)
+    else:
+        squared_norms = np.sum(np.square(counts), axis=1, dtype=np.float64)
+    norms = np.where(squared_norms > 0, np.sqrt(squared_norms), 1.0)
+    flat = counts.reshape(-1)
+    flat[cells] = flat[cells] / norms[rows]
+
+
 def hashed_words(prompts: Sequence[str], dim: int) -> np.ndarray:
     """``hashing_vectorizer(dim).transform(prompts).toarray()``, the same float32 bits, faster.
 
@@ -135,16 +154,12 @@ def hashed_words(prompts: Sequence[str], dim: int) -> np.ndarray:
     if text.null_count:
         row = int(np.flatnonzero(text.is_null().to_numpy(zero_copy_only=False))[0])
         raise TypeError(f"hashed_words: prompt {row} is None, not text")
-    n = len(text)
     rows, words = _word_pieces(text)
     columns, signs = _columns_and_signs(words, dim)
     cells = rows * dim + columns
-    out = np.zeros((n, dim), dtype=np.float32)
-    flat = out.reshape(-1)
-    np.add.at(flat, cells, signs)
-    squared_norms = np.sum(np.square(out), axis=1, dtype=np.float64)
-    norms = np.where(squared_norms > 0, np.sqrt(squared_norms), 1.0)
-    flat[cells] = flat[cells] / norms[rows]
+    out = np.zeros((len(text), dim), dtype=np.float32)
+    np.add.at(out.reshape(-1), cells, signs)
+    _normalise_rows(out, rows, cells)
     slow = ~pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
     slow |= pc.binary_length(text).to_numpy() >= _FAST_MAX_BYTES
     if slow.any():

@@ -31,9 +31,9 @@ ADVERSARIAL = [
     "a\u200db\u200cc",  # zero-width joiner and non-joiner
     "\x00a\tb\nc\x7fd\x1fe",
     "ABC def GhI",
-    # Counts 4097 and 2: 4097**2 is not a float32, and scikit-learn squares in float32, which here
-    # changes the normalised values (a float64 square would not match).
-    "a " * 4097 + "b b",
+    # Counts 4097 and 3: 4097**2 is not a float32, and scikit-learn squares in float32 and sums in
+    # float64; here squaring in float64, or summing in float32, would change the normalised values.
+    "a " * 4097 + "b b b",
     "word " * 300 + "other words here",
 ]
 ALPHABET = st.sampled_from([*"aAzZ09_ \t\n.,'-", *"éÉßİıΣσςǅﬁ²½①\u0301\u200d漢", "\x00", "\u212a"])

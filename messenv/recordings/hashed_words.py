@@ -22,8 +22,8 @@ with pyarrow and numpy working on a whole chunk at once:
    sums duplicates in its float32 sparse matrix); each row's squared norm is the float64 sum of
    float32 squares (a float32 dot product when no row has over 4096 words, exact there), and each
    count is divided by its square root in float64 and rounded to float32, rows of norm 0 left as
-   they are (``_inplace_csr_row_normalize_l2`` in
-   ``sklearn/utils/sparsefuncs_fast.pyx``, which ``normalize`` calls).
+   they are (``_inplace_csr_row_normalize_l2`` in ``sklearn/utils/sparsefuncs_fast.pyx``, which
+   ``normalize`` calls).
 
 Every count is an integer of magnitude at most 2**24 and every squared norm an integer below 2**53,
 exact in their float types, so no summation order matters and the result is identical. Prompts for

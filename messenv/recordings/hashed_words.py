@@ -31,8 +31,10 @@ which that is not guaranteed go through ``HashingVectorizer`` itself and replace
 prompt with a non-ASCII character (Python's Unicode lower-casing and ``\w`` are not pyarrow's:
 ``'İ'.lower()`` is two code points, ``'Σ'`` lower-cases by context, and the Unicode versions
 differ), and any prompt of 2**25 bytes or more (where a count could pass 2**24). That is 102 of the
-13,252 prompts of the MESS+ Llama-3 recording. ``tests/recordings/test_hashed_words.py`` compares
-the two on adversarial text with hypothesis.
+13,252 prompts of the MESS+ Llama-3 recording. (A chunk holding a lone surrogate, which a Python
+str can and UTF-8 cannot, goes through it whole.) ``tests/recordings/test_hashed_words.py`` compares
+the two on adversarial text with hypothesis, and ``tests/recordings/test_features.py`` on every
+prompt of both real recordings.
 """
 
 from __future__ import annotations
@@ -149,6 +151,8 @@ def hashed_words(prompts: Sequence[str], dim: int) -> np.ndarray:
         raise ValueError(f"hashed_words: dim must be >= 1, got {dim}")
     try:
         text = pa.array(prompts, type=pa.large_string(), from_pandas=False)
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8, but not a word character either
+        return hashing_vectorizer(dim).transform(prompts).toarray()
     except (pa.ArrowTypeError, pa.ArrowInvalid) as error:
         raise TypeError(f"hashed_words: prompts must be str ({error})") from None
     if text.null_count:

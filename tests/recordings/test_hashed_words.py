@@ -117,6 +117,12 @@ def test_numpy_object_array_and_empty_input() -> None:
     assert hashed_words([], 8).shape == (0, 8)
 
 
+def test_a_lone_surrogate_is_no_word_and_no_error() -> None:
+    """Python str can hold what UTF-8 cannot; HashingVectorizer skips it as a non-word, and so must we."""
+    prompts = ["ok \ud800 x", "plain text"]
+    assert _same_bits(hashed_words(prompts, 16), _reference(prompts, 16))
+
+
 def test_bad_input_is_rejected_clearly() -> None:
     with pytest.raises(TypeError, match="prompt 1 is None"):
         hashed_words(["ok", None], 8)  # type: ignore[list-item]

@@ -13,8 +13,12 @@ Two kinds exist:
     signal of its own, while mean-pooled vectors are the ones known to place paraphrases close.
 ``"hashed-ngram"``
     256-d signed hashing trick (Weinberger et al., "Feature hashing for large scale multitask
-    learning", ICML 2009) over words (unigrams), L2-normalised, by scikit-learn's
-    ``HashingVectorizer``. Needs no torch, so a fresh install still gives contextual agents a signal.
+    learning", ICML 2009) over words (unigrams), L2-normalised: the features of scikit-learn's
+    ``HashingVectorizer``, bit for bit, computed a chunk of prompts at a time by
+    :mod:`messenv.recordings.hashed_words` (pyarrow splits and dictionary-encodes the words,
+    scikit-learn's MurmurHash3 hashes each distinct word once, numpy counts and normalises; prompts
+    with non-ASCII characters go through ``HashingVectorizer`` itself). Needs no torch, so a fresh
+    install still gives contextual agents a signal.
 
 Features are cached under ``$MESSENV_HOME/features/<fingerprint>-<tag>.npy`` (default
 ``~/.cache/messenv``; the tag names the kind and its version): embedding a 13k-prompt recording
@@ -30,7 +34,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -38,10 +42,8 @@ from messenv.atomic import atomic_path
 from messenv.home import messenv_home
 from messenv.progress import Callback, DelayedProgress
 from messenv.recordings.errors import RecordingError
+from messenv.recordings.hashed_words import hashed_words
 from messenv.recordings.recording import Recording
-
-if TYPE_CHECKING:
-    from sklearn.feature_extraction.text import HashingVectorizer
 
 __all__ = [
     "FEATURE_KINDS",
@@ -59,7 +61,6 @@ __all__ = [
 
 MINILM_DIM = 384
 HASHED_NGRAM_DIM = 256
-HASHED_NGRAM_RANGE = (1, 1)  # word unigrams (see _hashing_vectorizer for why not bigrams or characters)
 CHUNK_ROWS = 8192  # prompts hashed per chunk: bounds the dense scratch to 8 MiB at 256-d
 FEATURE_KINDS = ("minilm", "hashed-ngram")
 _DIMS = {"minilm": MINILM_DIM, "hashed-ngram": HASHED_NGRAM_DIM}
@@ -72,30 +73,6 @@ _MINILM_MAX_TOKENS = 256
 
 
 # ---------------------------------------------------------------------- hashed n-grams
-def _hashing_vectorizer(dim: int) -> HashingVectorizer:
-    """scikit-learn's hashing trick over lower-cased words, rows L2-normalised.
-
-    Words only, not the character 3-5-grams and words of earlier versions: scikit-learn builds
-    n-grams in Python, about 300 strings per 100-character prompt for characters, which made the
-    features of the 13k-prompt default recording cost 1.07 s; word uni+bigrams cost 0.30 s and
-    words alone 0.10 s, against 0.03-0.07 s to read the recording from parquet (2 loaded cores).
-    The hash is MurmurHash3 with a fixed seed, so features do not depend on Python's per-process
-    string hash salt. Imported here, when features are computed: importing scikit-learn's text
-    module costs about 1.3 s and 150 MB of RSS, which a run on cached features never needs.
-    """
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return HashingVectorizer(
-        analyzer="word",
-        token_pattern=r"(?u)\b\w+\b",  # every word, one-letter words included
-        ngram_range=HASHED_NGRAM_RANGE,
-        n_features=dim,
-        alternate_sign=True,
-        norm="l2",
-        dtype=np.float32,
-    )
-
-
 def hashed_ngram_chunks(
     prompts: Sequence[str], dim: int = HASHED_NGRAM_DIM, progress: Callback | None = None
 ) -> Iterator[np.ndarray]:
@@ -106,10 +83,9 @@ def hashed_ngram_chunks(
     """
     if dim < 1:
         raise ValueError(f"hashed_ngram_features: dim must be >= 1, got {dim}")
-    vectorizer = _hashing_vectorizer(dim)
     for start in range(0, len(prompts), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(prompts))
-        yield vectorizer.transform(prompts[start:stop]).toarray()
+        yield hashed_words(prompts[start:stop], dim)
         if progress is not None:
             progress(stop, len(prompts))
 
@@ -264,8 +240,8 @@ def _compute(prompts: Sequence[str], kind: str, path: Path, progress: Callback |
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape}
     with open(path, "wb") as handle:
         np.lib.format.write_array_header_1_0(handle, header)
-        for chunk in hashed_ngram_chunks(prompts, shape[1], progress):
-            handle.write(np.ascontiguousarray(chunk, dtype=np.float32).tobytes())
+        chunks = hashed_ngram_chunks(prompts, shape[1], progress)
+        handle.writelines(memoryview(np.ascontiguousarray(chunk, dtype=np.float32)) for chunk in chunks)
 
 
 def _read_cache(path: Path, n_rows: int, dim: int) -> np.ndarray | None:

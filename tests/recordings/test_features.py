@@ -13,6 +13,7 @@ import pytest
 from messenv.recordings import features
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.features import (
+    CHUNK_ROWS,
     ensure_features,
     features_cache_path,
     hashed_ngram_features,
@@ -20,6 +21,8 @@ from messenv.recordings.features import (
     minilm_embeddings,
     resolve_features_kind,
 )
+from messenv.recordings.hashed_words import hashing_vectorizer
+from messenv.recordings.readers import read_llama3_tarball, read_qwen2_json
 from messenv.recordings.recording import Recording
 
 PROMPTS = [
@@ -92,6 +95,18 @@ def test_hashed_is_stable_across_processes_with_different_hash_seeds() -> None:
     }
     here = hashed_ngram_features(["stable hashing across processes"], dim=32).tobytes().hex()
     assert outputs == {here}
+
+
+@pytest.mark.parametrize("reader", ["llama3", "qwen2"])
+def test_hashed_features_of_the_real_recordings_are_scikit_learns_bits(shared_data: Path, reader: str) -> None:
+    """The fast hashing gives HashingVectorizer's exact float32 features on every real prompt."""
+    if reader == "llama3":
+        prompts = read_llama3_tarball(shared_data / "messplus-llama3" / "inference_outputs.tar.gz").prompts
+    else:
+        prompts = read_qwen2_json(shared_data / "messplus-qwen2").prompts
+    assert len(prompts) > CHUNK_ROWS, "spans more than one chunk"
+    reference = hashing_vectorizer(256).transform(prompts).toarray()
+    assert hashed_ngram_features(prompts).tobytes() == reference.tobytes()
 
 
 def test_hashed_rejects_bad_dim() -> None:

@@ -30,7 +30,12 @@ sum to at least ``α·T`` units of quality. Before each request, with ``R`` requ
    and 66/80 of llama3-sparse, the largest-model rule on 77, 75 and 74; recovering with the
    posterior mean's argmax fell into a greedy trap under sparse feedback, and so did a width of
    one standard deviation on Qwen2 social_iqa, where the largest model, played ten times, looked
-   worse than the second largest and was never played again.)
+   worse than the second largest and was never played again. Recovery pays for the largest model
+   even when another is about as good, e.g. Llama-3 sciq's 8B at 0.970 against the 70B's 0.971
+   at a fifth of its energy; recovering instead with the cheapest model whose z-score of meeting α,
+   playing it on every request left (posterior variance included), came within 0.25 of the
+   reference model's spent 1.6 × the static mix on llama3-paper but met α on only 23, 14, 18 and
+   14 of 24 runs of the four main tracks on seeds 0-2.)
 4. keeps room to recover: if a wrong answer now would leave ``α·T`` out of reach of the requests
    after it played at the best lower confidence bound of any model, ``max_m p̄_m − κ·sd_m``, less
    the margin, it plays the model with the best draw instead of the mix — by the explore action

@@ -1,0 +1,58 @@
+"""MESS+'s own cost per request with 384-d features, in instructions, against the env + harness step.
+
+Goal (issue 13): MESS+'s act + update with MiniLM-shaped (384-d) features costs at most ``GOAL``
+× the env step + harness per request, counted in instructions rather than timed, so that the
+machine's load cannot move it. Both episodes (4,000 requests, the explore action on, seed 0) are
+played by ``benchmarks/count_instructions.py`` under ``valgrind --tool=callgrind`` with the
+instrumentation on for the episode only: the peer plays ``cheapest_first`` (env step + harness + a
+trivial agent), MESS+'s own cost is its episode's count less the peer's. Run with::
+
+    pytest benchmarks/test_mess_plus_instructions.py --benchmark-enable
+
+Skipped where valgrind is not installed. With timing disabled (the test suite's default) it plays
+200-request episodes, as a smoke test of the counting, and holds no goal.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.conftest import enforce_goal
+
+GOAL = 6.0  # MESS+ own instructions per request / env + harness instructions per request (issue 13)
+N_REQUESTS = 4000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def episode_instructions(agent: str, n_requests: int, out_dir: Path) -> int:
+    """Instructions callgrind counted while ``agent`` played one episode of ``n_requests``."""
+    command = [
+        "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_dir / agent}.out",
+        sys.executable, "-m", "benchmarks.count_instructions", agent, str(n_requests),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    collected = re.findall(r"Collected : (\d+)", done.stderr)
+    assert collected, f"callgrind printed no count:\n{done.stderr[-2000:]}"
+    return int(collected[-1])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("callgrind_control") is None, reason="no valgrind")
+def test_mess_plus_instructions_per_request_vs_env_step(benchmark, tmp_path: Path) -> None:
+    n_requests = 200 if benchmark.disabled else N_REQUESTS
+    counts: dict[str, int] = {}
+
+    def count_both() -> None:
+        counts.update({agent: episode_instructions(agent, n_requests, tmp_path) for agent in ("cheapest_first", "mess_plus")})
+
+    benchmark.pedantic(count_both, rounds=1, iterations=1)
+    peer, mess_plus = counts["cheapest_first"], counts["mess_plus"]
+    assert mess_plus > peer > 0
+    benchmark.extra_info.update({"peer_instructions_per_request": peer / n_requests, "mess_plus_instructions_per_request": mess_plus / n_requests})
+    enforce_goal(benchmark, (mess_plus - peer) / peer, GOAL, "mess_plus own instructions / (env step + harness)")

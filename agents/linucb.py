@@ -22,8 +22,8 @@ from scipy.linalg.blas import dger, dsymv, dsyr
 
 from messenv.env.task import TaskSpec
 from messenv_agents.base import feature_vector
+from messenv_agents.blas_threads import single_threaded_blas
 from messenv_agents.lagrangian import LagrangianBandit
-from messenv_agents.mlp_head import single_threaded_blas
 
 
 def with_bias(obs: dict) -> np.ndarray:

@@ -27,6 +27,7 @@ Linear) so a state dict loads into the torch head unchanged.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,7 +146,7 @@ class NumpyMLPHead:
         z = np.matmul(p["0.weight"], x, out=out)
         z += p["0.bias"]
         z -= z.sum() / np.float32(z.size)  # ndarray.sum is a plain C reduction; .mean() is not
-        inv_std = 1.0 / np.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)
+        inv_std = 1.0 / math.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)  # a float: no numpy scalar
         z *= np.float32(inv_std)
         return z, inv_std
 

@@ -18,7 +18,7 @@ from messenv_agents.base import BaseAgent
 from messenv_agents.blas_threads import blas_libraries
 from messenv_agents.mess_plus import MessPlusAgent
 from messenv_agents.uniform_random import RandomAgent
-from tests.agents.helpers import make_learnable_zoo
+from tests.agents.helpers import make_learnable_zoo, two_blas_threads
 
 T = 150
 
@@ -148,13 +148,7 @@ class ThreadCounter(RandomAgent):
 
 
 def test_an_episode_plays_with_one_blas_thread_and_restores_the_count_after(zoo):
-    libraries = blas_libraries()
-    if not libraries:
-        pytest.skip("no BLAS library that threadpoolctl can control")
-    previous = [library.num_threads for library in libraries]
-    for library in libraries:
-        library.set_num_threads(2)
-    try:
+    with two_blas_threads() as libraries:
         agent = ThreadCounter()
         run_episode(make_env(zoo), agent, seed=0)
         assert agent.seen == {(1,) * len(libraries)}
@@ -163,9 +157,6 @@ def test_an_episode_plays_with_one_blas_thread_and_restores_the_count_after(zoo)
         with pytest.raises(InvalidActionError):
             run_episode(make_env(zoo), Constant(-1), seed=0)
         assert [library.num_threads for library in libraries] == [2] * len(libraries)
-    finally:
-        for library, threads in zip(libraries, previous):
-            library.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("action", [3 + 1, -1, 1.0, True, "1", None])

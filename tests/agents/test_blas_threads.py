@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from messenv_agents.blas_threads import blas_libraries, single_threaded_blas
+from messenv_agents.blas_threads import single_threaded_blas
+from tests.agents.helpers import two_blas_threads
 
 
 @pytest.fixture
 def two_threads():
-    """Every BLAS library at two threads for the test (the caller's counts restored after)."""
-    libraries = blas_libraries()
-    if not libraries:
-        pytest.skip("no BLAS library that threadpoolctl can control")
-    previous = [library.num_threads for library in libraries]
-    for library in libraries:
-        library.set_num_threads(2)
-    yield libraries
-    for library, threads in zip(libraries, previous):
-        library.set_num_threads(threads)
+    with two_blas_threads() as libraries:
+        yield libraries
 
 
 def test_nested_blocks_switch_once_and_restore(two_threads) -> None:

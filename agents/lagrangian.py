@@ -129,7 +129,7 @@ class LagrangianBandit(BaseAgent):
         index = self.lam * self.quality_index(obs) - self.energy_index()
         if self.latency_slo is not None:
             index = index - self.mu * self.latency_cost
-        return int(np.argmax(index if allowed is None else np.where(allowed, index, -np.inf)))
+        return int((index if allowed is None else np.where(allowed, index, -np.inf)).argmax())
 
     def quality_index(self, obs: dict) -> np.ndarray:
         """The quality term per model; subclasses add optimism, sampling or context."""

@@ -174,7 +174,7 @@ class MessPlusAgent(BaseAgent):
             costs = np.where(allowed & ~np.isnan(costs), costs, np.inf)
             if not np.isfinite(costs).any():
                 return self.explore_action
-        return int(np.argmin(costs))
+        return int(costs.argmin())
 
     def costs(self, obs: dict, energy: np.ndarray) -> np.ndarray:
         """``V·ē_m + Q·(α − p̂_m(x))`` per model (``+ Z·(ĉ_m − L)`` under a latency SLO)."""

@@ -27,13 +27,13 @@ Linear) so a state dict loads into the torch head unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import math
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from scipy.special import expit
+
+from messenv_agents.blas_threads import single_threaded_blas
 
 PARAM_NAMES = ("0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias")
 LAYER_NORM_EPS = 1e-5
@@ -80,39 +80,6 @@ def init_head_params(feature_dim: int, n_models: int, rng: np.random.Generator) 
         "4.weight": uniform(n_models, feature_dim),
         "4.bias": uniform(n_models),
     }
-
-
-@cache
-def _blas_libraries() -> tuple:
-    """threadpoolctl's controllers of the loaded BLAS libraries (numpy's and scipy's OpenBLAS),
-    found once (finding them scans the process's libraries); empty without threadpoolctl."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return ()
-    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """BLAS limited to one thread for the block (a few µs: one C call per library each way).
-
-    Why: a mini-batch step is a few products of 16×256 by 256×256; on a busy 2-core machine
-    OpenBLAS's second thread, woken for each, made a 4,000-request MESS+ episode cost 79 µs per
-    request against 29 µs with one thread, and LinUCB's rank-one update of a 257×257 inverse took
-    3.5 ms on average with two threads against 17-26 µs with one. The libraries' own setters are
-    called directly: threadpoolctl's ``limit()`` re-reads every library's state on each entry,
-    which cost 30-40 µs per block on the same machine.
-    """
-    libraries = _blas_libraries()
-    previous = [library.num_threads for library in libraries]
-    for library in libraries:
-        library.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for library, threads in zip(libraries, previous):
-            library.set_num_threads(threads)
 
 
 def bce_with_logits(logits: np.ndarray, target: np.ndarray) -> float:
@@ -179,7 +146,7 @@ class NumpyMLPHead:
         z = np.matmul(p["0.weight"], x, out=out)
         z += p["0.bias"]
         z -= z.sum() / np.float32(z.size)  # ndarray.sum is a plain C reduction; .mean() is not
-        inv_std = 1.0 / np.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)
+        inv_std = 1.0 / math.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)  # a float: no numpy scalar
         z *= np.float32(inv_std)
         return z, inv_std
 

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from messenv_agents.base import Agent
+from messenv_agents.blas_threads import single_threaded_blas
 
 Progress = Callable[[int, int], None]
 
@@ -250,23 +251,26 @@ def run_episode(
     total = task.n_requests
     done = False
     summary: dict[str, Any] | None = None
-    while not done:
-        action = check_action(agent, agent.act(obs), n_actions, task.explore_action)
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        # Read what is measured before the agent holds ``info``: it may rewrite the dict.
-        recorder.add(action, info)
-        if "episode_summary" in info:
-            summary = copy.deepcopy(info["episode_summary"])
-        elif truncated:
-            # A time limit (``gym.make(..., max_episode_steps=N)``) cut the stream short: the
-            # summary is of the requests played, which is what the episode was.
-            summary = copy.deepcopy(env.unwrapped.summary())
-        agent.update(obs, action, reward, info)
-        if diagnostics is not None:
-            recorder.add_diagnostics(diagnostics())
-        if progress is not None:
-            progress(recorder.steps, total)
-        obs, done = next_obs, terminated or truncated
+    # One BLAS thread for the whole episode: its products are per request and small (see
+    # messenv_agents.blas_threads), and the agents' own single-thread blocks then switch nothing.
+    with single_threaded_blas():
+        while not done:
+            action = check_action(agent, agent.act(obs), n_actions, task.explore_action)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            # Read what is measured before the agent holds ``info``: it may rewrite the dict.
+            recorder.add(action, info)
+            if "episode_summary" in info:
+                summary = copy.deepcopy(info["episode_summary"])
+            elif truncated:
+                # A time limit (``gym.make(..., max_episode_steps=N)``) cut the stream short: the
+                # summary is of the requests played, which is what the episode was.
+                summary = copy.deepcopy(env.unwrapped.summary())
+            agent.update(obs, action, reward, info)
+            if diagnostics is not None:
+                recorder.add_diagnostics(diagnostics())
+            if progress is not None:
+                progress(recorder.steps, total)
+            obs, done = next_obs, terminated or truncated
     if summary is None:
         raise RuntimeError(
             f"the env ended the episode without info['episode_summary'] (agent {agent_name(agent)!r}, seed {seed})"

@@ -19,6 +19,7 @@ full traceback instead.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -243,9 +244,16 @@ def hydra_entry(cfg: DictConfig) -> None:
     Errors are folded here, inside the task: Hydra would otherwise print its own
     "Error executing job" line before re-raising.
     """
-    with exit_on_config_error():
-        hydra_config = HydraConfig.get()
-        run(cfg, Path(hydra_config.runtime.output_dir), overrides=list(hydra_config.overrides.task))
+    # The objects made before the run (imports, the config) outlive it: frozen, the garbage collector
+    # does not walk them again; its full pass while matplotlib was imported cost ~0.06 s more CPU
+    # without. Unfrozen after, so that a multirun's later jobs can collect this job's leftovers.
+    gc.freeze()
+    try:
+        with exit_on_config_error():
+            hydra_config = HydraConfig.get()
+            run(cfg, Path(hydra_config.runtime.output_dir), overrides=list(hydra_config.overrides.task))
+    finally:
+        gc.unfreeze()
 
 
 def one_line(error: BaseException) -> str:

@@ -15,9 +15,10 @@ from messenv.oracle import hindsight_oracle
 from messenv.recordings import Recording
 from messenv_agents import AGENTS
 from messenv_agents.base import BaseAgent
+from messenv_agents.blas_threads import blas_libraries
 from messenv_agents.mess_plus import MessPlusAgent
 from messenv_agents.uniform_random import RandomAgent
-from tests.agents.helpers import make_learnable_zoo
+from tests.agents.helpers import make_learnable_zoo, two_blas_threads
 
 T = 150
 
@@ -132,6 +133,30 @@ def test_progress_is_reported_each_step(zoo):
     calls: list[tuple[int, int]] = []
     run_episode(make_env(zoo), RandomAgent(), seed=0, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(i, T) for i in range(1, T + 1)]
+
+
+class ThreadCounter(RandomAgent):
+    """A random agent that notes the BLAS thread counts each time it acts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[int, ...]] = set()
+
+    def act(self, obs):
+        self.seen.add(tuple(library.num_threads for library in blas_libraries()))
+        return super().act(obs)
+
+
+def test_an_episode_plays_with_one_blas_thread_and_restores_the_count_after(zoo):
+    with two_blas_threads() as libraries:
+        agent = ThreadCounter()
+        run_episode(make_env(zoo), agent, seed=0)
+        assert agent.seen == {(1,) * len(libraries)}
+        assert [library.num_threads for library in libraries] == [2] * len(libraries)
+        # An agent that fails mid-episode leaves the count restored too.
+        with pytest.raises(InvalidActionError):
+            run_episode(make_env(zoo), Constant(-1), seed=0)
+        assert [library.num_threads for library in libraries] == [2] * len(libraries)
 
 
 @pytest.mark.parametrize("action", [3 + 1, -1, 1.0, True, "1", None])

@@ -1,4 +1,5 @@
-"""Helpers for agent and harness tests: a small learnable zoo, task specs, obs and info dicts.
+"""Helpers for agent and harness tests: a small learnable zoo, task specs, obs and info dicts, and
+BLAS libraries held at two threads.
 
 The zoo is made here (no data files): each request has a hidden difficulty that is a linear
 function of its features, and model m answers correctly with probability
@@ -8,10 +9,15 @@ features can therefore beat any prompt-blind mix, which is what MESS+ and LinUCB
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
+import pytest
 
 from messenv.env.task import TaskSpec
 from messenv.recordings.recording import Recording, RecordingMetadata
+from messenv_agents.blas_threads import blas_libraries
 
 SKILLS = np.array([-0.5, 0.5, 1.5])
 ENERGY_J = np.array([10.0, 40.0, 150.0])
@@ -78,3 +84,20 @@ def make_info(
     if outcomes is not None:
         info["outcomes"] = outcomes
     return info
+
+
+@contextmanager
+def two_blas_threads() -> Iterator[tuple]:
+    """Every BLAS library threadpoolctl controls at two threads inside (the test is skipped if there
+    is none), the caller's counts restored after; yields the libraries' controllers."""
+    libraries = blas_libraries()
+    if not libraries:
+        pytest.skip("no BLAS library that threadpoolctl can control")
+    previous = [library.num_threads for library in libraries]
+    for library in libraries:
+        library.set_num_threads(2)
+    try:
+        yield libraries
+    finally:
+        for library, threads in zip(libraries, previous):
+            library.set_num_threads(threads)

@@ -125,6 +125,18 @@ def test_thompson_is_deterministic_per_seed():
     assert not np.array_equal(first, other)
 
 
+def test_thompson_quality_draws_are_the_beta_posterior_draws_of_the_agents_generator():
+    """One scalar draw per model gives the numbers ``rng.beta`` draws for the whole arrays."""
+    agent = ThompsonAgent()
+    agent.reset(make_spec(n_models=3, explore=False), seed=7)
+    for arm, quality in ((0, 1.0), (0, 0.0), (1, 1.0), (2, 0.25), (2, 1.0), (2, 1.0)):
+        agent.stats.add_quality(arm, quality)
+    counts, means = agent.stats.quality_count, agent.stats.quality_mean
+    successes = counts * means
+    expected = np.random.default_rng(7).beta(1.0 + successes, 1.0 + counts - successes)
+    np.testing.assert_array_equal(agent.quality_index(make_obs()), expected)
+
+
 def test_bad_parameters_are_rejected():
     with pytest.raises(ValueError, match="eta must be > 0"):
         UCB1Agent(eta=0.0)

@@ -150,7 +150,7 @@ class GridConfig:
             to override on the command line than a dict, which Hydra merges rather than replaces.
         params: agent parameter -> values to try (e.g. ``{c: [0.01, 0.1, 1.0]}``).
         seeds: the seeds every cell is run with.
-        n_jobs: worker processes (joblib); 1 runs in this process.
+        n_jobs: worker processes (forks of this one on Linux, joblib's elsewhere); 1 runs in this process.
     """
 
     alphas: dict[str, float] = field(default_factory=dict)

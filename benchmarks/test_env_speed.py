@@ -175,3 +175,47 @@ def test_vector_construction_and_reset_at_65536(benchmark, recording):
     if not benchmark.disabled:
         benchmark.extra_info["reset / step"] = reset / step
         enforce_goal(benchmark, benchmark.stats.stats.min / step, 20.0, "construction / step")
+
+
+RSS_PROBE = """
+import sys, numpy as np
+n = 65536
+if sys.argv[1] == "cartpole":
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+    envs = CartPoleVectorEnv(num_envs=n)
+else:
+    from messenv.env.vector import MessVectorEnv
+    from messenv.recordings import load
+    from messenv.recordings.catalogue import DEFAULT_RECORDING
+    envs = MessVectorEnv(n, recording=load(DEFAULT_RECORDING), alpha=0.7, replace=True, n_requests=601,
+                         observation_keys=("benchmark", "step"))
+envs.reset(seed=0)
+for _ in range(10):
+    envs.step(np.ones(n, dtype=np.int64))
+with open("/proc/self/status") as status:
+    print(next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:")))
+"""
+RSS_GUARD = 12.0  # issue 13 asks <= 2 (not met: see the test's docstring)
+
+
+def test_vector_peak_rss_at_65536_vs_cartpole(benchmark):
+    """Peak RSS (VmHWM) of a fresh process that builds ``MessVectorEnv(65536)`` (minimal
+    observations, 601-request streams), resets and steps it, against the same with CartPole's
+    vector env. Issue 13 asks ≤ 2×; not met: importing messenv and the vector env (pandas,
+    pyarrow, gymnasium) takes 116 MiB of RSS against CartPole's whole 53 MiB process, and the
+    streams are 5 bytes per request per sub-env (int32 row + feedback flag: 188 MiB at 65,536 ×
+    601), drawn at reset from one generator per sub-env (the single-env equivalence). Measured
+    2026-11-30 with ``python -m pytest benchmarks/test_env_speed.py -k rss --benchmark-enable``:
+    8.7× (458 MiB ÷ 52.7 MiB). Only with timing on: it builds both in fresh processes."""
+    if benchmark.disabled:
+        pytest.skip("measures two fresh processes: only with --benchmark-enable")
+    import subprocess
+    import sys
+
+    def peak(which: str) -> int:
+        done = subprocess.run([sys.executable, "-c", RSS_PROBE, which], capture_output=True, text=True, check=True)
+        return int(done.stdout.split()[-1])
+
+    peaks = benchmark.pedantic(lambda: {which: peak(which) for which in ("messenv", "cartpole")}, rounds=1, iterations=1)
+    benchmark.extra_info.update({f"{which}_peak_mib": value / 2**20 for which, value in peaks.items()})
+    enforce_goal(benchmark, peaks["messenv"] / peaks["cartpole"], RSS_GUARD, "vector env peak RSS / CartPole's")

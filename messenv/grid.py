@@ -105,6 +105,9 @@ def parallel_cells(
     loaded the recording: they start with messenv imported and the recording in memory (shared
     copy-on-write), instead of paying an interpreter start, the imports and a load each, which
     cost more than a short grid gains from a second core. Elsewhere, joblib's fresh workers.
+    The pool forks all its workers when it is made, before the first cell finishes and so before
+    the progress bar's refresh thread can start (:class:`messenv.progress.DelayedProgress` starts
+    it on an update): no thread of ours holds a lock at the fork.
     """
     if "fork" not in multiprocessing.get_all_start_methods():
         jobs = (delayed(run_cell)(source, env, agents, cell) for cell in cells)

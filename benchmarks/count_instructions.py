@@ -40,7 +40,9 @@ def dense_env(n_requests: int) -> gym.Env:
 
 def instrument(on: bool) -> None:
     """Switch callgrind's instrumentation of this process on or off."""
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], check=True, capture_output=True)
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], check=True, capture_output=True
+    )
 
 
 def main() -> None:

@@ -216,6 +216,7 @@ def test_vector_peak_rss_at_65536_vs_cartpole(benchmark):
         done = subprocess.run([sys.executable, "-c", RSS_PROBE, which], capture_output=True, text=True, check=True)
         return int(done.stdout.split()[-1])
 
-    peaks = benchmark.pedantic(lambda: {which: peak(which) for which in ("messenv", "cartpole")}, rounds=1, iterations=1)
+    both = ("messenv", "cartpole")
+    peaks = benchmark.pedantic(lambda: {which: peak(which) for which in both}, rounds=1, iterations=1)
     benchmark.extra_info.update({f"{which}_peak_mib": value / 2**20 for which, value in peaks.items()})
     enforce_goal(benchmark, peaks["messenv"] / peaks["cartpole"], RSS_GUARD, "vector env peak RSS / CartPole's")

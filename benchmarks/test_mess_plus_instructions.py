@@ -43,8 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def episode_instructions(agent: str, n_requests: int, out_dir: Path) -> int:
     """Instructions callgrind counted while ``agent`` played one episode of ``n_requests``."""
     command = [
-        "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_dir / agent}.out",
-        sys.executable, "-m", "benchmarks.count_instructions", agent, str(n_requests),
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out_dir / agent}.out",
+        sys.executable,
+        "-m",
+        "benchmarks.count_instructions",
+        agent,
+        str(n_requests),
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -61,10 +68,17 @@ def test_mess_plus_instructions_per_request_vs_env_step(benchmark, tmp_path: Pat
     counts: dict[str, int] = {}
 
     def count_both() -> None:
-        counts.update({agent: episode_instructions(agent, n_requests, tmp_path) for agent in ("cheapest_first", "mess_plus")})
+        counts.update(
+            {agent: episode_instructions(agent, n_requests, tmp_path) for agent in ("cheapest_first", "mess_plus")}
+        )
 
     benchmark.pedantic(count_both, rounds=1, iterations=1)
     peer, mess_plus = counts["cheapest_first"], counts["mess_plus"]
     assert mess_plus > peer > 0
-    benchmark.extra_info.update({"peer_instructions_per_request": peer / n_requests, "mess_plus_instructions_per_request": mess_plus / n_requests})
+    benchmark.extra_info.update(
+        {
+            "peer_instructions_per_request": peer / n_requests,
+            "mess_plus_instructions_per_request": mess_plus / n_requests,
+        }
+    )
     enforce_goal(benchmark, (mess_plus - peer) / peer, GOAL, "mess_plus own instructions / (env step + harness)")

@@ -105,7 +105,8 @@ def test_two_workers_beat_one_on_idle_cores(benchmark, llama3, tmp_path):
     def alternate() -> None:
         for round_ in range(2):
             for n_jobs in (2, 1):
-                cfg = compose_config("experiment=paper_grid", "env.features=hashed", "progress=false", f"grid.n_jobs={n_jobs}")
+                overrides = ("experiment=paper_grid", "env.features=hashed", "progress=false", f"grid.n_jobs={n_jobs}")
+                cfg = compose_config(*overrides)
                 started = time.perf_counter()
                 run(cfg, tmp_path / f"{n_jobs}-{round_}")
                 best[n_jobs] = min(best[n_jobs], time.perf_counter() - started)

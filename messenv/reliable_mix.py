@@ -58,7 +58,9 @@ def optimal_policy(quality: np.ndarray, energy: np.ndarray, n_requests: int, nee
     value = np.where(np.arange(n_requests + 1) >= need, 0.0, weight)
     policy = np.empty((n_requests, n_requests + 1), dtype=np.int8)
     for t in range(n_requests - 1, -1, -1):
-        cost = energy[:, None] + quality[:, None] * value[None, 1 : t + 2] + (1 - quality[:, None]) * value[None, : t + 1]
+        cost = (
+            energy[:, None] + quality[:, None] * value[None, 1 : t + 2] + (1 - quality[:, None]) * value[None, : t + 1]
+        )
         choice = np.argmin(cost, axis=0)
         policy[t, : t + 1] = choice
         value = cost[choice, np.arange(t + 1)]

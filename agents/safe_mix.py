@@ -281,32 +281,34 @@ class SafeMixAgent(BaseAgent):
         self.draws = draws
         models = None if self.allowed is None else np.flatnonzero(self.allowed)
         mean, _ = self.posterior()
-        if float(np.max(mean if models is None else mean[models])) < self.target:
-            recovery = self.recovery_model()  # pessimism on the constraint: no mix is believed to reach r⁺
-            return Mix(recovery, recovery, 0.0, False)
-        if self._energy is None:
-            self._energy = self.energy_mean().tolist()
-        energy, quality = self._energy, draws.tolist()
-        if models is not None:
-            energy, quality = [energy[m] for m in models], [quality[m] for m in models]
-        if self.spec.latency_slo is None:
-            mix = cheapest_mix(energy, quality, self.target)
-        else:
-            cost = self.latency_cost_mean()
-            cost = (cost if models is None else cost[models]).tolist()
-            mix = cheapest_mix_within(energy, quality, cost, self.target, self.latency_rate())
-        if not mix.feasible:
+        # Pessimism on the constraint: where no model's posterior mean reaches r⁺, no draw is trusted to.
+        believed = float(np.max(mean if models is None else mean[models])) >= self.target
+        mix = self.sampled_mix(draws, models) if believed else None
+        if mix is None or not mix.feasible:
             recovery = self.recovery_model()
             return Mix(recovery, recovery, 0.0, False)
         if models is None:
             return mix
         return Mix(int(models[mix.low]), int(models[mix.high]), mix.w_high, mix.feasible)
 
+    def sampled_mix(self, draws: np.ndarray, models: np.ndarray | None) -> Mix:
+        """The LP of :meth:`choose_mix` on ``draws``, over ``models`` (None: every model), in their indices."""
+        if self._energy is None:
+            self._energy = self.energy_mean().tolist()
+        energy, quality = self._energy, draws.tolist()
+        if models is not None:
+            energy, quality = [energy[m] for m in models], [quality[m] for m in models]
+        if self.spec.latency_slo is None:
+            return cheapest_mix(energy, quality, self.target)
+        cost = self.latency_cost_mean()
+        cost = (cost if models is None else cost[models]).tolist()
+        return cheapest_mix_within(energy, quality, cost, self.target, self.latency_rate())
+
     def recovery_model(self) -> int:
         """The model to pay a deficit back with: the largest candidate, unless another's posterior
-        mean less ``recovery_width`` standard deviations exceeds the largest's plus as many. Candidates are the
-        available models; under a latency SLO, those whose mean latency cost fits the budget
-        still left per request, where any does."""
+        mean less ``recovery_width`` standard deviations exceeds the largest's plus as many.
+        Candidates are the available models; under a latency SLO, those whose mean latency cost
+        fits the budget still left per request, where any does."""
         candidates = np.ones(self.spec.n_models, dtype=bool) if self.allowed is None else self.allowed.copy()
         if self.spec.latency_slo is not None:
             fits = candidates & (self.latency_cost_mean() <= self.latency_rate())

@@ -79,9 +79,9 @@ import numpy as np
 from scipy.linalg.blas import dsymv, dsyr
 
 from messenv.env.task import TaskSpec
+from messenv_agents.blas_threads import single_threaded_blas
 from messenv_agents.linucb import with_bias
 from messenv_agents.mix_lp import Mix
-from messenv_agents.mlp_head import single_threaded_blas
 from messenv_agents.safe_mix import SafeMixAgent
 
 

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from messenv.atomic import atomic_write_text
-from messenv.leaderboard.protocol import Protocol, RunKey, Track
+from messenv.leaderboard.protocol import Probability, Protocol, RunKey, Track
 from messenv.leaderboard.schema import LeaderboardError, StrictModel, describe, read_text
 from messenv.leaderboard.scoring import Outcome, OverallScore, TrackScore, score_overall, score_track
 
@@ -36,7 +36,6 @@ can sit that far above the true one; an honest run never comes closer than that.
 TIMINGS = ("wall_s", "evaluation_s")
 
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Quality = Annotated[float, Field(ge=0.0, le=1.0)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 RunStatus = Literal["ok", "error", "timeout"]
 Sandbox = Literal["bwrap", "none"]
@@ -58,26 +57,26 @@ class RunRecord(StrictModel):
     track: str
     benchmark: str
     seed: int
-    alpha: Annotated[float, Field(ge=0.0, le=1.0)]
+    alpha: Probability
     n_requests: Annotated[int, Field(gt=0)]
     feedback_rate: Annotated[float, Field(gt=0.0, le=1.0)]
     window: Annotated[int, Field(ge=1)] | None
     status: RunStatus
     error: str | None
     total_energy_j: NonNegative | None
-    mean_quality: Quality | None
+    mean_quality: Probability | None
     sla_met: bool | None
     worst_deficit: NonNegative | None
-    exploration_share: Annotated[float, Field(ge=0.0, le=1.0)] | None
+    exploration_share: Probability | None
     energy_ratio: NonNegative | None
     latency_cost: NonNegative | None
-    worst_window_quality: Quality | None
+    worst_window_quality: Probability | None
     constraints_met: bool | None
     stream_sha256: Sha256
     oracle_energy_j: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-    oracle_quality: Quality
+    oracle_quality: Probability
     static_mix_energy_j: NonNegative | None
-    static_mix_quality: Quality | None
+    static_mix_quality: Probability | None
     static_mix_feasible: bool | None
     wall_s: NonNegative
 

@@ -49,6 +49,11 @@ class Controller:
     fail_probability: float
 
 
+def quality_needed(alpha: float, n_requests: int) -> int:
+    """The fewest correct answers whose mean over ``n_requests`` reaches ``alpha`` (float slack of 1e-9)."""
+    return math.ceil(alpha * n_requests - 1e-9)
+
+
 def optimal_policy(quality: np.ndarray, energy: np.ndarray, n_requests: int, need: int, weight: float) -> Controller:
     """The policy minimising ``E[energy] + weight · P(banked < need)`` over ``n_requests`` requests.
 
@@ -81,7 +86,7 @@ def reliable_policy(
 ) -> Controller | None:
     """The cheapest Lagrangian policy (in expectation) whose final mean quality reaches ``alpha``
     with probability ≥ ``reliability``; None if no policy does (see the module docstring)."""
-    need = math.ceil(alpha * n_requests - 1e-9)
+    need = quality_needed(alpha, n_requests)
     low, high = math.log(float(np.min(energy))), math.log(float(np.max(energy)) * n_requests * 1e4)
     best = None
     for _ in range(BISECTION_STEPS):
@@ -100,7 +105,7 @@ def passing_energy(
     """Mean energy of the passing runs, and the pass rate, of ``controller`` played on ``runs``
     simulated streams of i.i.d. answers (seeded: the same figures every time)."""
     n_requests = controller.policy.shape[0]
-    need = math.ceil(alpha * n_requests - 1e-9)
+    need = quality_needed(alpha, n_requests)
     rng = np.random.default_rng(seed)
     banked, spent = np.zeros(runs, dtype=np.int64), np.zeros(runs)
     for t in range(n_requests):
@@ -141,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
             static = context.references(RunKey(track.name, benchmark, 0)).static_mix_energy_j
             controller = reliable_policy(quality, energy, len(answers), alpha, args.reliability)
             if controller is None:
-                print(f"{track.name} {benchmark}: no policy meets α = {alpha} on {args.reliability:.0%} of i.i.d. runs")
+                meets = f"no policy meets α = {alpha} on {args.reliability:.0%} of i.i.d. runs"
+                print(f"{track.name} {benchmark}: {meets}")
                 continue
             spent, passed = passing_energy(controller, quality, energy, alpha)
             ratios.append(spent / static)

@@ -28,3 +28,20 @@ def enforce_goal(benchmark, ratio: float, goal: float, what: str) -> None:
     benchmark.extra_info[what] = ratio
     if not benchmark.disabled and ratio > goal:
         pytest.fail(f"{what} = {ratio:.3f}, goal <= {goal}")
+
+
+def dense_minilm_env(n_requests: int):
+    """``messenv/MessEnv-v0`` on the default recording with dense, unit-norm 384-d features (seeded):
+    MiniLM's shape, which the paper configs use, without needing torch to embed the prompts."""
+    import gymnasium as gym
+    import numpy as np
+
+    import messenv  # noqa: F401  (registers messenv/MessEnv-v0)
+    from messenv.recordings import load
+    from messenv.recordings.catalogue import DEFAULT_RECORDING
+
+    recording = load(DEFAULT_RECORDING)
+    features = np.random.default_rng(0).normal(size=(recording.n_requests, 384)).astype(np.float32)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    dense = recording.with_features(features, "dense-384-test")
+    return gym.make("messenv/MessEnv-v0", recording=dense, alpha=0.7, explore_action=True, n_requests=n_requests)

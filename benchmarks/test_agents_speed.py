@@ -22,11 +22,10 @@ has the same budget. Run with::
 from __future__ import annotations
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 import messenv  # noqa: F401  (registers messenv/MessEnv-v0)
-from benchmarks.conftest import enforce_goal, interleaved_seconds
+from benchmarks.conftest import dense_minilm_env, enforce_goal, interleaved_seconds
 from messenv.harness import run_episode
 from messenv.recordings import load
 from messenv.recordings.catalogue import DEFAULT_RECORDING
@@ -84,13 +83,8 @@ def test_safe_mix_cost_per_request(benchmark, env):
 
 @pytest.fixture(scope="module")
 def dense_env():
-    """The default recording with dense, unit-norm 384-d features: MiniLM's shape (the paper
-    configs use MiniLM), where LinUCB cannot skip the zero rows of its inverses."""
-    recording = load(DEFAULT_RECORDING)
-    features = np.random.default_rng(0).normal(size=(recording.n_requests, 384)).astype(np.float32)
-    features /= np.linalg.norm(features, axis=1, keepdims=True)
-    dense = recording.with_features(features, "dense-384-test")
-    return gym.make("messenv/MessEnv-v0", recording=dense, alpha=0.7, explore_action=True, n_requests=N_REQUESTS)
+    """Dense 384-d features (MiniLM's shape), where LinUCB cannot skip the zero rows of its inverses."""
+    return dense_minilm_env(N_REQUESTS)
 
 
 @pytest.mark.parametrize("features", ["hashed", "dense-384"])

@@ -13,6 +13,8 @@ cannot express (ranges, names that must exist) is checked by :func:`validate_con
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Optional
@@ -279,33 +281,73 @@ def agent_parameters(agent: DictConfig | dict) -> dict[str, Any]:
     return {k: v for k, v in dict(agent).items() if k not in ("_target_", "name")}
 
 
+def _declared_parameters(cls: type) -> tuple[dict[str, type], bool]:
+    """Each keyword parameter ``cls(...)`` accepts, mapped to the class whose ``__init__`` declares
+    it, following ``**kwargs`` up the MRO; and whether a ``**kwargs`` reaches ``object`` (anything goes)."""
+    declared: dict[str, type] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        if klass is object:
+            return declared, True
+        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        for p in parameters:
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                declared.setdefault(p.name, klass)
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return declared, False
+
+
 def constructor_parameters(cls: type) -> list[str] | None:
     """The keyword parameters ``cls(...)`` accepts, following ``**kwargs`` up the MRO.
 
     A subclass that forwards ``**kwargs`` to ``super().__init__`` accepts its own parameters and
     its parent's; ``None`` means "anything" (a ``**kwargs`` that reaches ``object``).
     """
-    accepted: list[str] = []
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        if klass is object:
-            return None
-        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
-        accepted += [
-            p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in accepted
-        ]
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            return accepted
-    return accepted
+    declared, open_ended = _declared_parameters(cls)
+    return None if open_ended else list(declared)
+
+
+_SCALARS = {bool: "a bool", int: "an int", float: "a number", str: "a string"}
+
+
+def _fits(value: Any, scalar: type) -> bool:
+    """``value`` is a ``scalar`` as a config gives one: an int is a number, a bool is neither."""
+    if isinstance(value, bool):
+        return scalar is bool
+    return isinstance(value, (int, float) if scalar is float else scalar)
+
+
+def parameter_type_error(value: Any, annotation: Any) -> str | None:
+    """What ``value`` should have been, where ``annotation`` is a scalar type (bool, int, float,
+    str) or one of them made optional and ``value`` does not fit it; ``None`` if it fits or the
+    annotation is anything else (not checked here: the constructor validates it)."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = [o for o in (typing.get_args(annotation) if union else (annotation,)) if o is not type(None)]
+    optional = union and len(options) < len(typing.get_args(annotation))
+    if not options or any(o not in _SCALARS for o in options):
+        return None
+    if (value is None and optional) or any(_fits(value, o) for o in options):
+        return None
+    return " or ".join([_SCALARS[o] for o in options] + (["null"] if optional else []))
+
+
+def _annotations(klass: type) -> dict[str, Any]:
+    """The resolved annotations of ``klass.__init__`` (none where they cannot be resolved)."""
+    try:
+        return typing.get_type_hints(klass.__init__)
+    except (NameError, TypeError, AttributeError):  # an annotation it cannot resolve: left to the constructor
+        return {}
 
 
 def check_agent_node(agent: DictConfig | dict, where: str = "agent") -> None:
     """Check an agent node names an importable class that accepts its parameters.
 
     Raises:
-        ConfigError: no ``_target_``, a class that cannot be imported, or a parameter the
-            constructor does not take (named, with the ones it does take).
+        ConfigError: no ``_target_``, a class that cannot be imported, a parameter the
+            constructor does not take (named, with the ones it does take), or a value of the wrong
+            type where the constructor's annotation is a scalar (``agent.V=abc`` for ``V: float``).
     """
     target = agent.get("_target_") if agent is not None else None
     if not target:
@@ -314,12 +356,25 @@ def check_agent_node(agent: DictConfig | dict, where: str = "agent") -> None:
         cls = get_class(target)
     except Exception as exc:  # hydra wraps ImportError/AttributeError in its own types
         raise ConfigError(f"{where}: cannot import _target_ {target!r} ({exc.__class__.__name__})") from exc
-    accepted = constructor_parameters(cls)
-    if accepted is None:
-        return
-    unknown = sorted(set(agent_parameters(agent)) - set(accepted))
-    if unknown:
-        raise ConfigError(f"{where} ({target}): unknown parameter(s) {unknown}; it takes {accepted}")
+    problem = parameter_problem(cls, agent_parameters(agent), where)
+    if problem is not None:
+        raise ConfigError(problem)
+
+
+def parameter_problem(cls: type, params: dict[str, Any], where: str = "agent") -> str | None:
+    """Why ``cls(**params)`` would be refused before it runs: a parameter it does not take (named,
+    with the ones it takes), or a value of the wrong type where the constructor's annotation is a
+    scalar (``V=abc`` for ``V: float``); ``None`` if neither. One line, naming ``where.<param>``."""
+    declared, open_ended = _declared_parameters(cls)
+    unknown = sorted(set(params) - set(declared))
+    if unknown and not open_ended:
+        return f"{where} ({cls.__name__}): unknown parameter(s) {unknown}; it takes {list(declared)}"
+    for name, value in params.items():
+        if name in declared:
+            expected = parameter_type_error(value, _annotations(declared[name]).get(name))
+            if expected is not None:
+                return f"{where}.{name} must be {expected}, got {value!r} ({type(value).__name__})"
+    return None
 
 
 def _check_alpha(alpha: float, where: str) -> None:
@@ -367,8 +422,9 @@ def validate_config(cfg: DictConfig) -> None:
         missing = sorted(set(cfg.grid.benchmarks or []) - set(cfg.grid.alphas))
         if missing:
             raise ConfigError(f"grid.benchmarks {missing} have no α in grid.alphas ({', '.join(cfg.grid.alphas)})")
-        probe = OmegaConf.to_container(cfg.agent)
-        probe.update({k: None for k in cfg.grid.params})
-        check_agent_node(probe, "grid.params")
+        agent = OmegaConf.to_container(cfg.agent)
+        for name, values in OmegaConf.to_container(cfg.grid.params).items():
+            for value in values if isinstance(values, list) else [values]:
+                check_agent_node({**agent, name: value}, "grid.params")
         if cfg.grid.n_jobs < 1:
             raise ConfigError(f"grid.n_jobs must be at least 1, got {cfg.grid.n_jobs}")

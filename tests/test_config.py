@@ -4,6 +4,7 @@ ranges, and every shipped agent/env/experiment/launcher config composes and matc
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 
 import pytest
 from hydra import compose, initialize_config_module
@@ -19,6 +20,7 @@ from messenv.config import (
     compose_config,
     constructor_parameters,
     load_agent_node,
+    parameter_type_error,
     register_configs,
     validate_config,
 )
@@ -82,6 +84,11 @@ def test_typos_and_wrong_types_fail_while_composing(override, fragment):
         ("experiment=paper_grid grid.alphas.boolq=1.2", "grid.alphas.boolq must be in [0, 1]"),
         ("experiment=paper_grid grid.benchmarks=[mmlu]", "grid.benchmarks ['mmlu'] have no α"),
         ("experiment=paper_grid +grid.params.cc=[1]", "unknown parameter(s) ['cc']"),
+        ("agent.V=abc", "agent.V must be a number, got 'abc' (str)"),
+        ("agent.c=true", "agent.c must be a number, got True (bool)"),
+        ("agent=safe_mix agent.horizon=2.5", "agent.horizon must be an int, got 2.5 (float)"),
+        ("agent=safe_mix agent.alpha=high", "agent.alpha must be a number or null, got 'high'"),
+        ("experiment=paper_grid grid.params.V=[1,x]", "grid.params.V must be a number, got 'x' (str)"),
     ],
 )
 def test_validation_rejects_what_types_cannot(override, message):
@@ -116,11 +123,20 @@ def test_every_registered_agent_has_a_config_whose_parameters_its_constructor_ta
         assert params == {k: v for k, v in constructor_defaults(cls).items() if k in params}
 
 
+def test_values_of_unchecked_annotations_and_null_optionals_pass_to_the_constructor():
+    check_agent_node({"_target_": "messenv_agents.safe_mix.SafeMixAgent", "alpha": None, "z": 2})
+    assert parameter_type_error([1, 2], Sequence[int]) is None  # not a scalar: the constructor checks it
+    assert parameter_type_error(3, float) is None and parameter_type_error(3.0, int) == "an int"
+    assert parameter_type_error(None, float) == "a number"
+
+
 def test_agent_parameter_check_follows_kwargs_to_the_parent_class():
     node = OmegaConf.to_container(load_agent_node("linucb"))
     check_agent_node({**node, "eta": 0.1})  # LinUCB forwards **kwargs to LagrangianBandit(eta=...)
     with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['etaa'\]"):
         check_agent_node({**node, "etaa": 0.1})
+    with pytest.raises(ConfigError, match=r"agent.eta must be a number, got 'fast' \(str\)"):
+        check_agent_node({**node, "eta": "fast"})  # typed by the parent's annotation
     with pytest.raises(ConfigError, match="cannot import"):
         check_agent_node({"_target_": "messenv_agents.nowhere.Agent"})
 

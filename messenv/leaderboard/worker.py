@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 import messenv_agents
-from messenv.config import constructor_parameters
+from messenv.config import parameter_problem
 from messenv.harness import InvalidActionError
 from messenv.leaderboard.sandbox import WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
@@ -128,10 +128,9 @@ def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
     sys.path.insert(0, str(submission_dir))
     cls = load_class(init["target"], submission_dir, init["packages"])
     params = init["params"]
-    accepted = constructor_parameters(cls)
-    unknown = sorted(set(params) - set(accepted or params))
-    if unknown:
-        raise TargetError(f"{cls.__name__} does not take parameter(s) {unknown}; it takes {accepted}")
+    problem = parameter_problem(cls, params, "params")
+    if problem is not None:
+        raise TargetError(problem)
     return cls(**params)
 
 

@@ -74,11 +74,17 @@ def test_unimportable_and_missing_targets(tmp_path: Path) -> None:
         check_target(no_class)
 
 
-def test_an_unknown_parameter_fails_every_run(tmp_path: Path, tiny_protocol: Protocol) -> None:
+@pytest.mark.parametrize(
+    "params, reason",
+    [({"etaa": 0.1}, "unknown parameter(s) ['etaa']"), ({"eta": "fast"}, "params.eta must be a number, got 'fast'")],
+)
+def test_an_unknown_or_mistyped_parameter_fails_every_run(
+    tmp_path: Path, tiny_protocol: Protocol, params: dict, reason: str
+) -> None:
     """Checking parameters needs the class, which only the worker imports: each run fails with the reason."""
-    typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", {"etaa": 0.1})
+    typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", params)
     results = evaluate_submission(typo, tiny_protocol, show_progress=False)
-    assert all(run.status == "error" and "does not take parameter(s) ['etaa']" in run.error for run in results.runs)
+    assert all(run.status == "error" and reason in run.error for run in results.runs)
 
 
 def test_agent_code_beside_the_yaml_is_accepted(tmp_path: Path) -> None:

@@ -130,6 +130,39 @@ def test_a_model_is_clearly_better_than_the_largest_by_recovery_width_standard_d
     assert agent.recovery_model() == 1  # 0.80 - 1 sd is above 0.50 + 1 sd
 
 
+def explored_near_equal(alpha: float, middle_wrong_every: int = 35) -> SafeMixAgent:
+    """500 explored requests: the small model wrong on every 10th, the middle one on every
+    ``middle_wrong_every``-th, the largest on every 37th (it answers them, so they are banked); at
+    these α no model's posterior mean reaches r⁺: recovery."""
+    agent = started_agent(alpha=alpha)
+    for i in range(499):
+        answers = [float(i % 10 != 0), float(i % middle_wrong_every != 0), float(i % 37 != 0)]
+        agent.update(make_obs(), 3, -200.0, explored(answers, [10.0, 40.0, 150.0]))
+    mean, _ = agent.posterior()
+    assert required(agent) > mean.max()
+    return agent
+
+
+def test_recovery_plays_a_cheaper_model_about_as_likely_to_meet_the_sla():
+    agent = explored_near_equal(alpha=0.96)
+    chance = agent.chance_to_meet()
+    assert 0.5 < chance[1] < chance[2] < chance[1] + 0.02  # the middle model: 40 J against 150 J
+    assert agent.recovery_model() == 1
+    assert {agent.act(make_obs()) for _ in range(20)} == {1}
+    agent.recovery_tolerance = 0.0
+    assert agent.recovery_model() == 2
+
+
+def test_recovery_keeps_the_largest_model_where_it_is_clearly_likelier_or_meeting_is_unlikely():
+    worse = explored_near_equal(alpha=0.96, middle_wrong_every=33)
+    chance = worse.chance_to_meet()
+    assert chance[2] - chance[1] > 0.02 and worse.recovery_model() == 2
+    behind = explored_near_equal(alpha=0.975)
+    assert behind.chance_to_meet()[2] < 0.5  # the tolerance is moot: no model is likely to make it
+    behind.recovery_tolerance = 1.0
+    assert behind.recovery_model() == 2
+
+
 def test_plays_the_cheap_model_when_its_quality_is_known_to_be_enough():
     agent = started_agent(alpha=0.3)
     for _ in range(200):
@@ -203,9 +236,10 @@ def test_energy_scale_does_not_change_the_trajectory(make_env):
 
 
 def test_rejects_bad_parameters():
-    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1, kappa >= 0, explore_extra >= 0 and"):
+    with pytest.raises(ValueError, match="safe_mix: need z >= 0, horizon >= 1, kappa >= 0, explore_extra >= 0,"):
         SafeMixAgent(z=-1.0)
-    for bad in ({"horizon": 0}, {"kappa": -1.0}, {"explore_extra": -0.1}, {"recovery_width": -1.0}):
+    bad_values = ({"horizon": 0}, {"kappa": -1.0}, {"explore_extra": -0.1}, {"recovery_width": -1.0})
+    for bad in (*bad_values, {"recovery_tolerance": -0.1}, {"recovery_tolerance": 1.5}):
         with pytest.raises(ValueError, match="got"):
             SafeMixAgent(**bad)
 

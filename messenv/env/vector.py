@@ -149,7 +149,9 @@ class MessVectorEnv(VectorEnv):
 
     @property
     def stream_rows(self) -> np.ndarray:
-        """Recording rows of the current streams, shape ``[T, num_envs]`` (read-only; see MessEnv)."""
+        """Recording rows of the current streams, shape ``[T, num_envs]`` (read-only; see MessEnv), in
+        the smallest unsigned integer type that holds the recording's rows (``uint16`` below 65,536
+        requests): widen them before arithmetic that could overflow that type."""
         rows = self._rows.view()
         rows.setflags(write=False)
         return rows

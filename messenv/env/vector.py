@@ -210,7 +210,8 @@ class MessVectorEnv(VectorEnv):
         return self._observe(0), {} if zoo is None else {"action_mask": self._scenario_play.mask(0, self.num_envs)}
 
     def _observe(self, t: int) -> dict[str, Any]:
-        rows = self._rows[min(t, len(self._rows) - 1)]
+        # One cast to numpy's index type for every gather below (each would cast a uint16 index itself).
+        rows = self._rows[min(t, len(self._rows) - 1)].astype(np.intp)
         obs: dict[str, Any] = {}
         keys = self.observation_keys
         if "prompt" in keys:

@@ -116,7 +116,7 @@ class MessVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._rngs: list[np.random.Generator] = []  # one per sub-env, made at the first reset
         self._rows = np.zeros((0, num_envs), dtype=np.int64)
-        self._feedback = np.zeros((0, num_envs), dtype=bool)
+        self._feedback: np.ndarray = np.zeros((0, num_envs), dtype=bool)
         self._t = 0
         self._autoreset = False
         self._totals = EpisodeTotals(self._n_actions, num_envs)
@@ -149,7 +149,9 @@ class MessVectorEnv(VectorEnv):
 
     @property
     def stream_rows(self) -> np.ndarray:
-        """Recording rows of the current streams, shape ``[T, num_envs]`` (read-only; see MessEnv)."""
+        """Recording rows of the current streams, shape ``[T, num_envs]`` (read-only; see MessEnv), in
+        the smallest unsigned integer type that holds the recording's rows (``uint16`` below 65,536
+        requests): widen them before arithmetic that could overflow that type."""
         rows = self._rows.view()
         rows.setflags(write=False)
         return rows
@@ -175,18 +177,22 @@ class MessVectorEnv(VectorEnv):
             self._rngs = [np.random.Generator(np.random.PCG64(s)) for s in fresh]
         # One generator per sub-env, so that sub-env i replays the single env seeded s + i (its
         # draws are PCG64 streams from per-seed SeedSequences, which numpy cannot draw batched).
-        # Stored [T, n] so that step t reads one contiguous row; int32 rows where they fit (the
-        # streams are T × num_envs numbers, 157 MB at 65,536 × 601). Drawn a block of sub-envs at
-        # a time and transposed into place, so the scratch space stays one block.
-        dtype = np.int32 if self.recording.n_requests < 2**31 else np.int64
+        # Stored [T, n] so that step t reads one contiguous row, in the smallest unsigned type that
+        # holds every row of the recording (the streams are T × num_envs numbers: 79 MB as uint16
+        # at 65,536 × 601, 157 MB as int32). Drawn a block of sub-envs at a time and transposed
+        # into place, so the scratch space stays one block. With every quality revealed
+        # (feedback_rate 1) the feedback mask is one read-only True broadcast, not a [T, n] matrix.
         length = length if scenario.drift is None else scenario.drift.length  # a drift sets its own length
-        self._rows = np.empty((length, self.num_envs), dtype=dtype)
-        self._feedback = np.empty((length, self.num_envs), dtype=bool)
+        shape = (length, self.num_envs)
+        self._rows = np.empty(shape, dtype=np.min_scalar_type(self.recording.n_requests - 1))
+        every = stream_options.feedback_rate >= 1.0
+        self._feedback = np.broadcast_to(np.True_, shape) if every else np.empty(shape, dtype=bool)
         for start in range(0, self.num_envs, _DRAW_BLOCK):
             block = self._rngs[start : start + _DRAW_BLOCK]
             rows, feedback = draw_streams(scenario.drift, block, self.recording, pool, stream_options)
             self._rows[:, start : start + len(block)] = rows.T
-            self._feedback[:, start : start + len(block)] = feedback.T
+            if not every:
+                self._feedback[:, start : start + len(block)] = feedback.T
         self.stream_options, self.scenario = stream_options, scenario
         self._scenario_play = (
             None
@@ -204,7 +210,8 @@ class MessVectorEnv(VectorEnv):
         return self._observe(0), {} if zoo is None else {"action_mask": self._scenario_play.mask(0, self.num_envs)}
 
     def _observe(self, t: int) -> dict[str, Any]:
-        rows = self._rows[min(t, len(self._rows) - 1)]
+        # One cast to numpy's index type for every gather below (each would cast a uint16 index itself).
+        rows = self._rows[min(t, len(self._rows) - 1)].astype(np.intp)
         obs: dict[str, Any] = {}
         keys = self.observation_keys
         if "prompt" in keys:
@@ -233,7 +240,7 @@ class MessVectorEnv(VectorEnv):
                 f"(models cheapest first: {list(self.models)}"
                 + (f", {self.explore_index} = query every model)" if self.explore_index is not None else ")")
             )
-        return actions
+        return actions.astype(np.int64, copy=False)  # one index type: uint64 plus int64 would give floats
 
     def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Run each sub-env's chosen model on its current request."""
@@ -246,13 +253,14 @@ class MessVectorEnv(VectorEnv):
             raise RuntimeError("MessVectorEnv.step called before reset(): call reset()")
         actions = self._check_actions(actions)
         rows = self._rows[t]
-        flat = rows * self._n_actions + actions
+        flat = np.multiply(rows, self._n_actions, dtype=np.int64)  # widened first: rows may be uint8 or uint16
+        flat += actions
         play = self._scenario_play
         if play is None or play.zoo is None:
             quality, energy, latency = self._quality[flat], self._energy[flat], self._latency[flat]
         else:  # a changing zoo: the tables of step t's zoo
             quality, energy, latency = (table[flat] for table in play.tables(t, actions))
-        feedback = self._feedback[t]
+        feedback = self._feedback[t].copy()  # the caller's own array: info must not alias the env's streams
         explored = actions == self.explore_index if self.explore_index is not None else np.zeros(self.num_envs, bool)
         self._totals.add(actions, quality, energy, latency, feedback, explored)
         running = self._totals.running_quality()

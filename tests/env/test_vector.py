@@ -9,6 +9,7 @@ import pytest
 import messenv  # noqa: F401  (registers messenv/MessEnv-v0)
 from messenv.env import MessEnv
 from messenv.env.vector import MessVectorEnv
+from tests.factories import make_recording
 
 
 def test_the_vector_env_is_exported_by_the_env_package():
@@ -174,3 +175,43 @@ def test_streams_drawn_in_blocks_are_the_single_envs_streams(tiny_recording, mon
         env.reset()
         np.testing.assert_array_equal(envs.stream_rows[:, i], env.stream_rows)
         np.testing.assert_array_equal(envs._feedback[:, i], np.asarray(env._feedback))
+
+
+@pytest.mark.parametrize(("n_recorded", "row_dtype"), [(250, np.uint8), (30_000, np.uint16)])
+@pytest.mark.parametrize("action_dtype", [np.int64, np.uint8, np.uint64])
+def test_narrow_stream_rows_index_the_right_outcomes(n_recorded, row_dtype, action_dtype):
+    """Rows are stored in the smallest unsigned type that holds the recording's rows; row * A +
+    action would wrap in that type (249 * 3 > 255, 29,999 * 3 > 65,535), so the step widens it."""
+    recording = make_recording(n=n_recorded)
+    envs = MessVectorEnv(16, recording=recording, n_requests=40, replace=True)
+    envs.reset(seed=1)
+    rows = envs.stream_rows
+    assert rows.dtype == row_dtype and int(rows.max()) * 3 > np.iinfo(row_dtype).max
+    actions = (np.arange(16) % 3).astype(action_dtype)
+    for t in range(40):
+        _, reward, _, _, info = envs.step(actions)
+        np.testing.assert_array_equal(reward, -recording.energy_j[rows[t], actions])
+        np.testing.assert_array_equal(info["quality"], recording.quality[rows[t], actions])
+
+
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.5])
+def test_info_feedback_is_the_callers_own_array(tiny_recording, feedback_rate):
+    """A caller writing into ``info["feedback"]`` changes nothing the env plays next (with every
+    quality revealed the env keeps no mask per step, only one shared True)."""
+
+    def make() -> MessVectorEnv:
+        envs = MessVectorEnv(3, recording=tiny_recording, n_requests=10, feedback_rate=feedback_rate)
+        envs.reset(seed=4)
+        return envs
+
+    scribbled, clean = make(), make()
+    actions = np.ones(3, dtype=np.int64)
+    for _ in range(10):
+        *_, info = scribbled.step(actions)
+        *_, expected = clean.step(actions)
+        np.testing.assert_array_equal(info["feedback"], expected["feedback"])
+        np.testing.assert_array_equal(info["quality"], expected["quality"])
+        info["feedback"][:] = ~info["feedback"]
+    np.testing.assert_array_equal(
+        info["episode_summary"]["feedback_share"], expected["episode_summary"]["feedback_share"]
+    )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from messenv.recordings import catalogue as cat
-from messenv.recordings.catalogue import CatalogueError, get_entry, import_local, load, pull
+from messenv.recordings.catalogue import CatalogueEntry, CatalogueError, get_entry, import_local, load, pull
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.recording import Recording
 from messenv.recordings.store import read_recording, write_recording
@@ -289,18 +292,46 @@ def test_default_is_generated_offline_once(messenv_home: Path, monkeypatch: pyte
     assert load(cat.DEFAULT_RECORDING).fingerprint() == first.fingerprint()
 
 
-def test_synthetic_cache_is_keyed_by_seed(messenv_home: Path, private_catalogue: Path) -> None:
+def synthetic_variant(private_catalogue: Path, name: str, line: str, replacement: str) -> CatalogueEntry:
+    """A copy of the default synthetic entry named ``name``, its ``line`` replaced."""
     default = get_entry(cat.DEFAULT_RECORDING)
     assert default.spec is not None
     (private_catalogue / default.spec.name).write_bytes(default.spec.read_bytes())
-    text = default.origin.read_text().replace(f"name: {default.name}", "name: synthetic-seed1")
-    (private_catalogue / "seed1.yaml").write_text(text.replace("seed: 0", "seed: 1"))
-    other = get_entry("synthetic-seed1")
+    text = default.origin.read_text().replace(f"name: {default.name}", f"name: {name}")
+    assert line in text
+    (private_catalogue / f"{name}.yaml").write_text(text.replace(line, replacement))
+    return get_entry(name)
+
+
+def test_synthetic_cache_is_keyed_by_seed(messenv_home: Path, private_catalogue: Path) -> None:
+    default = get_entry(cat.DEFAULT_RECORDING)
+    other = synthetic_variant(private_catalogue, "synthetic-seed1", "seed: 0", "seed: 1")
     assert other.seed == 1
     key = cat.cache_path(default).name.removeprefix(f"{default.name}-")
     assert cat.cache_path(other).name != f"synthetic-seed1-{key}"
     assert not np.array_equal(load("synthetic-seed1").energy_j, load().energy_j)
     assert len(cache_listing(messenv_home)) == 2
+
+
+def test_a_cached_synthetic_recording_loads_without_importing_its_generator(messenv_home: Path) -> None:
+    """The cache key hashes the generator module's source file; loading the cached zoo needs no scipy."""
+    load()  # generates and caches it in this MESSENV_HOME
+    probe = "import sys; from messenv.recordings import load; load(); print('scipy' in sys.modules)"
+    env = {**os.environ, "MESSENV_HOME": str(messenv_home)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.split() == ["False"]
+
+
+def test_a_generator_named_through_another_module_is_refused(messenv_home: Path, private_catalogue: Path) -> None:
+    """The key hashes the named module's source, so the generator must be defined there."""
+    generator = f"generator: {get_entry(cat.DEFAULT_RECORDING).generator}"
+    reexported = "generator: messenv.recordings.catalogue:replace"  # dataclasses.replace, imported there
+    entry = synthetic_variant(private_catalogue, "reexported", generator, reexported)
+    with pytest.raises(CatalogueError, match=r"'messenv.recordings.catalogue:replace' is defined in 'dataclasses'"):
+        load(entry.name)
+    missing = synthetic_variant(private_catalogue, "missing", generator, "generator: messenv.nowhere:make")
+    with pytest.raises(CatalogueError, match=r"cannot import 'messenv.nowhere:make'"):
+        load(missing.name)
 
 
 def test_pull_of_synthetic_generates(messenv_home: Path) -> None:

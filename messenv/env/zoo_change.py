@@ -21,6 +21,7 @@ table of its segment as the stationary env looks up its one table.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -179,10 +180,17 @@ class ZooPlay:
         self.segments = segments
         # Nested lists for the single env (as MessEnv's own tables), built on first use.
         self._lists: list[tuple[list, list, list] | None] = [None] * len(segments)
+        self._allowed = [segment.mask.tolist() for segment in segments]  # read per step: no numpy scalar
+        self._bounds = [*starts[1:], math.inf]
+        self._current = 0  # the segment of the last step asked for: steps come in order
 
     def segment(self, t: int) -> int:
-        """Index of the segment that holds at step ``t``."""
-        return bisect.bisect_right(self.starts, t) - 1
+        """Index of the segment that holds at step ``t`` (the last one found, unless ``t`` left it:
+        a step asks three times, and in order)."""
+        k = self._current
+        if not self.starts[k] <= t < self._bounds[k]:
+            k = self._current = bisect.bisect_right(self.starts, t) - 1
+        return k
 
     def mask(self, t: int) -> np.ndarray:
         """The action mask at step ``t`` (a fresh int8 array)."""
@@ -198,7 +206,7 @@ class ZooPlay:
         """
         k = self.segment(t)
         segment = self.segments[k]
-        if not segment.mask[action]:
+        if not self._allowed[k][action]:
             raise MaskedActionError(
                 f"action {action} is masked at step {t} (model not available: see info['action_mask'])"
             )

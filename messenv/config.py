@@ -13,12 +13,14 @@ cannot express (ranges, names that must exist) is checked by :func:`validate_con
 from __future__ import annotations
 
 import inspect
+import numbers
 import types
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Optional
 
+import numpy as np
 from hydra.core.config_store import ConfigStore
 from hydra.utils import get_class
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -313,10 +315,11 @@ _SCALARS = {bool: "a bool", int: "an int", float: "a number", str: "a string"}
 
 
 def _fits(value: Any, scalar: type) -> bool:
-    """``value`` is a ``scalar`` as a config gives one: an int is a number, a bool is neither."""
-    if isinstance(value, bool):
+    """``value`` is a ``scalar``: an integer (numpy's too) is a number, a bool is neither."""
+    if isinstance(value, (bool, np.bool_)):
         return scalar is bool
-    return isinstance(value, (int, float) if scalar is float else scalar)
+    kinds = {bool: (), int: (numbers.Integral,), float: (numbers.Real,), str: (str,)}
+    return isinstance(value, kinds[scalar])
 
 
 def parameter_type_error(value: Any, annotation: Any) -> str | None:
@@ -326,7 +329,7 @@ def parameter_type_error(value: Any, annotation: Any) -> str | None:
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     options = [o for o in (typing.get_args(annotation) if union else (annotation,)) if o is not type(None)]
     optional = union and len(options) < len(typing.get_args(annotation))
-    if not options or any(o not in _SCALARS for o in options):
+    if not options or not all(any(o is scalar for scalar in _SCALARS) for o in options):  # o may be unhashable
         return None
     if (value is None and optional) or any(_fits(value, o) for o in options):
         return None
@@ -337,7 +340,7 @@ def _annotations(klass: type) -> dict[str, Any]:
     """The resolved annotations of ``klass.__init__`` (none where they cannot be resolved)."""
     try:
         return typing.get_type_hints(klass.__init__)
-    except (NameError, TypeError, AttributeError):  # an annotation it cannot resolve: left to the constructor
+    except Exception:  # noqa: BLE001  an annotation string is evaluated: any error leaves it to the constructor
         return {}
 
 
@@ -422,9 +425,9 @@ def validate_config(cfg: DictConfig) -> None:
         missing = sorted(set(cfg.grid.benchmarks or []) - set(cfg.grid.alphas))
         if missing:
             raise ConfigError(f"grid.benchmarks {missing} have no α in grid.alphas ({', '.join(cfg.grid.alphas)})")
-        agent = OmegaConf.to_container(cfg.agent)
-        for name, values in OmegaConf.to_container(cfg.grid.params).items():
+        target = cfg.agent.get("_target_")  # the agent's own values were checked above
+        for name, values in OmegaConf.to_container(cfg.grid.params, resolve=True).items():
             for value in values if isinstance(values, list) else [values]:
-                check_agent_node({**agent, name: value}, "grid.params")
+                check_agent_node({"_target_": target, name: value}, "grid.params")
         if cfg.grid.n_jobs < 1:
             raise ConfigError(f"grid.n_jobs must be at least 1, got {cfg.grid.n_jobs}")

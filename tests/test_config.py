@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
@@ -128,6 +129,28 @@ def test_values_of_unchecked_annotations_and_null_optionals_pass_to_the_construc
     assert parameter_type_error([1, 2], Sequence[int]) is None  # not a scalar: the constructor checks it
     assert parameter_type_error(3, float) is None and parameter_type_error(3.0, int) == "an int"
     assert parameter_type_error(None, float) == "a number"
+    assert parameter_type_error(np.int64(3), int) is None and parameter_type_error(np.float32(0.5), float) is None
+    assert parameter_type_error(np.bool_(True), float) == "a number"
+    assert parameter_type_error(1, [int]) is None  # an unhashable annotation: not checked, no crash
+
+
+def test_annotations_that_cannot_be_evaluated_leave_the_check_to_the_constructor(tmp_path, monkeypatch):
+    module = tmp_path / "odd_annotations.py"
+    module.write_text(
+        "from __future__ import annotations\n"
+        "class Agent:\n"
+        "    def __init__(self, eta: 'step size' = 0.1, rate: '1/0' = 1.0, n: int = 1):\n"
+        "        self.eta, self.rate, self.n = eta, rate, n\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    check_agent_node({"_target_": "odd_annotations.Agent", "eta": "anything", "rate": "x"})
+
+
+def test_grid_values_are_checked_resolved_and_against_their_own_name():
+    cfg = composed("experiment=paper_grid", "agent.V=${seed}", "grid.params.c=[0.1,${seed}]")
+    validate_config(cfg)  # interpolations resolve to numbers
+    with pytest.raises(ConfigError, match=r"^grid.params.c must be a number, got 'x' \(str\)$"):
+        validate_config(composed("experiment=paper_grid", "grid.params.c=[0.1,x]"))
 
 
 def test_agent_parameter_check_follows_kwargs_to_the_parent_class():

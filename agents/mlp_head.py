@@ -281,9 +281,8 @@ class NumpyMLPHead:
         of it, valid until the next step): each operation is the plain operator's ufunc or BLAS
         call with a preallocated output, in the same order, so the same bits without an
         allocation per intermediate; a row mean is ``np.add.reduce`` then a division by the row
-        length as an ``intp``, exactly what ``ndarray.mean`` does.
+        length, with the bits of ``ndarray.mean``.
         """
-        p = self.params
         x = np.atleast_2d(np.asarray(features, dtype=np.float32))
         target = np.atleast_2d(np.asarray(targets, dtype=np.float32))
         w = self._workspace(len(x))
@@ -360,24 +359,29 @@ class BatchWorkspace:
 
     def __init__(self, batch: int, width: int, n_models: int, keep: float) -> None:
         rows, column = (batch, width), (batch, 1)
-        self.keep, self.keep32 = keep, np.float32(keep)
-        self.width = np.intp(width)  # ndarray.mean divides by the element count as an intp
+        self.keep, self.keep32 = keep, np.float32(keep)  # the dropout mask's threshold and scale
+        # ndarray.mean divides the float32 sums by the count as an intp, in float64, then rounds to
+        # float32: the same bits as a float32 division (a correctly rounded float64 quotient of two
+        # float32 numbers rounds to the correctly rounded float32 one, as 53 >= 2·24 + 2), which
+        # skips the casting loop
+        self.width = np.float32(width)
         self.uniform = np.empty(rows)
         self.kept = np.empty(rows, dtype=bool)
         self.active = np.empty(rows, dtype=bool)
-        self.mask, self.z, self.tmp, self.y, self.d, self.d_y, self.d_z_hat, self.d_z, self.scaled = (
-            np.empty(rows, dtype=np.float32) for _ in range(9)
+        self.mask, self.z, self.tmp, self.y, self.d, self.d_y, self.d_z_hat, self.d_z = (
+            np.empty(rows, dtype=np.float32) for _ in range(8)
         )
-        self.scaled = self.scaled.ravel()
-        self.mean, self.inv_std = np.empty(column, dtype=np.float32), np.empty(column, dtype=np.float32)
-        self.logits, self.d_logits = np.empty((batch, n_models), dtype=np.float32), np.empty((batch, n_models), dtype=np.float32)
+        self.scaled = np.empty(batch * width, dtype=np.float32)  # lr·clip times a gradient factor, flat
+        self.mean, self.inv_std = (np.empty(column, dtype=np.float32) for _ in range(2))
+        self.logits, self.d_logits = (np.empty((batch, n_models), dtype=np.float32) for _ in range(2))
         self.grad_b1, self.grad_gamma, self.grad_beta = (np.empty(width, dtype=np.float32) for _ in range(3))
         self.grad_b2 = np.empty(n_models, dtype=np.float32)
 
     def row_mean(self, rows: np.ndarray) -> np.ndarray:
-        """``rows.mean(axis=1, keepdims=True)`` into ``self.mean``, by the same reduction and division."""
+        """``rows.mean(axis=1, keepdims=True)`` into ``self.mean``: the same reduction, and a division
+        with the same result (see ``width``)."""
         np.add.reduce(rows, 1, None, self.mean, True)
-        return np.true_divide(self.mean, self.width, self.mean, casting="unsafe")
+        return np.divide(self.mean, self.width, self.mean)
 
 
 def _flat_views(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -204,4 +204,5 @@ def test_batch_pass_is_bit_identical_to_the_plain_operators(batch):
         model.train_batch(x, target, mask)
     features = rng.normal(size=48).astype(np.float32)
     hidden = np.maximum(model._normalised(features)[0] * model.params["1.weight"] + model.params["1.bias"], 0.0)
-    assert model.predict(features).tobytes() == sigmoid(model.params["4.weight"] @ hidden + model.params["4.bias"]).tobytes()
+    logits = model.params["4.weight"] @ hidden + model.params["4.bias"]
+    assert model.predict(features).tobytes() == sigmoid(logits).tobytes()

@@ -134,6 +134,7 @@ class MessPlusAgent(BaseAgent):
         self.t = 0
         self.explore_prob = 1.0
         self.explore_action = -1
+        self.energy_cost: np.ndarray | None = None
         self.predictor: AccuracyPredictor | None = None
         self.memory: ReplayMemory | None = None
         self.constraint_queues = bool(constraint_queues)
@@ -155,6 +156,7 @@ class MessPlusAgent(BaseAgent):
         self.t = 0
         self.explore_prob = 1.0
         self.energy = make_energy_estimator(self.energy_estimator_kind)
+        self.energy_cost = None
         self.predictor = make_predictor(self.predictor_kind, spec.feature_dim, spec.n_models, self.rng, self.head_config)
         self.memory = ReplayMemory(self.replay_size, spec.feature_dim, spec.n_models, self.rng) if self.replay_size else None
         slo = spec.latency_slo if self.constraint_queues else None
@@ -165,10 +167,9 @@ class MessPlusAgent(BaseAgent):
         """Explore with probability ``p_t``, else the drift-plus-penalty argmin."""
         self.t += 1
         self.explore_prob = exploration_probability(self.t, self.c, self.k)
-        energy = self.energy.estimate()
-        if self.rng.random() < self.explore_prob or energy is None:
+        if self.rng.random() < self.explore_prob or self.energy_cost is None:
             return self.explore_action
-        costs = self.costs(obs, scale_energy(energy, self.energy_scale))
+        costs = self.penalised_costs(feature_vector(obs), self.energy_cost)
         allowed = allowed_models(obs, self.n_models)
         if allowed is not None:  # a changing zoo: only available models with an estimate
             costs = np.where(allowed & ~np.isnan(costs), costs, np.inf)
@@ -178,8 +179,15 @@ class MessPlusAgent(BaseAgent):
 
     def costs(self, obs: dict, energy: np.ndarray) -> np.ndarray:
         """``V·ē_m + Q·(α − p̂_m(x))`` per model (``+ Z·(ĉ_m − L)`` under a latency SLO)."""
-        accuracy = self.predictor.predict(feature_vector(obs))
-        costs = self.V * energy + self.queue * (self.alpha - accuracy)
+        return self.penalised_costs(feature_vector(obs), self.V * energy)
+
+    def penalised_costs(self, features: np.ndarray, energy_cost: np.ndarray) -> np.ndarray:
+        """:meth:`costs` from the energy term ``V·ē`` (which :meth:`act` keeps between explored
+        requests, the only steps that change ``ē``), in as few numpy calls as the same arithmetic
+        allows: ``α − p̂`` and its product by ``Q`` in one buffer (float32 for the numpy head, as
+        the operators gave), then the float64 sum."""
+        gap = np.subtract(self.alpha, self.predictor.predict(features))
+        costs = np.add(energy_cost, np.multiply(gap, self.queue, gap))
         return costs if self.latency is None else costs + self.latency.penalty()
 
     def update(self, obs: dict, action: int, reward: float, info: dict) -> None:
@@ -187,6 +195,7 @@ class MessPlusAgent(BaseAgent):
         if info["explored"]:
             outcomes = info["outcomes"]
             self.energy.observe(outcomes["energy_j"])
+            self.energy_cost = self.V * scale_energy(self.energy.estimate(), self.energy_scale)
             if outcomes["quality"] is not None:
                 self.learn(feature_vector(obs), outcomes["quality"])
             if self.latency is not None:

@@ -118,9 +118,13 @@ class NumpyMLPHead:
         # The forward pass of predict(): parameter views (updated in place by every step) and
         # its two intermediate vectors, so that a decision allocates only its result.
         p = self.params
-        self._gamma, self._beta, self._w2, self._b2 = p["1.weight"], p["1.bias"], p["4.weight"], p["4.bias"]
+        self._w1, self._b1, self._gamma, self._beta = p["0.weight"], p["0.bias"], p["1.weight"], p["1.bias"]
+        self._w2, self._b2 = p["4.weight"], p["4.bias"]
+        self._width = np.float32(feature_dim)
+        self._zero = np.zeros((), dtype=np.float32)  # a 0-d array: no scalar conversion per call
         self._hidden = np.empty(feature_dim, dtype=np.float32)
         self._logits = np.empty(n_models, dtype=np.float32)
+        self._workspaces: dict[int, BatchWorkspace] = {}  # by batch size, see _batch_backward
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -141,29 +145,35 @@ class NumpyMLPHead:
     # ------------------------------------------------------------------ maths
     def _normalised(self, x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """LayerNorm's normalised pre-activations ``(z − mean) / std`` of ``W1·x + b1``, and 1/std
-        (written into ``out`` when given)."""
-        p = self.params
-        z = np.matmul(p["0.weight"], x, out=out)
-        z += p["0.bias"]
-        z -= z.sum() / np.float32(z.size)  # ndarray.sum is a plain C reduction; .mean() is not
+        (written into ``out`` when given).
+
+        Every call below is the cheapest form of the same operation (``np.dot`` and ufuncs with a
+        positional output, ``np.add.reduce`` for ``ndarray.sum``): the same BLAS and ufunc loops
+        as the plain operators, so the same bits, with less per-call dispatch, which is most of
+        the cost of a 384-wide vector.
+        """
+        z = np.dot(self._w1, x, out)
+        np.add(z, self._b1, z)
+        np.subtract(z, np.add.reduce(z) / self._width, z)
         inv_std = 1.0 / math.sqrt(float(np.dot(z, z)) / z.size + LAYER_NORM_EPS)  # a float: no numpy scalar
-        z *= np.float32(inv_std)
+        np.multiply(z, inv_std, z)  # a Python float is cast to float32 first, as np.float32(inv_std) was
         return z, inv_std
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Estimated probability that each model answers correctly (eval mode: no dropout).
 
-        One forward pass through buffers allocated once per head (the hidden layer and the
-        logits), the same operations in the same order as the training pass, so predictions are
-        bit-identical to it; only the returned probabilities are a fresh array.
+        One fused forward pass through buffers allocated once per head (the hidden layer and the
+        logits), each step written in place, the same operations in the same order as the
+        training pass, so predictions are bit-identical to it; only the returned probabilities
+        are a fresh array.
         """
         hidden, logits = self._hidden, self._logits
-        self._normalised(np.asarray(features, dtype=np.float32), out=hidden)
-        hidden *= self._gamma
-        hidden += self._beta
-        np.maximum(hidden, 0.0, out=hidden)
-        np.matmul(self._w2, hidden, out=logits)
-        logits += self._b2
+        self._normalised(np.asarray(features, dtype=np.float32), hidden)
+        np.multiply(hidden, self._gamma, hidden)
+        np.add(hidden, self._beta, hidden)
+        np.maximum(hidden, self._zero, out=hidden)
+        np.dot(self._w2, hidden, logits)
+        np.add(logits, self._b2, logits)
         return sigmoid(logits)
 
     def dropout_mask(self) -> np.ndarray:
@@ -252,51 +262,80 @@ class NumpyMLPHead:
                 else:
                     squared += float(np.dot(grad, grad))
             rate = self._clipped_rate(squared)
+            scaled = self._workspaces[len(grads["0.weight"][0])].scaled
             for name, grad in grads.items():  # write lr·clip·g into the flat gradient buffer
                 if isinstance(grad, tuple):
                     # into the preallocated view: a fresh h×h result costs more than the product itself
-                    np.matmul((grad[0] * rate).T, grad[1], out=self._grad_views[name])
+                    factor = np.multiply(grad[0], rate, scaled[: grad[0].size].reshape(grad[0].shape))
+                    np.matmul(factor.T, grad[1], out=self._grad_views[name])
                 else:
-                    np.multiply(grad, rate, out=self._grad_views[name])
+                    np.multiply(grad, rate, self._grad_views[name])
         self._sgd_step()
         return loss
 
     def _batch_backward(self, features: np.ndarray, targets: np.ndarray, masks: np.ndarray | None) -> tuple[float, dict]:
         """The backward pass of :meth:`_backward` for a batch, rows as examples; the two weight
-        matrices' gradients are returned as factor pairs ``(a, b)`` meaning ``aᵀ·b``."""
-        p = self.params
+        matrices' gradients are returned as factor pairs ``(a, b)`` meaning ``aᵀ·b``.
+
+        Written into a :class:`BatchWorkspace` kept per batch size (the returned gradients are views
+        of it, valid until the next step): each operation is the plain operator's ufunc or BLAS
+        call with a preallocated output, in the same order, so the same bits without an
+        allocation per intermediate; a row mean is ``np.add.reduce`` then a division by the row
+        length, with the bits of ``ndarray.mean``.
+        """
         x = np.atleast_2d(np.asarray(features, dtype=np.float32))
         target = np.atleast_2d(np.asarray(targets, dtype=np.float32))
+        w = self._workspace(len(x))
         if masks is None:
-            keep = 1.0 - self.config.dropout
-            mask = (self.rng.random((len(x), p["0.bias"].size)) < keep).astype(np.float32) / np.float32(keep)
+            self.rng.random(out=w.uniform)
+            np.less(w.uniform, w.keep, w.kept)
+            mask = np.divide(w.kept, w.keep32, w.mask)  # 0 or 1/keep, as (u < keep).astype(f32) / f32(keep)
         else:
             mask = np.asarray(masks, dtype=np.float32)
-        z = x @ p["0.weight"].T
-        z += p["0.bias"]
-        z -= z.mean(axis=1, keepdims=True)
-        inv_std = (1.0 / np.sqrt((z * z).mean(axis=1, keepdims=True) + LAYER_NORM_EPS)).astype(np.float32)
-        z_hat = z * inv_std
-        y = z_hat * p["1.weight"] + p["1.bias"]
-        active = y > 0
-        d = np.where(active, y, np.float32(0.0)) * mask
-        logits = d @ p["4.weight"].T + p["4.bias"]
+        z = np.matmul(x, self._w1.T, out=w.z)
+        np.add(z, self._b1, z)
+        np.subtract(z, w.row_mean(z), z)
+        variance = w.row_mean(np.multiply(z, z, w.tmp))
+        np.add(variance, LAYER_NORM_EPS, variance)
+        inv_std = np.divide(1.0, np.sqrt(variance, variance), w.inv_std)
+        z_hat = np.multiply(z, inv_std, z)
+        y = np.multiply(z_hat, self._gamma, w.y)
+        np.add(y, self._beta, y)
+        active = np.greater(y, 0.0, w.active)
+        # np.where(active, y, 0) * mask: max(y, +0) is the same for every y but NaN, as y is never
+        # −0 (β starts at +0 and a sum is −0 only when both terms are); one plain loop, no masked one
+        d = np.multiply(np.maximum(y, self._zero, out=w.d), mask, w.d)
+        logits = np.matmul(d, self._w2.T, out=w.logits)
+        np.add(logits, self._b2, logits)
         loss = bce_with_logits(logits, target)
-        d_logits = (sigmoid(logits) - target) / np.float32(target.size)
-        d_y = (d_logits @ p["4.weight"]) * mask * active
-        d_z_hat = d_y * p["1.weight"]
-        d_z = inv_std * (
-            d_z_hat - d_z_hat.mean(axis=1, keepdims=True) - z_hat * (d_z_hat * z_hat).mean(axis=1, keepdims=True)
-        )
+        d_logits = np.subtract(sigmoid(logits), target, w.d_logits)
+        np.divide(d_logits, np.float32(target.size), d_logits)
+        d_y = np.matmul(d_logits, self._w2, out=w.d_y)
+        np.multiply(d_y, mask, d_y)
+        np.multiply(d_y, active, d_y)
+        d_z_hat = np.multiply(d_y, self._gamma, w.d_z_hat)
+        d_z = np.subtract(d_z_hat, w.row_mean(d_z_hat), w.d_z)
+        correction = np.multiply(z_hat, w.row_mean(np.multiply(d_z_hat, z_hat, w.tmp)), w.tmp)
+        np.subtract(d_z, correction, d_z)
+        np.multiply(inv_std, d_z, d_z)
         grads = {
             "0.weight": (d_z, x),
-            "0.bias": d_z.sum(axis=0),
-            "1.weight": (d_y * z_hat).sum(axis=0),
-            "1.bias": d_y.sum(axis=0),
+            "0.bias": np.add.reduce(d_z, 0, None, w.grad_b1),
+            "1.weight": np.add.reduce(np.multiply(d_y, z_hat, w.tmp), 0, None, w.grad_gamma),
+            "1.bias": np.add.reduce(d_y, 0, None, w.grad_beta),
             "4.weight": (d_logits, d),
-            "4.bias": d_logits.sum(axis=0),
+            "4.bias": np.add.reduce(d_logits, 0, None, w.grad_b2),
         }
         return loss, grads
+
+    def _workspace(self, batch: int) -> BatchWorkspace:
+        """The buffers of a ``batch``-row step, made on first use (a replay memory's batch grows to
+        its size over the first explored requests, then keeps it)."""
+        workspace = self._workspaces.get(batch)
+        if workspace is None:
+            workspace = BatchWorkspace(batch, self._b1.size, self._b2.size, 1.0 - self.config.dropout)
+            self._workspaces[batch] = workspace
+        return workspace
 
     def _clipped_rate(self, squared_norm: float) -> np.float32:
         """``lr · min(1, clip / (‖g‖ + 1e-6))``: the step size after ``clip_grad_norm_``."""
@@ -313,6 +352,36 @@ class NumpyMLPHead:
             velocity += np.float32(config.learning_rate * config.weight_decay) * weights
         weights -= velocity
         self.steps += 1
+
+
+class BatchWorkspace:
+    """Preallocated intermediates of one mini-batch step of ``batch`` rows (see ``_batch_backward``)."""
+
+    def __init__(self, batch: int, width: int, n_models: int, keep: float) -> None:
+        rows, column = (batch, width), (batch, 1)
+        self.keep, self.keep32 = keep, np.float32(keep)  # the dropout mask's threshold and scale
+        # ndarray.mean divides the float32 sums by the count as an intp, in float64, then rounds to
+        # float32: the same bits as a float32 division (a correctly rounded float64 quotient of two
+        # float32 numbers rounds to the correctly rounded float32 one, as 53 >= 2·24 + 2), which
+        # skips the casting loop
+        self.width = np.float32(width)
+        self.uniform = np.empty(rows)
+        self.kept = np.empty(rows, dtype=bool)
+        self.active = np.empty(rows, dtype=bool)
+        self.mask, self.z, self.tmp, self.y, self.d, self.d_y, self.d_z_hat, self.d_z = (
+            np.empty(rows, dtype=np.float32) for _ in range(8)
+        )
+        self.scaled = np.empty(batch * width, dtype=np.float32)  # lr·clip times a gradient factor, flat
+        self.mean, self.inv_std = (np.empty(column, dtype=np.float32) for _ in range(2))
+        self.logits, self.d_logits = (np.empty((batch, n_models), dtype=np.float32) for _ in range(2))
+        self.grad_b1, self.grad_gamma, self.grad_beta = (np.empty(width, dtype=np.float32) for _ in range(3))
+        self.grad_b2 = np.empty(n_models, dtype=np.float32)
+
+    def row_mean(self, rows: np.ndarray) -> np.ndarray:
+        """``rows.mean(axis=1, keepdims=True)`` into ``self.mean``: the same reduction, and a division
+        with the same result (see ``width``)."""
+        np.add.reduce(rows, 1, None, self.mean, True)
+        return np.divide(self.mean, self.width, self.mean)
 
 
 def _flat_views(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -67,6 +67,8 @@ class ReplayMemory:
         batch_features[0], batch_targets[0] = features, target
         if n_others:
             others = self.rng.choice(self.size, size=n_others, replace=False)
-            np.take(self.features, others, axis=0, out=batch_features[1:])
-            np.take(self.targets, others, axis=0, out=batch_targets[1:])
+            # mode="clip": the indices are in range by construction, and numpy buffers an ``out``
+            # under the default mode="raise" (a second copy that cost 4x the gather)
+            np.take(self.features, others, axis=0, out=batch_features[1:], mode="clip")
+            np.take(self.targets, others, axis=0, out=batch_targets[1:], mode="clip")
         return batch_features, batch_targets

@@ -81,7 +81,10 @@ def summary_table(results: Results) -> Table:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Execute the parsed command; returns the exit status."""
-    protocol = load_protocol(args.protocol or args.root / "protocol.yaml")
+    path = args.protocol or args.root / "protocol.yaml"
+    if args.protocol is None and not path.is_file():
+        raise LeaderboardError(f"{path}: no such file (run from the repository's root, or pass --root or --protocol)")
+    protocol = load_protocol(path)
     if args.command == "build":
         for path in write_board(args.root, collect_board(args.root, protocol)):
             console.print(f"wrote {path}")

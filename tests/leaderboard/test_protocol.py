@@ -92,6 +92,16 @@ def test_evaluate_cli_stops_before_any_run_when_a_private_recording_is_missing(
     assert not submission.results_path.exists()
 
 
+def test_the_cli_outside_the_repository_says_where_to_run_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 2
+    assert "leaderboard/protocol.yaml: no such file (run from the repository's root" in capsys.readouterr().err
+    assert main(["--protocol", "elsewhere.yaml", "build"]) == 2  # a named file: just "no such file"
+    assert capsys.readouterr().err.strip().endswith("elsewhere.yaml: no such file")
+
+
 def test_track_benchmark_missing_from_recording(tmp_path: Path, tiny_parquet: Path) -> None:
     data = protocol_dict()
     data["tracks"][0]["alphas"]["gamma_bench"] = 0.5

@@ -131,7 +131,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr
 
 from messenv.env.task import TaskSpec
 from messenv_agents.base import BaseAgent, PendingRequests, allowed_models
@@ -347,16 +346,21 @@ class SafeMixAgent(BaseAgent):
         best = int(np.argmax(lower))
         return self.cheapest_as_likely(best if lower[best] > mean[largest] + sd[largest] else largest, candidates)
 
-    def chance_to_meet(self) -> np.ndarray:
+    def chance_to_meet(self) -> list[float]:
         """Per model, the probability that the SLA budget is met if it serves every request left:
         normal approximation, with the spread of the bank, the answers' Bernoulli noise and the
-        posterior variance of its quality (``R²·Var(p_m)``: a model seen a few times is a gamble)."""
+        posterior variance of its quality (``R²·Var(p_m)``: a model seen a few times is a gamble).
+        In Python floats: a handful of models, on recovery's every decision."""
         start, end = self.budget_span()
         remaining = end - self.t
         banked, banked_variance = self.banked_estimate()
-        mean, variance = self.posterior()
-        spread = np.sqrt(banked_variance + remaining * mean * (1.0 - mean) + remaining**2 * variance)
-        return ndtr((remaining * mean - (self.alpha * (end - start) - banked)) / np.maximum(spread, 1e-12))
+        mean, variance = (values.tolist() for values in self.posterior())
+        need = self.alpha * (end - start) - banked
+        chances = []
+        for p, var in zip(mean, variance):
+            spread = math.sqrt(banked_variance + remaining * p * (1.0 - p) + remaining * remaining * var)
+            chances.append(0.5 * math.erfc((need - remaining * p) / (max(spread, 1e-12) * math.sqrt(2.0))))
+        return chances
 
     def cheapest_as_likely(self, reference: int, candidates: np.ndarray) -> int:
         """The cheapest candidate whose :meth:`chance_to_meet` is within ``recovery_tolerance`` of the
@@ -366,12 +370,15 @@ class SafeMixAgent(BaseAgent):
         stays. Told each model's mean, on Llama-3 sciq the 8B at 0.970 serves recovery instead of
         the 70B at 0.971, at a fifth of its energy; learning, it is seldom observed enough (module
         docstring)."""
-        chance = np.where(candidates, self.chance_to_meet(), -1.0)
-        close = chance >= chance.max() - self.recovery_tolerance
-        if chance.max() < 0.5 or not close[reference]:
+        chance = [c if ok else -1.0 for c, ok in zip(self.chance_to_meet(), candidates.tolist())]
+        best = max(chance)
+        if best < 0.5 or chance[reference] < best - self.recovery_tolerance:
             return reference
-        energy = self.energy_mean()
-        cheapest = int(np.argmin(np.where(close, energy, np.inf)))
+        if self._energy is None:
+            self._energy = self.energy_mean().tolist()
+        energy = self._energy
+        close = [m for m, c in enumerate(chance) if c >= best - self.recovery_tolerance]
+        cheapest = min(close, key=energy.__getitem__)
         return cheapest if energy[cheapest] < energy[reference] else reference
 
     def latency_rate(self) -> float:

@@ -171,7 +171,7 @@ class MessEnv(gym.Env[dict, int]):
     - `zoo` (:class:`~messenv.env.zoo_change.ZooChange`): models join at a step, leave at a
       step, or from a step silently return another recorded model's outcomes. Agents see only
       Gymnasium's action mask: `info["action_mask"]` (for the next step; also in `reset`'s
-      info) and the `action_mask` observation key (after a step, one array in both). A masked action is refused with a
+      info) and the `action_mask` observation key (read-only). A masked action is refused with a
       `ValueError`. The explore action queries the available models only (`outcomes` NaN for
       the others). Set at construction (it adds an observation key); not combined with `delay`.
 
@@ -312,9 +312,7 @@ class MessEnv(gym.Env[dict, int]):
         zoo_info = {} if zoo is None else {"action_mask": zoo.mask(0)}
         return self._observe(0), zoo_info
 
-    def _observe(self, t: int, action_mask: np.ndarray | None = None) -> dict[str, Any]:
-        """The observation of step ``t``; under a changing zoo with ``action_mask``, that array (the
-        step's ``info["action_mask"]``, the same values) rather than a second copy."""
+    def _observe(self, t: int) -> dict[str, Any]:
         row = self._rows[min(t, len(self._rows) - 1)]
         obs = {
             "prompt": self._prompts[row],
@@ -324,7 +322,7 @@ class MessEnv(gym.Env[dict, int]):
         }
         play = self._scenario_play
         if play is not None and play.zoo is not None:
-            obs["action_mask"] = play.zoo.mask(t) if action_mask is None else action_mask
+            obs["action_mask"] = play.zoo.mask(t)
         return obs
 
     def _check_action(self, action: Any) -> int:
@@ -380,7 +378,7 @@ class MessEnv(gym.Env[dict, int]):
         terminated = self._t == len(self._rows)
         if terminated:
             info["episode_summary"] = self.summary()
-        return self._observe(self._t, info.get("action_mask")), -energy, terminated, False, info
+        return self._observe(self._t), -energy, terminated, False, info
 
     def _outcome(
         self, row: int, action: int, explored: bool

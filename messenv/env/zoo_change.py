@@ -21,7 +21,6 @@ table of its segment as the stationary env looks up its one table.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -181,23 +180,21 @@ class ZooPlay:
         # Nested lists for the single env (as MessEnv's own tables), built on first use.
         self._lists: list[tuple[list, list, list] | None] = [None] * len(segments)
         self._allowed = [segment.mask.tolist() for segment in segments]  # read per step: no numpy scalar
-        self._bounds = [*starts[1:], math.inf]
-        self._current = 0  # the segment of the last step asked for: steps come in order
+        self._last_mask: tuple[int, np.ndarray] | None = None  # (step, mask) last handed out
 
     def segment(self, t: int) -> int:
-        """Index of the segment that holds at step ``t`` (the last one found, unless ``t`` left it:
-        a step asks three times, and in order)."""
-        k = self._current
-        if not self.starts[k] <= t < self._bounds[k]:
-            k = self._current = bisect.bisect_right(self.starts, t) - 1
-        return k
+        """Index of the segment that holds at step ``t``."""
+        return bisect.bisect_right(self.starts, t) - 1
 
     def mask(self, t: int) -> np.ndarray:
-        """The action mask at step ``t``: a fresh, read-only int8 array (a step hands the same one to
-        the observation and the info, so an agent cannot change one through the other)."""
-        mask = self.segments[self.segment(t)].mask.copy()
-        mask.flags.writeable = False
-        return mask
+        """The action mask at step ``t``: a read-only int8 array, fresh for each step (Gymnasium's
+        env checker warns when steps share data), and the same one when asked again for that step
+        (the env's info and its next observation both carry it: one copy, which no agent can change)."""
+        if self._last_mask is None or self._last_mask[0] != t:
+            mask = self.segments[self.segment(t)].mask.copy()
+            mask.flags.writeable = False
+            self._last_mask = (t, mask)
+        return self._last_mask[1]
 
     def outcome(
         self, t: int, row: int, action: int, explored: bool

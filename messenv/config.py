@@ -311,15 +311,21 @@ def constructor_parameters(cls: type) -> list[str] | None:
     return None if open_ended else list(declared)
 
 
-_SCALARS = {bool: "a bool", int: "an int", float: "a number", str: "a string"}
+# Each checked annotation: how an error names it, and the types a non-bool value of it may have
+# (an integer, numpy's too, is a number; a bool is only a bool).
+_SCALARS = {
+    bool: ("a bool", ()),
+    int: ("an int", (numbers.Integral,)),
+    float: ("a number", (numbers.Real,)),
+    str: ("a string", (str,)),
+}
 
 
 def _fits(value: Any, scalar: type) -> bool:
-    """``value`` is a ``scalar``: an integer (numpy's too) is a number, a bool is neither."""
+    """``value`` is a ``scalar`` (see :data:`_SCALARS`)."""
     if isinstance(value, (bool, np.bool_)):
         return scalar is bool
-    kinds = {bool: (), int: (numbers.Integral,), float: (numbers.Real,), str: (str,)}
-    return isinstance(value, kinds[scalar])
+    return isinstance(value, _SCALARS[scalar][1])
 
 
 def parameter_type_error(value: Any, annotation: Any) -> str | None:
@@ -333,7 +339,7 @@ def parameter_type_error(value: Any, annotation: Any) -> str | None:
         return None
     if (value is None and optional) or any(_fits(value, o) for o in options):
         return None
-    return " or ".join([_SCALARS[o] for o in options] + (["null"] if optional else []))
+    return " or ".join([_SCALARS[o][0] for o in options] + (["null"] if optional else []))
 
 
 def _annotations(klass: type) -> dict[str, Any]:

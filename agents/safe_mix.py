@@ -317,9 +317,7 @@ class SafeMixAgent(BaseAgent):
 
     def sampled_mix(self, draws: np.ndarray, models: np.ndarray | None) -> Mix:
         """The LP of :meth:`choose_mix` on ``draws``, over ``models`` (None: every model), in their indices."""
-        if self._energy is None:
-            self._energy = self.energy_mean().tolist()
-        energy, quality = self._energy, draws.tolist()
+        energy, quality = self.energy_list(), draws.tolist()
         if models is not None:
             energy, quality = [energy[m] for m in models], [quality[m] for m in models]
         if self.spec.latency_slo is None:
@@ -374,9 +372,7 @@ class SafeMixAgent(BaseAgent):
         best = max(chance)
         if best < 0.5 or chance[reference] < best - self.recovery_tolerance:
             return reference
-        if self._energy is None:
-            self._energy = self.energy_mean().tolist()
-        energy = self._energy
+        energy = self.energy_list()
         close = [m for m, c in enumerate(chance) if c >= best - self.recovery_tolerance]
         cheapest = min(close, key=energy.__getitem__)
         return cheapest if energy[cheapest] < energy[reference] else reference
@@ -390,6 +386,13 @@ class SafeMixAgent(BaseAgent):
     def latency_cost_mean(self) -> np.ndarray:
         """Mean observed latency cost per model under a latency SLO (0 for a model not yet seen)."""
         return self.latency_sum / np.maximum(self.latency_count, 1.0)
+
+    def energy_list(self) -> list[float]:
+        """:meth:`energy_mean` as Python floats, kept until the next observation (the LP and recovery
+        read a handful of models on every decision)."""
+        if self._energy is None:
+            self._energy = self.energy_mean().tolist()
+        return self._energy
 
     def energy_mean(self) -> np.ndarray:
         """Mean observed energy per model (NaN for a model not yet seen, only possible in a changing zoo)."""

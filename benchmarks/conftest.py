@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import timeit
+from pathlib import Path
 from typing import Callable
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_valgrind = pytest.mark.skipif(
+    shutil.which("valgrind") is None or shutil.which("callgrind_control") is None, reason="no valgrind"
+)
+
+
+def run_under_callgrind(out_file: Path, module: str, *arguments: str) -> str:
+    """Run ``python -m module arguments`` under ``valgrind --tool=callgrind --instr-atstart=no``
+    (the module switches instrumentation on for what it measures) and return callgrind's stderr."""
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}"]
+    done = subprocess.run(
+        [*command, sys.executable, "-m", module, *arguments], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stderr
 
 
 def peer_seconds(function: Callable[[], object], number: int, repeat: int = 7) -> float:

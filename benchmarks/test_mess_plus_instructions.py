@@ -37,41 +37,25 @@ numpy's and OpenBLAS's summation orders, for the same bits). ``GOAL`` guards wha
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.conftest import enforce_goal
+from benchmarks.conftest import enforce_goal, needs_valgrind, run_under_callgrind
 
 GOAL = 9.0  # guard; issue 13 asks 6 (not met: 8.24, see the docstring)
 N_REQUESTS = 4000
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def episode_instructions(agent: str, n_requests: int, out_dir: Path) -> int:
     """Instructions callgrind counted while ``agent`` played one episode of ``n_requests``."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out_dir / agent}.out",
-        sys.executable,
-        "-m",
-        "benchmarks.count_instructions",
-        agent,
-        str(n_requests),
-    ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    collected = re.findall(r"Collected : (\d+)", done.stderr)
-    assert collected, f"callgrind printed no count:\n{done.stderr[-2000:]}"
+    stderr = run_under_callgrind(out_dir / f"{agent}.out", "benchmarks.count_instructions", agent, str(n_requests))
+    collected = re.findall(r"Collected : (\d+)", stderr)
+    assert collected, f"callgrind printed no count:\n{stderr[-2000:]}"
     return int(collected[-1])
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("callgrind_control") is None, reason="no valgrind")
+@needs_valgrind
 def test_mess_plus_instructions_per_request_vs_env_step(benchmark, tmp_path: Path) -> None:
     if benchmark.disabled:
         pytest.skip("counts instructions only with --benchmark-enable (two runs under valgrind)")

@@ -13,27 +13,19 @@ Skipped where valgrind is not installed, and with timing disabled (the test suit
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.conftest import SCENARIO_GOAL, SCENARIOS, enforce_goal
+from benchmarks.conftest import SCENARIO_GOAL, SCENARIOS, enforce_goal, needs_valgrind, run_under_callgrind
 from benchmarks.count_scenario_steps import STATIONARY
 
 N_STEPS = 2000
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def step_instructions(n_steps: int, out_dir: Path) -> dict[str, int]:
     """Instructions of ``n_steps`` steps of each env, by label (``stationary`` and each scenario)."""
-    out = out_dir / "scenario_steps.out"
-    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-    command += [sys.executable, "-m", "benchmarks.count_scenario_steps", str(n_steps)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_under_callgrind(out_dir / "scenario_steps.out", "benchmarks.count_scenario_steps", str(n_steps))
     counts = {}
     for dump in out_dir.glob("scenario_steps.out.*"):
         text = dump.read_text()
@@ -50,7 +42,7 @@ def counts(tmp_path_factory) -> dict[str, int]:
     return step_instructions(N_STEPS, tmp_path_factory.mktemp("callgrind"))
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("callgrind_control") is None, reason="no valgrind")
+@needs_valgrind
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_step_instructions_vs_stationary(benchmark, name, request) -> None:
     if benchmark.disabled:

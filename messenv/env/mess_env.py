@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from messenv.env.counter_streams import CounterEpisodes, check_counter_scenario, check_sampler
 from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
@@ -208,6 +209,11 @@ class MessEnv(gym.Env[dict, int]):
     - `features`: which prompt features to observe (see :func:`resolve_recording`).
     - `render_mode`: `"ansi"` returns a one-line status.
     - `scenario`: see Scenarios; `None` is the stationary stream.
+    - `sampler`: `"pcg64"` (default) draws the stream with `self.np_random`, as above;
+      `"counter"` computes it from the seed with :mod:`messenv.env.counter_streams` (other
+      streams for the same seed, the ones :class:`~messenv.env.vector.MessVectorEnv` plays with
+      `sampler="counter"`, whose sub-envs then cost no generator and no stored stream; stationary
+      streams only).
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -224,6 +230,7 @@ class MessEnv(gym.Env[dict, int]):
         features: str | None = None,
         render_mode: str | None = None,
         scenario: Scenario | dict | None = None,
+        sampler: str = "pcg64",
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -236,6 +243,9 @@ class MessEnv(gym.Env[dict, int]):
         self.outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
         self.scenario = Scenario.parse(scenario)
+        self.sampler = check_sampler(sampler)
+        check_counter_scenario(self.sampler, self.scenario)
+        self._episodes = CounterEpisodes(1)  # sampler "counter": the seed and the episode count
         self._scenario_play: EpisodeScenario | None = None
         self.action_space = spaces.Discrete(self.outcomes.n_actions)
         self.observation_space = observation_space_for(
@@ -299,8 +309,16 @@ class MessEnv(gym.Env[dict, int]):
         pool = request_pool(self.recording, stream_options.benchmarks)
         length = stream_length(len(pool), stream_options)
         zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
+        check_counter_scenario(self.sampler, scenario)
+        if self.sampler == "counter":
+            counter = self._episodes.sampler(
+                None if seed is None else [seed], pool, stream_options.replace, stream_options.feedback_rate
+            )
+            steps = np.arange(length)
+            rows, feedback = counter.rows(steps), counter.feedback(steps)
         super().reset(seed=seed)
-        rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
+        if self.sampler == "pcg64":
+            rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
         self.stream_options, self.scenario = stream_options, scenario
         # int32 rows where they fit (every recording so far): 4 bytes a request of a long stream.
         compact = rows.astype(np.int32) if self.recording.n_requests < 2**31 else rows

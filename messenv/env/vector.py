@@ -14,6 +14,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from messenv.env.counter_streams import CounterEpisodes, CounterSampler, check_counter_scenario, check_sampler
 from messenv.env.drift import draw_streams
 from messenv.env.mess_env import DEFAULT_ALPHA, check_alpha, observation_space_for, resolve_recording
 from messenv.env.outcomes import OutcomeTable
@@ -65,6 +66,11 @@ class MessVectorEnv(VectorEnv):
         observation_keys: which observation keys to return.
         scenario: a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; ``None`` is
             the stationary stream.
+        sampler: ``"pcg64"`` (default) draws each stream from its own numpy generator and stores it;
+            ``"counter"`` computes each step's requests from the seeds when they are played
+            (:mod:`messenv.env.counter_streams`: no per-sub-env generator or stored stream, a
+            ``reset`` about as cheap as a step; other streams than pcg64's for the same seed, the
+            same in a single env built with ``sampler="counter"``; stationary streams only).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -82,6 +88,7 @@ class MessVectorEnv(VectorEnv):
         features: str | None = None,
         observation_keys: Sequence[str] = OBSERVATION_KEYS,
         scenario: Scenario | dict | None = None,
+        sampler: str = "pcg64",
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
@@ -98,6 +105,8 @@ class MessVectorEnv(VectorEnv):
         self.stream_options = StreamOptions(n_requests, benchmarks, replace, feedback_rate)
         self.scenario = Scenario.parse(scenario)
         self.scenario.check_stream(self.recording, self.stream_options)
+        self.sampler = check_sampler(sampler)
+        check_counter_scenario(self.sampler, self.scenario)
         self._scenario_play: VectorEpisodeScenario | None = None
         outcomes = OutcomeTable.from_recording(self.recording, explore_action)
         self._n_actions = outcomes.n_actions
@@ -117,6 +126,10 @@ class MessVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator] = []  # one per sub-env, made at the first reset
         self._rows = np.zeros((0, num_envs), dtype=np.int64)
         self._feedback: np.ndarray = np.zeros((0, num_envs), dtype=bool)
+        self._counter: CounterSampler | None = None  # sampler "counter": this episode's streams, ...
+        self._episodes = CounterEpisodes(num_envs)  # ... keyed by the seeds and the episode count
+        self._length = 0
+        self._current: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.intp))  # (t, rows of step t)
         self._t = 0
         self._autoreset = False
         self._totals = EpisodeTotals(self._n_actions, num_envs)
@@ -151,7 +164,13 @@ class MessVectorEnv(VectorEnv):
     def stream_rows(self) -> np.ndarray:
         """Recording rows of the current streams, shape ``[T, num_envs]`` (read-only; see MessEnv), in
         the smallest unsigned integer type that holds the recording's rows (``uint16`` below 65,536
-        requests): widen them before arithmetic that could overflow that type."""
+        requests): widen them before arithmetic that could overflow that type. Under the counter
+        sampler they are computed on this call: T × num_envs numbers that the env itself never holds."""
+        if self._counter is not None:
+            rows = self._counter.rows(np.arange(self._length)[:, None])
+            rows = rows.astype(np.min_scalar_type(self.recording.n_requests - 1))
+            rows.setflags(write=False)
+            return rows
         rows = self._rows.view()
         rows.setflags(write=False)
         return rows
@@ -166,10 +185,39 @@ class MessVectorEnv(VectorEnv):
         pool = request_pool(self.recording, stream_options.benchmarks)
         length = stream_length(len(pool), stream_options)
         zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
+        check_counter_scenario(self.sampler, scenario)
+        seeds = None
         if seed is not None:
             seeds = range(seed, seed + self.num_envs) if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
+        if self.sampler == "counter":
+            self._counter = self._episodes.sampler(seeds, pool, stream_options.replace, stream_options.feedback_rate)
+            self._length = length
+        else:
+            self._draw_streams(seeds, scenario, pool, stream_options, length)
+        self.stream_options, self.scenario = stream_options, scenario
+        self._current = (-1, self._current[1])
+        self._scenario_play = (
+            None
+            if scenario.stationary
+            else VectorEpisodeScenario(
+                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index, zoo
+            )
+        )
+        self._t = 0
+        self._autoreset = False
+        self._totals = EpisodeTotals(self._n_actions, self.num_envs)
+        self.task = TaskSpec.for_recording(
+            self.recording, self.alpha, self._length, self.explore_index, stream_options.feedback_rate, scenario
+        )
+        return self._observe(0), {} if zoo is None else {"action_mask": self._scenario_play.mask(0, self.num_envs)}
+
+    def _draw_streams(
+        self, seeds: Sequence[int] | None, scenario: Scenario, pool: np.ndarray, options: StreamOptions, length: int
+    ) -> None:
+        """Draw and store every sub-env's stream with its own PCG64 generator (sampler "pcg64")."""
+        if seeds is not None:
             # What gymnasium.utils.seeding.np_random(s) builds, the seeds hashed together (seeding.py).
             self._rngs = seeded_generators(seeds)
         elif not self._rngs:
@@ -185,33 +233,27 @@ class MessVectorEnv(VectorEnv):
         length = length if scenario.drift is None else scenario.drift.length  # a drift sets its own length
         shape = (length, self.num_envs)
         self._rows = np.empty(shape, dtype=np.min_scalar_type(self.recording.n_requests - 1))
-        every = stream_options.feedback_rate >= 1.0
+        every = options.feedback_rate >= 1.0
         self._feedback = np.broadcast_to(np.True_, shape) if every else np.empty(shape, dtype=bool)
         for start in range(0, self.num_envs, _DRAW_BLOCK):
             block = self._rngs[start : start + _DRAW_BLOCK]
-            rows, feedback = draw_streams(scenario.drift, block, self.recording, pool, stream_options)
+            rows, feedback = draw_streams(scenario.drift, block, self.recording, pool, options)
             self._rows[:, start : start + len(block)] = rows.T
             if not every:
                 self._feedback[:, start : start + len(block)] = feedback.T
-        self.stream_options, self.scenario = stream_options, scenario
-        self._scenario_play = (
-            None
-            if scenario.stationary
-            else VectorEpisodeScenario(
-                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index, zoo
-            )
-        )
-        self._t = 0
-        self._autoreset = False
-        self._totals = EpisodeTotals(self._n_actions, self.num_envs)
-        self.task = TaskSpec.for_recording(
-            self.recording, self.alpha, len(self._rows), self.explore_index, stream_options.feedback_rate, scenario
-        )
-        return self._observe(0), {} if zoo is None else {"action_mask": self._scenario_play.mask(0, self.num_envs)}
+        self._length = length
+
+    def _rows_at(self, t: int) -> np.ndarray:
+        """The recording rows of step ``t`` (the last one's past the end), as numpy's index type:
+        one cast for every gather of the step (each would cast a uint16 index itself)."""
+        t = min(t, self._length - 1)
+        if self._current[0] != t:
+            rows = self._rows[t] if self._counter is None else self._counter.rows(t)
+            self._current = (t, rows.astype(np.intp))
+        return self._current[1]
 
     def _observe(self, t: int) -> dict[str, Any]:
-        # One cast to numpy's index type for every gather below (each would cast a uint16 index itself).
-        rows = self._rows[min(t, len(self._rows) - 1)].astype(np.intp)
+        rows = self._rows_at(t)
         obs: dict[str, Any] = {}
         keys = self.observation_keys
         if "prompt" in keys:
@@ -249,18 +291,19 @@ class MessVectorEnv(VectorEnv):
             zeros = np.zeros(self.num_envs, dtype=bool)
             return obs, np.zeros(self.num_envs), zeros, zeros.copy(), info
         t = self._t
-        if t >= len(self._rows):
+        if t >= self._length:
             raise RuntimeError("MessVectorEnv.step called before reset(): call reset()")
         actions = self._check_actions(actions)
-        rows = self._rows[t]
-        flat = np.multiply(rows, self._n_actions, dtype=np.int64)  # widened first: rows may be uint8 or uint16
+        rows = self._rows_at(t)
+        flat = rows * self._n_actions
         flat += actions
         play = self._scenario_play
         if play is None or play.zoo is None:
             quality, energy, latency = self._quality[flat], self._energy[flat], self._latency[flat]
         else:  # a changing zoo: the tables of step t's zoo
             quality, energy, latency = (table[flat] for table in play.tables(t, actions))
-        feedback = self._feedback[t].copy()  # the caller's own array: info must not alias the env's streams
+        # The caller's own array: info must not alias the env's streams.
+        feedback = self._feedback[t].copy() if self._counter is None else self._counter.feedback(t)
         explored = actions == self.explore_index if self.explore_index is not None else np.zeros(self.num_envs, bool)
         self._totals.add(actions, quality, energy, latency, feedback, explored)
         running = self._totals.running_quality()
@@ -280,8 +323,8 @@ class MessVectorEnv(VectorEnv):
         if self._scenario_play is not None:
             self._scenario_play.step(t, actions, quality, latency, info)
         self._t = t + 1
-        terminated = np.full(self.num_envs, self._t == len(self._rows))
-        if self._t == len(self._rows):
+        terminated = np.full(self.num_envs, self._t == self._length)
+        if self._t == self._length:
             self._autoreset = True
             summary = self._totals.summary(self.alpha, self.models)
             if self._scenario_play is not None:

@@ -23,13 +23,13 @@ def test_make_vec_uses_the_native_vector_env(tiny_recording):
     assert isinstance(envs, MessVectorEnv) and envs.num_envs == 3
 
 
+@pytest.mark.parametrize("sampler", ["pcg64", "counter"])
 @pytest.mark.parametrize("feedback_rate", [1.0, 0.4])
-def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording, feedback_rate):
+def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording, feedback_rate, sampler):
     n, steps = 4, 20
     actions = np.random.default_rng(5).integers(0, 4, (steps, n))
-    envs = MessVectorEnv(
-        n, recording=tiny_recording, alpha=0.6, explore_action=True, n_requests=steps, feedback_rate=feedback_rate
-    )
+    settings = dict(explore_action=True, n_requests=steps, feedback_rate=feedback_rate, sampler=sampler)
+    envs = MessVectorEnv(n, recording=tiny_recording, alpha=0.6, **settings)
     obs, _ = envs.reset(seed=100)
     batched = [obs]
     rewards, infos = [], []
@@ -40,9 +40,7 @@ def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording
         infos.append(info)
     assert terminated.all()
     for i in range(n):
-        env = MessEnv(
-            recording=tiny_recording, alpha=0.6, explore_action=True, n_requests=steps, feedback_rate=feedback_rate
-        )
+        env = MessEnv(recording=tiny_recording, alpha=0.6, **settings)
         single_obs, _ = env.reset(seed=100 + i)
         assert single_obs["prompt"] == batched[0]["prompt"][i]
         np.testing.assert_array_equal(single_obs["features"], batched[0]["features"][i])

@@ -116,9 +116,10 @@ class CounterSampler:
         size = len(pool)
         if size >= 2**32:
             raise ValueError(f"the counter sampler draws from pools below 2**32 requests, got {size}")
-        # The Feistel domain: 2**bits >= size, below 2 × size (walks: under 2 per step on average); at least 2**MIN_BITS, as a Feistel
-        # network on 1- or 2-bit halves is far from a random permutation (6 rounds on 10 requests:
-        # χ² of the first two positions 12 × its degrees of freedom; from 3-bit halves 1.0).
+        # The Feistel domain: 2**bits >= size, below 2 × size (under 2 walks per step on average);
+        # at least 2**MIN_BITS, as a Feistel network on 1- or 2-bit halves is far from a random
+        # permutation (6 rounds on 10 requests: χ² of the first two positions 12 × its degrees of
+        # freedom; from 3-bit halves 1.0).
         bits = max(MIN_BITS, (size - 1).bit_length())
         self._widths = (bits - bits // 2, bits // 2)  # high half, low half
         self._round_keys = [np.ascontiguousarray(keys[:, r]) for r in range(FEISTEL_ROUNDS)]

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from messenv.env.counter_streams import CounterEpisodes, check_counter_scenario, check_sampler
+from messenv.env.counter_streams import CounterEpisodes, check_counter_scenario, check_sampler, seed_array
 from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
 from messenv.env.scenario import Scenario, cost_limits, split_reset_options
@@ -213,7 +213,7 @@ class MessEnv(gym.Env[dict, int]):
       `"counter"` computes it from the seed with :mod:`messenv.env.counter_streams` (other
       streams for the same seed, the ones :class:`~messenv.env.vector.MessVectorEnv` plays with
       `sampler="counter"`, whose sub-envs then cost no generator and no stored stream; stationary
-      streams only).
+      streams only, seeds below 2**64).
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -310,14 +310,16 @@ class MessEnv(gym.Env[dict, int]):
         length = stream_length(len(pool), stream_options)
         zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         check_counter_scenario(self.sampler, scenario)
+        if self.sampler == "counter" and seed is not None:
+            seed_array([seed])  # refused here, before gymnasium reseeds: a refused reset changes nothing
+        super().reset(seed=seed)
         if self.sampler == "counter":
             counter = self._episodes.sampler(
                 None if seed is None else [seed], pool, stream_options.replace, stream_options.feedback_rate
             )
             steps = np.arange(length)
             rows, feedback = counter.rows(steps), counter.feedback(steps)
-        super().reset(seed=seed)
-        if self.sampler == "pcg64":
+        else:
             rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
         self.stream_options, self.scenario = stream_options, scenario
         # int32 rows where they fit (every recording so far): 4 bytes a request of a long stream.

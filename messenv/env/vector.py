@@ -70,7 +70,8 @@ class MessVectorEnv(VectorEnv):
             ``"counter"`` computes each step's requests from the seeds when they are played
             (:mod:`messenv.env.counter_streams`: no per-sub-env generator or stored stream, a
             ``reset`` about as cheap as a step; other streams than pcg64's for the same seed, the
-            same in a single env built with ``sampler="counter"``; stationary streams only).
+            same in a single env built with ``sampler="counter"``; stationary streams only, seeds
+            below 2**64, so ``s + num_envs - 1`` too).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}

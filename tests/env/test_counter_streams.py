@@ -71,6 +71,15 @@ def test_a_single_env_replays_its_seed_and_moves_on_without_one(tiny_recording):
     assert not np.array_equal(env.stream_rows, first)
     env.reset(seed=3)
     np.testing.assert_array_equal(env.stream_rows, first)
+    env.reset()
+    second = env.stream_rows.copy()
+    env.reset(seed=3)
+    with pytest.raises(Exception, match="Seed must be a python integer"):  # gymnasium's refusal
+        env.reset(seed=np.int64(5))
+    with pytest.raises(ValueError, match="a seed must be an integer"):
+        env.reset(seed=2**64)
+    env.reset()  # a refused reset changed nothing: the next episode of seed 3
+    np.testing.assert_array_equal(env.stream_rows, second)
     default = MessEnv(recording=tiny_recording)
     default.reset(seed=3)
     assert not np.array_equal(default.stream_rows, first)  # another sampler, other streams

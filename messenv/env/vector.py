@@ -250,7 +250,7 @@ class MessVectorEnv(VectorEnv):
         t = min(t, self._length - 1)
         if self._current[0] != t:
             rows = self._rows[t] if self._counter is None else self._counter.rows(t)
-            self._current = (t, rows.astype(np.intp))
+            self._current = (t, rows.astype(np.intp, copy=False))
         return self._current[1]
 
     def _observe(self, t: int) -> dict[str, Any]:

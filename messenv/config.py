@@ -12,6 +12,7 @@ cannot express (ranges, names that must exist) is checked by :func:`validate_con
 # ruff: noqa: UP045
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 import types
@@ -404,12 +405,40 @@ def scenario_of(cfg: DictConfig) -> Scenario:
         raise ConfigError(str(exc)) from exc
 
 
+def unknown_key(node: DictConfig, schema: type, where: str = "") -> str | None:
+    """The first key of ``node`` that its dataclass ``schema`` (and the dataclasses of its fields,
+    recursively) does not declare, as a dotted path; None if there is none.
+
+    Struct mode refuses a misspelt key while the config is composed, but Hydra's ``+key=value``
+    appends one on purpose: without this check ``+env.sampler=counter`` would be recorded in
+    results.json and do nothing.
+    """
+    hints = typing.get_type_hints(schema)
+    for key in node:
+        path = f"{where}{key}"
+        if key not in hints:
+            return path
+        field_type = hints[key]
+        if typing.get_origin(field_type) in (typing.Union, types.UnionType):  # Optional[X]
+            field_type = next(arg for arg in typing.get_args(field_type) if arg is not type(None))
+        child = node.get(key)
+        if dataclasses.is_dataclass(field_type) and isinstance(child, DictConfig):
+            found = unknown_key(child, field_type, f"{path}.")
+            if found is not None:
+                return found
+    return None
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Check what the schema's types cannot: ranges, and that the agent can be built.
 
     Raises:
         ConfigError: with one line naming the field and the allowed values.
     """
+    unknown = unknown_key(cfg, RunConfig)
+    if unknown is not None:
+        parent, _, _ = unknown.rpartition(".")
+        raise ConfigError(f"unknown config key {unknown!r}" + (f" in {parent}" if parent else "") + ": see --help")
     _check_alpha(cfg.env.alpha, "env.alpha")
     if not 0.0 < float(cfg.env.feedback_rate) <= 1.0:
         raise ConfigError(f"env.feedback_rate must be in (0, 1], got {cfg.env.feedback_rate}")

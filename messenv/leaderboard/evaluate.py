@@ -12,6 +12,8 @@ leaderboard/README.md (rendered from :mod:`messenv.leaderboard.render`).
 
 from __future__ import annotations
 
+import builtins
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,8 +34,12 @@ from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.scoring import worst_deficit
 from messenv.leaderboard.streams import References, stream_references
 from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
+from messenv.home import messenv_home
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording
+
+HARNESS_ERRORS = ("InvalidActionError", "MaskedActionError", "TargetError")
+"""Exception types of messenv's own that a private track's failure reason may name (see :func:`withheld`)."""
 
 HARNESS_VERSION = f"{messenv.__version__}+leaderboard.4"
 """Bump the suffix whenever a change to the harness or the scoring changes any run's figures
@@ -122,9 +128,11 @@ def play_run(
             result = run_episode(context.env(key.benchmark), agent, key.seed, progress)
             agent.finish()
     except RunFailure as error:
-        failure = {"status": error.status, "error": error.reason}
+        private = error.from_agent and context.track.private
+        failure = {"status": error.status, "error": withheld(error.reason, key, spec) if private else error.reason}
     except (InvalidActionError, MaskedActionError) as error:  # out of range (harness) or masked (changing zoo)
-        failure = {"status": "error", "error": f"{type(error).__name__}: {error}"}
+        reason = f"{type(error).__name__}: {error}"  # it quotes the agent's action, which could be anything
+        failure = {"status": "error", "error": withheld(reason, key, spec) if context.track.private else reason}
     wall_s = time.perf_counter() - started
     if failure is not None:
         empty = dict.fromkeys((
@@ -143,6 +151,24 @@ def play_run(
         energy_ratio=float(summary["total_energy_j"]) / context.references(key).oracle_energy_j,
         **_constraint_figures(summary, context.track.play_scenario),
     )
+
+
+def withheld(reason: str, key: RunKey, spec: WorkerSpec) -> str:
+    """A failure's reason as a private track's results.json keeps it: the exception's type when it
+    is a Python builtin one or the harness's, and no text. The rest is text the agent wrote (a
+    message, an action, a function name): 500 characters of it per failed run would carry a hidden
+    stream's prompts and outcomes out of the sandbox into the published results. The whole reason
+    goes to the evaluator's own log, ``$MESSENV_HOME/leaderboard/withheld.jsonl`` (one JSON object
+    per failed run: submission folder, run, reason), which is not published."""
+    log = messenv_home() / "leaderboard" / "withheld.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as lines:
+        lines.write(json.dumps({"submission": str(spec.directory), "run": str(key), "reason": reason}) + "\n")
+    name = reason.partition(":")[0].strip()
+    known = name in HARNESS_ERRORS or isinstance(getattr(builtins, name, None), type) and issubclass(
+        getattr(builtins, name), BaseException
+    )
+    return f"{name if known else 'Error'}: details withheld on a private track"
 
 
 def _constraint_figures(summary: dict[str, Any], scenario: Scenario) -> dict[str, Any]:

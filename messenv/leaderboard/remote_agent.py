@@ -53,12 +53,14 @@ UNSET = object()
 
 
 class RunFailure(Exception):
-    """The run failed on the agent's side: ``status`` is ``"error"`` or ``"timeout"``, ``reason`` says why."""
+    """The run failed on the agent's side: ``status`` is ``"error"`` or ``"timeout"``, ``reason`` says why.
+    ``from_agent``: the reason is text the worker sent, which the agent's code may have written."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: str, reason: str, from_agent: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.from_agent = from_agent
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,9 @@ class RemoteAgent:
         """When the run's time limit expires (``time.monotonic()``)."""
         return self._started + self.spec.run_s
 
-    def _fail(self, status: str, reason: str) -> RunFailure:
+    def _fail(self, status: str, reason: str, from_agent: bool = False) -> RunFailure:
         self.kill()
-        return RunFailure(status, reason)
+        return RunFailure(status, reason, from_agent)
 
     def _timeout(self) -> RunFailure:
         if time.monotonic() >= self.run_deadline:
@@ -142,7 +144,7 @@ class RemoteAgent:
             reply = self._reader.read(min(time.monotonic() + 1.0, self.run_deadline))
         except (WireTimeout, WireError):
             return None
-        return self._fail("error", reply.text or "error") if reply.kind == "error" else None
+        return self._fail("error", reply.text or "error", True) if reply.kind == "error" else None
 
     def _await(self, kind: str) -> Any:
         deadline = min(time.monotonic() + self.spec.step_s, self.run_deadline)
@@ -153,7 +155,7 @@ class RemoteAgent:
         except WireError as error:
             raise self._gone(str(error)) from None
         if reply.kind == "error":
-            raise self._fail("error", reply.text or "error")
+            raise self._fail("error", reply.text or "error", True)
         if reply.kind != kind:
             raise self._gone(f"replied {reply.kind!r} when {kind!r} was due")
         return reply
@@ -167,7 +169,7 @@ class RemoteAgent:
         except WireError as error:
             raise self._gone(f"did not start ({error})") from None
         if reply.kind == "error":
-            raise self._fail("error", reply.text or "error")
+            raise self._fail("error", reply.text or "error", True)
         if reply.kind != "ready":
             raise self._gone(f"replied {reply.kind!r} before 'ready'")
         self.name = reply.text or self.name

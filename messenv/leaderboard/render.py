@@ -162,6 +162,12 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `fork`/`vfork`/`clone` of a process, `ptrace`, IPC and keyrings. Test: the same, cases `spawns`, `forks`.
 * **Forge or flood the pipe**: replies are size-capped JSON validated field by field; nothing the
   worker sends is unpickled. Test: the same, cases `forged-reply`, `oversized-reply`.
+* **Carry a private track's data out in a failed run's text** (an exception whose message, class or
+  function name spells the hidden prompts and outcomes; an action that is not an int): on a private
+  track results.json keeps only the exception's type (a Python builtin or messenv's own, else
+  `Error`) and "details withheld on a private track"; the whole text goes to the evaluator's own
+  log, `$MESSENV_HOME/leaderboard/withheld.jsonl`, which is not published. Test:
+  `test_hostile.py::test_a_private_tracks_results_keep_no_text_of_the_agent`.
 * **Carry state from one run to the next (class attributes, files, IPC)**: fresh fork per run;
   writable folders emptied between runs; IPC forbidden. Test:
   `test_hostile.py::test_no_state_is_carried_from_run_to_run`.

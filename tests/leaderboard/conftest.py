@@ -3,13 +3,16 @@ fly, and (for the committed board) a MESSENV_HOME with the real recordings impor
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
+from messenv.home import messenv_home
 from messenv.leaderboard.protocol import Protocol, load_protocol
+from messenv.leaderboard.records import RunRecord
 from messenv.leaderboard.schema import parse
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.recordings.catalogue import import_local
@@ -123,3 +126,12 @@ def with_real_recordings(real_home: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 def committed_protocol() -> Protocol:
     """The committed leaderboard/protocol.yaml."""
     return load_protocol(LEADERBOARD / "protocol.yaml")
+
+
+def logged_reason(run: RunRecord) -> str:
+    """The whole reason of a run that failed on a private track (its results.json keeps only the
+    exception's type): the last entry for that run in the evaluator's own log."""
+    log = (messenv_home() / "leaderboard" / "withheld.jsonl").read_text(encoding="utf-8").splitlines()
+    reasons = [entry["reason"] for entry in map(json.loads, log) if entry["run"] == str(run.key)]
+    assert reasons and (run.error or "").endswith(": details withheld on a private track"), run.error
+    return reasons[-1]

@@ -187,4 +187,14 @@ builtins.sum = lambda *args, **kwargs: 0.0
 """,
     # --- targets that are not the submission's agent class --------------------------------------
     "reexported_popen": "from subprocess import Popen as Hostile\n",
+    # --- carrying data out: a failed run's text would be published in results.json ------------
+    "exfiltrates": BASE + """
+class PromptWasHere(Exception):
+    pass
+
+
+class Hostile(Hostile):
+    def act(self, obs):
+        raise PromptWasHere("prompt: " + obs["prompt"])
+""",
 }

@@ -11,6 +11,7 @@ tests skip where ``bwrap`` is not installed (CI installs it).
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -53,9 +54,17 @@ class Batch:
         return read_results(self.root / "submissions" / name / "results.json")
 
     def error(self, name: str) -> str:
+        """The failed run's reason: on this private track, the whole text from the evaluator's own
+        log, after checking that results.json keeps only its type."""
         (run,) = self.results(name).runs
         assert run.status != "ok" and run.total_energy_j is None, run
-        return run.error or ""
+        if not (run.error or "").endswith(": details withheld on a private track"):
+            return run.error or ""
+        folder = str(self.root / "submissions" / name)
+        log = (self.home / "leaderboard" / "withheld.jsonl").read_text(encoding="utf-8").splitlines()
+        (reason,) = [entry["reason"] for entry in map(json.loads, log) if entry["submission"] == folder]
+        assert run.error.partition(":")[0] == reason.partition(":")[0] or run.error.startswith("Error:"), run.error
+        return reason
 
 
 def figures(results: Results) -> list[tuple]:
@@ -189,6 +198,14 @@ def test_patching_at_import_changes_nothing_outside_the_worker(batch: Batch) -> 
 )
 def test_attack_fails_its_run_with_a_reason(batch: Batch, name: str, expected: str) -> None:
     assert expected in batch.error(name)
+
+
+def test_a_private_tracks_results_keep_no_text_of_the_agent(batch: Batch) -> None:
+    """An agent that raises with the hidden stream's prompt (in a class of its own naming): the
+    published results.json says only "Error", the evaluator's own log has the whole text."""
+    (run,) = batch.results("exfiltrates").runs
+    assert run.error == "Error: details withheld on a private track"
+    assert batch.error("exfiltrates").startswith("PromptWasHere: prompt: ")
 
 
 def test_no_state_is_carried_from_run_to_run(tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.submission import check_target, load_submission
-from tests.leaderboard.conftest import LEADERBOARD, write_submission
+from tests.leaderboard.conftest import LEADERBOARD, logged_reason, write_submission
 
 
 def _write(tmp_path: Path, name: str, data: object) -> Path:
@@ -84,7 +84,7 @@ def test_an_unknown_or_mistyped_parameter_fails_every_run(
     """Checking parameters needs the class, which only the worker imports: each run fails with the reason."""
     typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", params)
     results = evaluate_submission(typo, tiny_protocol, show_progress=False)
-    assert all(run.status == "error" and reason in run.error for run in results.runs)
+    assert all(run.status == "error" and reason in logged_reason(run) for run in results.runs)
 
 
 def test_agent_code_beside_the_yaml_is_accepted(tmp_path: Path) -> None:

@@ -236,4 +236,4 @@ def load_protocol(path: str | os.PathLike[str]) -> Protocol:
         LeaderboardError: missing file, bad YAML, or a field that fails validation (named).
     """
     path = Path(path)
-    return parse(Protocol, read_yaml(path), str(path))
+    return parse(Protocol, read_yaml(path, follow_links=True), str(path))  # the operator's file

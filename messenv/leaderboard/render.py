@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 from messenv.atomic import atomic_write_text
@@ -168,6 +169,15 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `Error`) and "details withheld on a private track"; the whole text goes to the evaluator's own
   log, `$MESSENV_HOME/leaderboard/withheld.jsonl`, which is not published. Test:
   `test_hostile.py::test_a_private_tracks_results_keep_no_text_of_the_agent`.
+* **Make the evaluator read a host file or exhaust it before any sandbox**: submission.yaml,
+  results.json and the agent's source (parsed outside the sandbox to check `agent.target`) are
+  read only as regular files of at most 16 MiB, never through a symbolic link; a syntax error is
+  named by its line, never quoted; YAML aliases are refused (600 bytes of nested aliases took
+  40 s and 1.9 GB to validate). Tests: `test_submission.py::test_a_symlinked_or_unparsable_agent_source_is_refused_without_quoting_it`,
+  `::test_a_submission_yaml_that_is_a_link_a_device_or_an_alias_bomb_is_refused`.
+* **Forge a row of this board through the title or link**: a title is one line without control
+  characters, its markdown and HTML markup is escaped, and a link holds no character that ends a
+  markdown link. Test: `test_submission.py::test_a_title_is_one_line_and_its_markup_is_escaped_on_the_board`.
 * **Carry state from one run to the next (class attributes, files, IPC)**: fresh fork per run;
   writable folders emptied between runs; IPC forbidden. Test:
   `test_hostile.py::test_no_state_is_carried_from_run_to_run`.
@@ -234,6 +244,12 @@ def scenario_cell(track: Track) -> str:
     return f"`{json.dumps(parts, separators=(', ', ': '))}`"
 
 
+def markdown_text(text: str) -> str:
+    """``text`` with markdown's and HTML's markup characters escaped, so that a submitter's title
+    is one cell of the board's table as written (no new cell, row, link or tag)."""
+    return re.sub(r"([\\`*_\[\]<>|#!])", r"\\\1", text)
+
+
 def sandbox_note(row: Row) -> str:
     """`` (sandbox: none)`` for a submission evaluated without bubblewrap, else nothing."""
     return f" (sandbox: {row.sandbox})" if not row.reference and row.sandbox != "bwrap" else ""
@@ -260,7 +276,7 @@ def markdown(board: Board) -> str:
         paper = f" ([link]({row.link}))" if row.link else ""
         cells = [track_cell(row.tracks.get(t)) for t in tracks]
         lines.append(
-            f"| {rank} | {name}: {row.title}{paper}{sandbox_note(row)} | {percent(row.overall.pass_rate)} | "
+            f"| {rank} | {name}: {markdown_text(row.title)}{paper}{sandbox_note(row)} | {percent(row.overall.pass_rate)} | "
             f"{ratio(row.overall.energy_ratio)} | " + " | ".join(cells) + " |"
         )
     lines += ["", "`ref` rows are reference solutions, not submissions: they know the outcomes in hindsight.", ""]

@@ -7,6 +7,8 @@ should be a valid number``), never a silently ignored value.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,18 +45,57 @@ def parse(model: type[Model], data: Any, where: str) -> Model:
         raise LeaderboardError(describe(error, where)) from error
 
 
-def read_text(path: Path, missing: str = "no such file") -> str:
-    """The text of ``path``; a :class:`LeaderboardError` ``"<path>: <missing>"`` if it does not exist."""
+MAX_FILE_BYTES = 16 << 20
+"""The largest protocol.yaml, submission.yaml, results.json or agent source file read (the
+committed board's largest results.json is about 150 kB)."""
+
+
+def read_bytes(path: Path, missing: str = "no such file", follow_links: bool = False) -> bytes:
+    """The bytes of the regular file ``path``, at most :data:`MAX_FILE_BYTES`; a
+    :class:`LeaderboardError` naming ``path`` if it does not exist, is too large, is not a regular
+    file (``/dev/zero``, a FIFO) or, unless ``follow_links``, is a symbolic link: a submission's
+    link could make the evaluator read any file of the host."""
+    flags = os.O_RDONLY | (0 if follow_links else os.O_NOFOLLOW) | os.O_NONBLOCK
     try:
-        return path.read_text(encoding="utf-8")
+        descriptor = os.open(path, flags)
     except FileNotFoundError as error:
         raise LeaderboardError(f"{path}: {missing}") from error
+    except OSError as error:  # ELOOP: O_NOFOLLOW met a link
+        raise LeaderboardError(f"{path}: cannot be read ({error.strerror}); a submitted file must be a regular file, "
+                               "not a symbolic link") from error
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise LeaderboardError(f"{path}: not a regular file")
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise LeaderboardError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB")
+    return data
 
 
-def read_yaml(path: Path) -> Any:
-    """The parsed YAML document at ``path``, or a :class:`LeaderboardError` naming the file."""
-    text = read_text(path)
+def read_text(path: Path, missing: str = "no such file", follow_links: bool = False) -> str:
+    """The UTF-8 text of ``path`` (see :func:`read_bytes`)."""
     try:
-        return yaml.safe_load(text)
+        return read_bytes(path, missing, follow_links).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LeaderboardError(f"{path}: not UTF-8 text (byte {error.start})") from error
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases: nested aliases of aliases (a "billion laughs" file of
+    600 bytes) are shared by the parser but expanded by validation into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path, follow_links: bool = False) -> Any:
+    """The parsed YAML document at ``path`` (see :func:`read_bytes`; no aliases), or a
+    :class:`LeaderboardError` naming the file."""
+    text = read_text(path, follow_links=follow_links)
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise LeaderboardError(f"{path}: not valid YAML ({error})") from error

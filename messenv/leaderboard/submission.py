@@ -25,7 +25,7 @@ from pydantic import Field, JsonValue
 from messenv.env.vector import OBSERVATION_KEYS
 from messenv.leaderboard.protocol import NAME_PATTERN, Protocol
 from messenv.leaderboard.remote_agent import WorkerSpec
-from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_yaml
+from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_bytes, read_yaml
 
 SUBMISSION_FILE = "submission.yaml"
 RESULTS_FILE = "results.json"
@@ -47,9 +47,9 @@ class Submission(StrictModel):
 
     format: Literal["messenv-submission/1"]
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    title: Annotated[str, Field(min_length=1)]
+    title: Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,120}$")]  # one line: it is a cell of the board's table
     authors: Annotated[list[str], Field(min_length=1)]
-    link: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    link: Annotated[str, Field(pattern=r"^https?://[^\s|()<>\[\]\"'`]+$")] | None = None  # nothing that ends a markdown link
     package: str | None = None
     description: Annotated[str, Field(min_length=1)]
     agent: AgentSpec
@@ -81,7 +81,7 @@ def load_submission(directory: str | Path) -> LoadedSubmission:
     spec = parse(Submission, read_yaml(path), str(path))
     if spec.name != directory.resolve().name:
         raise LeaderboardError(f"{path}: name {spec.name!r} must be the submission directory's name {directory.name!r}")
-    return LoadedSubmission(directory, spec, hashlib.sha256(path.read_bytes()).hexdigest())
+    return LoadedSubmission(directory, spec, hashlib.sha256(read_bytes(path)).hexdigest())
 
 
 def _normalise(distribution: str) -> str:
@@ -131,9 +131,14 @@ def _find_source(top_dirs: list[Path], rest: list[str]) -> Path | None:
     return None
 
 
-def _defines_class(source: Path, class_name: str) -> bool:
-    """Whether ``source`` defines ``class_name`` at top level (or imports it under that name)."""
-    tree = ast.parse(source.read_bytes(), filename=str(source))
+def _defines_class(source: Path, class_name: str, submitted: bool) -> bool:
+    """Whether ``source`` defines ``class_name`` at top level (or imports it under that name);
+    ``submitted``: a file of the submission's folder, which must not be a symbolic link."""
+    code = read_bytes(source, follow_links=not submitted)
+    try:
+        tree = ast.parse(code, filename=str(source))
+    except (SyntaxError, ValueError) as error:  # the message could quote the file: only its line is named
+        raise LeaderboardError(f"{source.name}: not valid Python (line {getattr(error, 'lineno', '?')})") from None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             return True
@@ -178,7 +183,7 @@ def check_target(submission: LoadedSubmission) -> None:
             source = _find_source([Path(p) for p in spec.submodule_search_locations], rest) if spec else None
     if source is None or not source.is_file() or source.suffix != ".py":
         raise LeaderboardError(f"{where}: cannot find the source of module {module_name!r}")
-    if not _defines_class(source, class_name):
+    if not _defines_class(source, class_name, submitted=source.is_relative_to(directory)):
         raise LeaderboardError(
             f"{where}: {source.name} defines no class {class_name!r}; a submission names an agent class "
             "with reset/act/update (not a function or another callable)"

@@ -117,3 +117,41 @@ def test_a_module_name_already_taken_is_refused(tmp_path: Path) -> None:
     submission = write_submission(tmp_path, "shadow", "json.Agent", code=code)  # ships json.py
     with pytest.raises(LeaderboardError, match="json.py would stand in for the module 'json'"):
         check_target(submission)
+
+
+def test_a_symlinked_or_unparsable_agent_source_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    """check_target reads the agent's source outside the sandbox: a link could point it at any file
+    of the host, and a syntax error's message would print that file's line."""
+    secret = tmp_path / "credentials"
+    secret.write_text("https://ada:TOKEN123@github.com\n", encoding="utf-8")
+    linked = write_submission(tmp_path / "a", "linked", "linked_agent.Agent", code="class Agent: pass\n")
+    (linked.directory / "linked_agent.py").unlink()
+    (linked.directory / "linked_agent.py").symlink_to(secret)
+    with pytest.raises(LeaderboardError, match="not a symbolic link") as refused:
+        check_target(linked)
+    garbled = write_submission(tmp_path / "b", "garbled", "garbled_agent.Agent", code="TOKEN123 = = python\n")
+    with pytest.raises(LeaderboardError, match=r"garbled_agent.py: not valid Python \(line 1\)") as unparsable:
+        check_target(garbled)
+    assert "TOKEN123" not in str(refused.value) + str(unparsable.value)
+
+
+def test_a_submission_yaml_that_is_a_link_a_device_or_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "submissions" / "zero"
+    folder.mkdir(parents=True)
+    (folder / "submission.yaml").symlink_to("/dev/zero")
+    with pytest.raises(LeaderboardError, match="not a symbolic link"):
+        load_submission(folder)
+    bomb = write_submission(tmp_path / "c", "bomb", "messenv_agents.fixed.LargestOnlyAgent")
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    text = (bomb.directory / "submission.yaml").read_text(encoding="utf-8")
+    (bomb.directory / "submission.yaml").write_text(text.replace("params: {}", "params:\n    " + "\n    ".join(levels)))
+    with pytest.raises(LeaderboardError, match="aliases"):
+        load_submission(bomb.directory)
+
+
+def test_a_title_is_one_line_and_its_markup_is_escaped_on_the_board(tmp_path: Path) -> None:
+    from messenv.leaderboard.render import markdown_text
+
+    with pytest.raises(LeaderboardError, match="title"):
+        write_submission(tmp_path, "inject", "messenv_agents.fixed.LargestOnlyAgent", title="ok\n| 1 | fake | 100% |")
+    assert markdown_text("a | b <img> [x](y) *z*") == r"a \| b \<img\> \[x\](y) \*z\*"

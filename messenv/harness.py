@@ -197,14 +197,25 @@ class _Recorder:
         return EpisodeResult(agent=agent, seed=seed, summary=summary, trace=trace, **arrays)
 
 
+def episode_rows(env: gym.Env) -> np.ndarray:
+    """The recording rows of the current episode's requests: the whole stream after a reset or a
+    finished episode; the requests played so far when an episode stopped short of its end (a
+    ``TimeLimit``'s truncation), which are the ones its summary and its oracle must cover."""
+    base = env.unwrapped
+    rows = base.stream_rows
+    played = base.requests_played
+    return rows[:played] if 0 < played < len(rows) else rows
+
+
 def stream_outcomes(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
-    """``quality[T, M]`` and ``energy_j[T, M]`` of every model on the current episode's requests.
+    """``quality[T, M]`` and ``energy_j[T, M]`` of every model on the current episode's requests
+    (:func:`episode_rows`: the requests played, where a time limit cut the episode short).
 
     This is what :func:`messenv.oracle.hindsight_oracle` needs to score an episode: call it after
     :func:`run_episode` (or any reset) and before the next reset.
     """
     base = env.unwrapped
-    rows = base.stream_rows
+    rows = episode_rows(env)
     return base.recording.quality[rows], base.recording.energy_j[rows]
 
 
@@ -215,7 +226,7 @@ def scenario_outcomes(env: gym.Env) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     (:func:`messenv.scenario_oracle.scenario_reference_rows`) needs. Call it like :func:`stream_outcomes`.
     """
     base = env.unwrapped
-    rows = base.stream_rows
+    rows = episode_rows(env)
     zoo = base.scenario.zoo
     if zoo is not None:
         return zoo.segments(base.recording, len(rows), base.explore_index is not None).effective(rows)

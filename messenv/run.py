@@ -282,6 +282,12 @@ def main() -> None:
     ``HYDRA_FULL_ERROR=1`` themselves gets Hydra's full traceback, untouched.
     """
     global fold_errors
+    overrides = [argument.lstrip("+~") for argument in sys.argv[1:]]
+    if any(o.startswith("grid.") for o in overrides) and not any(o.startswith("experiment=") for o in overrides):
+        # OmegaConf cannot set a key under the grid node, which is None without an experiment: it
+        # would raise a bare AssertionError from deep inside Hydra.
+        print(f"{PROGRAM}: error: grid.* settings need a grid: add experiment=paper_grid", file=sys.stderr)
+        sys.exit(EXIT_BAD_CONFIG)
     register_configs()
     fold_errors = os.environ.get("HYDRA_FULL_ERROR") != "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"

@@ -193,7 +193,11 @@ def test_launcher_configs_compose(launcher, target):
 
 @pytest.mark.parametrize(
     ("override", "unknown"),
-    [("+env.sampler=counter", "'env.sampler' in env"), ("+foo=1", "'foo'"), ("+loggers.wandb.x=1", "'loggers.wandb.x'")],
+    [
+        ("+env.sampler=counter", "'env.sampler' in env"),
+        ("+foo=1", "'foo'"),
+        ("+loggers.wandb.x=1", "'loggers.wandb.x'"),
+    ],
 )
 def test_a_key_appended_with_plus_that_the_schema_lacks_is_refused(override: str, unknown: str) -> None:
     """Hydra's ``+key=value`` gets past struct mode on purpose: the run would record the key in

@@ -288,3 +288,15 @@ def test_the_recorder_grows_when_an_env_plays_more_steps_than_its_task_says(zoo)
     grown = run_episode(LongerThanAnnounced(env), MessPlusAgent(), seed=2)
     assert grown.n_requests == T
     assert grown.same_as(expected)
+
+
+def test_stream_outcomes_cover_the_requests_a_time_limit_let_play(tiny_recording):
+    """Cut short by ``max_episode_steps``, an episode's oracle is solved on the requests played,
+    as its summary is: solved on the whole stream it made any policy look ten times cheaper."""
+    env = gym.make("messenv/MessEnv-v0", recording=tiny_recording, alpha=0.5, n_requests=40, max_episode_steps=15)
+    result = run_episode(env, AGENTS["cheapest_first"](), 0)
+    quality, energy = stream_outcomes(env)
+    assert result.summary["n_requests"] == len(quality) == len(energy) == 15
+    np.testing.assert_array_equal(quality, tiny_recording.quality[env.unwrapped.stream_rows[:15]])
+    env.reset(seed=1)
+    assert len(stream_outcomes(env)[0]) == 40  # after a reset: the whole stream

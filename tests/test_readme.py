@@ -46,6 +46,40 @@ def test_readme_python_example_runs(index, capsys):
         assert out == PRINTS[block]
 
 
+OWN_AGENT = """
+from messenv_agents.base import BaseAgent
+
+
+class SlaGuard(BaseAgent):
+    name = "sla_guard"
+
+    def __init__(self, margin=0.01, alpha=None):
+        super().__init__(alpha)
+        self.margin = margin
+
+    def act(self, obs):
+        return 0
+"""
+
+
+def test_own_agent_in_the_runner_runs_as_written(tmp_path):
+    """*Your own agent in the runner*: the README's config file and its first command, verbatim
+    (on 300 requests, without plots), with a module of that shape in the working directory."""
+    config = re.search(r"\*\*Your own agent in the runner.*?```yaml\n(.*?)```", README, re.DOTALL).group(1)
+    (tmp_path / "my_conf" / "agent").mkdir(parents=True)
+    (tmp_path / "my_conf" / "agent" / "sla_guard.yaml").write_text(config, encoding="utf-8")
+    (tmp_path / "my_agents.py").write_text(OWN_AGENT, encoding="utf-8")
+    command = shlex.split(bash_block_after("**Your own agent in the runner")[0])
+    assert command[:3] == ["python", "-m", "messenv.run"]
+    result = subprocess.run(
+        [sys.executable, *command[1:], "env.n_requests=300", "plots=false", "hydra.run.dir=run"], cwd=tmp_path,
+        env={**os.environ, "MESSENV_HOME": str(tmp_path / "home")}, capture_output=True, text=True, timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"margin": 0.02' in (tmp_path / "run" / "results.json").read_text(encoding="utf-8")
+
+
 def test_own_zoo_walkthrough_runs_as_written(tmp_path):
     """*Your own zoo*: import, run, report, verbatim, from a copy of the repository's example file."""
     commands = bash_block_after("**Your own zoo**")

@@ -76,6 +76,8 @@ def test_single_run_writes_results_and_plots_from_any_directory(tmp_path, runner
         ("env=messplus_llama3", "python -m messenv.recordings import"),  # not imported in this home
         ("env.alpah=0.5", "alpah"),
         ("env.benchmarks=[nope]", "nope"),
+        ("+env.sampler=counter", "unknown config key 'env.sampler'"),  # + gets past struct mode
+        ("grid.n_jobs=1", "grid.* settings need a grid: add experiment=paper_grid"),
     ],
 )
 def test_bad_config_is_one_line_on_stderr_and_exit_2(tmp_path, runner_home, override, fragment):

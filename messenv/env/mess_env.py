@@ -293,6 +293,11 @@ class MessEnv(gym.Env[dict, int]):
         rows.setflags(write=False)
         return rows
 
+    @property
+    def requests_played(self) -> int:
+        """How many requests of the current episode have been answered (T once it has ended)."""
+        return self._t
+
     def _task_spec(self, n_requests: int) -> TaskSpec:
         return TaskSpec.for_recording(
             self.recording, self.alpha, n_requests, self.explore_index, self.stream_options.feedback_rate, self.scenario

@@ -27,6 +27,8 @@ from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
 
 OBSERVATION_KEYS = ("prompt", "features", "benchmark", "step")
+SHARED_SUMMARY = ("n_requests", "alpha", "models", "scenario", "cost_limits")
+"""Episode-summary fields that are the same for every sub-env: repeated per sub-env in ``info``."""
 _DRAW_BLOCK = 1024  # sub-envs whose streams are drawn, then transposed into place, together
 
 
@@ -48,7 +50,9 @@ class MessVectorEnv(VectorEnv):
     ``feedback``, ``explored``, ``energy_j``, ``latency_s``, ``running_quality``, ``sla_gap``; with the
     explore action also ``outcomes`` = ``{"quality", "energy_j", "latency_s"}`` of shape ``[n, M]``
     (NaN rows where the sub-env did not explore, with the mask ``_outcomes``); at the last step
-    ``episode``, the summaries as arrays (mask ``_episode``).
+    ``episode_summary``, the summaries as arrays over sub-envs, the fields every sub-env shares
+    (``n_requests``, ``alpha``, ``models``...) repeated (mask ``_episode_summary``), so that
+    Gymnasium's ``DictInfoToList`` splits them.
 
     Scenarios (``scenario``, see MessEnv's Scenarios section) batch the same way: ``costs``
     ``[n, 2]`` under a latency SLO (:attr:`cost_limits`); under delayed feedback the step's own
@@ -189,7 +193,11 @@ class MessVectorEnv(VectorEnv):
         check_counter_scenario(self.sampler, scenario)
         seeds = None
         if seed is not None:
-            seeds = range(seed, seed + self.num_envs) if isinstance(seed, int) else list(seed)
+            one = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+            seeds = range(int(seed), int(seed) + self.num_envs) if one else list(seed)
+            if one and self.sampler == "counter" and seeds[-1] >= 2**64:
+                raise ValueError(f"seed {seed} gives sub-env {self.num_envs - 1} the seed {seeds[-1]}, beyond the "
+                                 "counter sampler's largest, 2**64 - 1")
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-envs")
         if self.sampler == "counter":
@@ -330,7 +338,13 @@ class MessVectorEnv(VectorEnv):
             summary = self._totals.summary(self.alpha, self.models)
             if self._scenario_play is not None:
                 summary.update(self._scenario_play.summary(summary["mean_quality"], self.alpha, self._totals.steps))
-            info["episode_summary"] = summary
+            # Every field per sub-env (the shared ones repeated, read-only), as Gymnasium's vector
+            # info convention and its DictInfoToList wrapper expect.
+            n = self.num_envs
+            info["episode_summary"] = {
+                key: np.broadcast_to(np.asarray(value), (n, *np.shape(value))) if key in SHARED_SUMMARY else value
+                for key, value in summary.items()
+            }
             info["_episode_summary"] = terminated.copy()
         return self._observe(self._t), -energy, terminated, np.zeros(self.num_envs, dtype=bool), info
 

@@ -89,13 +89,17 @@ class WorkerHost:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command, environment = worker_command(self.directory, theirs.fileno())
         command += [] if self.cpu is None else ["--cpu", str(self.cpu)]
+        # The sandbox writes its output through a write-only, append-only descriptor of the log: with
+        # the log's own read-write one, a worker could read back what an earlier run wrote there.
+        log = os.open(f"/proc/self/fd/{self._log.fileno()}", os.O_WRONLY | os.O_APPEND)
         try:
             self._process = subprocess.Popen(
-                command, env=environment, cwd=self._cwd.name, stdin=subprocess.DEVNULL, stdout=self._log,
-                stderr=self._log, pass_fds=(theirs.fileno(),), start_new_session=True,
+                command, env=environment, cwd=self._cwd.name, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=log, pass_fds=(theirs.fileno(),), start_new_session=True,
             )
         finally:
             theirs.close()
+            os.close(log)
         self._control = ours
         if self._reply(time.monotonic() + START_S) != {"ready": True}:
             raise HostError("the worker host did not say it was ready")

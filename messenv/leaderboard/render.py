@@ -157,8 +157,11 @@ step's action, reward and the public `info` fields. Each item names the test tha
 * **Stall, swallow or disarm the time limit, loop inside C**: the evaluator waits with a deadline
   (per step: `step_time_limit_s`; per run: `time_limit_s`) and then kills the worker with `SIGKILL`.
   Test: the same, cases `swallows-timeouts`, `disarms-timeouts`, `c-busy-loop`.
-* **Exhaust memory**: `RLIMIT_AS` = `memory_limit_mb`; also CPU, file size, open files. Test: the same, case
-  `memory`.
+* **Exhaust memory**: `RLIMIT_AS` = `memory_limit_mb`; also CPU, file size, open files; each
+  writable tmpfs (`/tmp`, `HOME`, `/dev/shm`) holds at most 256 MiB. Tests: the same, case
+  `memory`; `test_sandbox.py`.
+* **Read the oracle's figures of an earlier evaluation**: the submission's results.json is hidden
+  from the worker (`/dev/null` in its place). Test: `test_sandbox.py`.
 * **Start processes (`subprocess`, `os.fork`)**: a seccomp filter kills the worker on
   `fork`/`vfork`/`clone` of a process, `ptrace`, IPC and keyrings. Test: the same, cases `spawns`, `forks`.
 * **Forge or flood the pipe**: replies are size-capped JSON validated field by field; nothing the
@@ -173,13 +176,17 @@ step's action, reward and the public `info` fields. Each item names the test tha
   results.json and the agent's source (parsed outside the sandbox to check `agent.target`) are
   read only as regular files of at most 16 MiB, never through a symbolic link; a syntax error is
   named by its line, never quoted; YAML aliases are refused (600 bytes of nested aliases took
-  40 s and 1.9 GB to validate). Tests: `test_submission.py::test_a_symlinked_or_unparsable_agent_source_is_refused_without_quoting_it`,
+  40 s and 1.9 GB to validate). Tests:
+  `test_submission.py::test_a_symlinked_or_unparsable_agent_source_is_refused_without_quoting_it` and
   `::test_a_submission_yaml_that_is_a_link_a_device_or_an_alias_bomb_is_refused`.
 * **Forge a row of this board through the title or link**: a title is one line without control
   characters, its markdown and HTML markup is escaped, and a link holds no character that ends a
   markdown link. Test: `test_submission.py::test_a_title_is_one_line_and_its_markup_is_escaped_on_the_board`.
-* **Carry state from one run to the next (class attributes, files, IPC)**: fresh fork per run;
-  writable folders emptied between runs; IPC forbidden. Test:
+* **Carry state from one run to the next (class attributes, files, IPC, the host)**: fresh fork per
+  run; writable folders emptied between runs, folders made unreadable included (the host fails
+  rather than keep anything); IPC forbidden; the sandbox's output file is write-only to it; the
+  host's resource limits, priority and scheduling cannot be changed from a worker (seccomp:
+  `EPERM`). Test:
   `test_hostile.py::test_no_state_is_carried_from_run_to_run`.
 * **Name `subprocess.Popen`, `os.system`, a function, a module shadowing the standard library**:
   `agent.target` is checked from the source files without importing them (a class, in the
@@ -276,7 +283,8 @@ def markdown(board: Board) -> str:
         paper = f" ([link]({row.link}))" if row.link else ""
         cells = [track_cell(row.tracks.get(t)) for t in tracks]
         lines.append(
-            f"| {rank} | {name}: {markdown_text(row.title)}{paper}{sandbox_note(row)} | {percent(row.overall.pass_rate)} | "
+            f"| {rank} | {name}: {markdown_text(row.title)}{paper}{sandbox_note(row)} | "
+            f"{percent(row.overall.pass_rate)} | "
             f"{ratio(row.overall.energy_ratio)} | " + " | ".join(cells) + " |"
         )
     lines += ["", "`ref` rows are reference solutions, not submissions: they know the outcomes in hindsight.", ""]

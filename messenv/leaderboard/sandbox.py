@@ -26,6 +26,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from messenv.leaderboard.schema import RESULTS_FILE
+
 SANDBOX_BWRAP = "bwrap"
 SANDBOX_NONE = "none"
 SUBMISSION_MOUNT = "/submission"
@@ -37,6 +39,9 @@ PASSED_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREAD
 UNPRIVILEGED_ID = "65534"
 WRITABLE = ("/tmp", SANDBOX_HOME, "/dev/shm")
 """The sandbox's only writable places (private tmpfs), emptied between runs."""
+TMPFS_BYTES = 256 << 20
+"""The size of each writable tmpfs: its pages are memory that ``RLIMIT_AS`` does not count (by
+default a tmpfs may take half the machine's memory)."""
 
 
 def bwrap_path() -> str | None:
@@ -94,12 +99,16 @@ def worker_command(submission_dir: Path, control_fd: int) -> tuple[list[str], di
     bwrap = bwrap_path()
     if bwrap is None:
         return [*python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))
+    results = submission_dir / RESULTS_FILE
     command = [
         bwrap, "--die-with-parent", "--new-session", "--unshare-all",
         "--uid", UNPRIVILEGED_ID, "--gid", UNPRIVILEGED_ID,
         *_system_mounts(), *_python_mounts(),
         "--ro-bind", str(submission_dir.resolve()), SUBMISSION_MOUNT,
-        "--proc", "/proc", "--dev", "/dev", *(arg for path in WRITABLE for arg in ("--tmpfs", path)),
+        # The results of an earlier evaluation (on a private track: the oracle's figures) stay out.
+        *(("--ro-bind", "/dev/null", f"{SUBMISSION_MOUNT}/{RESULTS_FILE}") if results.is_file() else ()),
+        "--proc", "/proc", "--dev", "/dev",
+        *(arg for path in WRITABLE for arg in ("--size", str(TMPFS_BYTES), "--tmpfs", path)),
         "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
         *python, SUBMISSION_MOUNT, str(control_fd), "--sandboxed",
     ]

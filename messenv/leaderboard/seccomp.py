@@ -7,7 +7,9 @@ kernel is told instead: creating a process (``fork``, ``vfork``, ``clone`` witho
 ``process_vm_readv/writev``), System V / POSIX message and shared-memory IPC and the kernel
 keyrings (state that would outlive the worker, for the next run to read) kill the worker at once
 with ``SIGSYS``. Threads stay allowed (BLAS uses them); ``clone3``, whose flags a filter
-cannot read, fails with ``ENOSYS`` so that the C library falls back to ``clone``.
+cannot read, fails with ``ENOSYS`` so that the C library falls back to ``clone``. Changing another
+process's resource limits, priority or scheduling (the worker host's, which the next run's worker
+would inherit) and the worker's own CPU affinity fail with ``EPERM``.
 
 The filter is built with libseccomp (the library bubblewrap and systemd use), called through
 :mod:`ctypes`; see seccomp_rule_add(3).
@@ -21,6 +23,7 @@ import errno
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_CMP_NE = 1
 SCMP_CMP_MASKED_EQ = 7
 CLONE_THREAD = 0x00010000
 KILLED_SYSCALLS = (
@@ -86,6 +89,14 @@ def forbid_processes() -> None:
             add(SCMP_ACT_KILL_PROCESS, name)
         add(SCMP_ACT_KILL_PROCESS, "clone", _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
         add(_errno_action(errno.ENOSYS), "clone3")
+        # Another process's resource limits, priority or scheduling (the host's, inherited by the
+        # next run's worker: a channel from run to run) and the CPUs the worker may use: EPERM.
+        add(_errno_action(errno.EPERM), "prlimit64", _ArgCmp(0, SCMP_CMP_NE, 0, 0))
+        for name in ("setpriority", "ioprio_set"):
+            add(_errno_action(errno.EPERM), name, _ArgCmp(1, SCMP_CMP_NE, 0, 0))
+        for name in ("sched_setscheduler", "sched_setparam", "sched_setattr"):
+            add(_errno_action(errno.EPERM), name, _ArgCmp(0, SCMP_CMP_NE, 0, 0))
+        add(_errno_action(errno.EPERM), "sched_setaffinity")
         status = lib.seccomp_load(context)
         if status < 0:
             raise SeccompError(f"seccomp_load failed ({errno.errorcode.get(-status, status)})")

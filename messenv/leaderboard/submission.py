@@ -25,10 +25,9 @@ from pydantic import Field, JsonValue
 from messenv.env.vector import OBSERVATION_KEYS
 from messenv.leaderboard.protocol import NAME_PATTERN, Protocol
 from messenv.leaderboard.remote_agent import WorkerSpec
-from messenv.leaderboard.schema import LeaderboardError, StrictModel, parse, read_bytes, read_yaml
+from messenv.leaderboard.schema import RESULTS_FILE, LeaderboardError, StrictModel, parse, read_bytes, read_yaml
 
 SUBMISSION_FILE = "submission.yaml"
-RESULTS_FILE = "results.json"
 SUBMISSION_FORMAT = "messenv-submission/1"
 
 
@@ -49,7 +48,8 @@ class Submission(StrictModel):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     title: Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,120}$")]  # one line: it is a cell of the board's table
     authors: Annotated[list[str], Field(min_length=1)]
-    link: Annotated[str, Field(pattern=r"^https?://[^\s|()<>\[\]\"'`]+$")] | None = None  # nothing that ends a markdown link
+    # a link holds nothing that would end a markdown link or cell
+    link: Annotated[str, Field(pattern=r"^https?://[^\s|()<>\[\]\"'`]+$")] | None = None
     package: str | None = None
     description: Annotated[str, Field(min_length=1)]
     agent: AgentSpec

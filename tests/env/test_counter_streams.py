@@ -108,4 +108,6 @@ def test_bad_sampler_scenario_or_seed_is_refused_in_one_line(tiny_recording):
         envs.reset(seed=2, options={"scenario": {"delay": {"steps": 2}}})
     with pytest.raises(ValueError, match=r"a seed must be an integer in \[0, 2\*\*64\), got -1"):
         envs.reset(seed=[-1, 2])
+    with pytest.raises(ValueError, match=r"gives sub-env 1 the seed 18446744073709551616, beyond"):
+        envs.reset(seed=2**64 - 1)
     np.testing.assert_array_equal(envs.stream_rows, before)  # refused resets change nothing

@@ -56,11 +56,10 @@ def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording
                 np.testing.assert_array_equal(info["outcomes"]["quality"], infos[t]["outcomes"]["quality"][i])
             assert info["running_quality"] == pytest.approx(infos[t]["running_quality"][i])
         vector_summary = infos[-1]["episode_summary"]
-        assert vector_summary["models"] == info["episode_summary"]["models"]
+        assert vector_summary["models"][i].tolist() == info["episode_summary"]["models"]
         for key, value in info["episode_summary"].items():
             if key != "models":
-                expected = vector_summary[key] if np.ndim(vector_summary[key]) == 0 else vector_summary[key][i]
-                np.testing.assert_allclose(value, expected, err_msg=key)
+                np.testing.assert_allclose(value, vector_summary[key][i], err_msg=key)
 
 
 def test_observation_keys_drop_unread_observations(tiny_recording):
@@ -213,3 +212,24 @@ def test_info_feedback_is_the_callers_own_array(tiny_recording, feedback_rate):
     np.testing.assert_array_equal(
         info["episode_summary"]["feedback_share"], expected["episode_summary"]["feedback_share"]
     )
+
+
+def test_gymnasiums_dict_info_to_list_splits_every_step_and_the_episode_summary(tiny_recording):
+    from gymnasium.wrappers.vector import DictInfoToList
+
+    envs = DictInfoToList(MessVectorEnv(3, recording=tiny_recording, n_requests=4, explore_action=True))
+    envs.reset(seed=0)
+    for _ in range(4):
+        _, _, terminated, _, infos = envs.step(np.full(3, 3))
+    assert terminated.all() and len(infos) == 3
+    assert infos[1]["episode_summary"]["alpha"] == envs.unwrapped.alpha
+    assert infos[2]["episode_summary"]["models"].tolist() == list(tiny_recording.models)
+    assert infos[0]["episode_summary"]["exploration_share"] == 1.0
+
+
+def test_a_numpy_integer_seeds_the_sub_envs_like_an_int(tiny_recording):
+    envs = MessVectorEnv(2, recording=tiny_recording, n_requests=5)
+    envs.reset(seed=np.int64(4))
+    rows = envs.stream_rows.copy()
+    envs.reset(seed=4)
+    np.testing.assert_array_equal(envs.stream_rows, rows)

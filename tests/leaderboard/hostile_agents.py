@@ -171,12 +171,38 @@ builtins.sum = lambda *args, **kwargs: 0.0
     runs_seen = 0
 
     def reset(self, spec, seed):
+        import resource
         super().reset(spec, seed)
         Hostile.runs_seen += 1
-        marker = "/tmp/hostile-marker"
+        marker, hidden = "/tmp/hostile-marker", "/dev/shm/hidden"
         evidence = [f"class counter {Hostile.runs_seen}"] if Hostile.runs_seen > 1 else []
         evidence += [f"file {marker}"] if os.path.exists(marker) else []
+        try:  # a folder made unreadable, for rmtree to skip
+            os.chmod(hidden, 0o700)
+            evidence += [f"unreadable folder {os.listdir(hidden)}"]
+        except OSError:
+            pass
+        try:  # the sandbox's output file, read back through the worker's stdout
+            os.lseek(1, 0, os.SEEK_SET)
+            if b"STATE" in os.read(1, 1 << 16):
+                evidence.append("STATE in stdout")
+        except OSError:
+            pass
+        if resource.getrlimit(resource.RLIMIT_RTTIME)[0] == 123456789:
+            evidence.append("RLIMIT_RTTIME set on the host")
+        if os.getpriority(os.PRIO_PROCESS, 0) == 7:
+            evidence.append("priority set on the host")
         open(marker, "w").close()
+        os.makedirs(f"{hidden}/inner", exist_ok=True)
+        open(f"{hidden}/inner/note", "w").close()
+        os.chmod(hidden, 0)
+        os.write(1, b"STATE from an earlier run; ")
+        for plant in (lambda: resource.prlimit(os.getppid(), resource.RLIMIT_RTTIME, (123456789, 123456789)),
+                      lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 7)):
+            try:
+                plant()
+            except OSError:
+                pass
         if evidence:
             raise RuntimeError(f"a previous run left: {evidence}")
 """,

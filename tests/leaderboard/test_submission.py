@@ -142,7 +142,8 @@ def test_a_submission_yaml_that_is_a_link_a_device_or_an_alias_bomb_is_refused(t
     with pytest.raises(LeaderboardError, match="not a symbolic link"):
         load_submission(folder)
     bomb = write_submission(tmp_path / "c", "bomb", "messenv_agents.fixed.LargestOnlyAgent")
-    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
     text = (bomb.directory / "submission.yaml").read_text(encoding="utf-8")
     (bomb.directory / "submission.yaml").write_text(text.replace("params: {}", "params:\n    " + "\n    ".join(levels)))
     with pytest.raises(LeaderboardError, match="aliases"):

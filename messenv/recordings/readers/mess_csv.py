@@ -31,7 +31,8 @@ def read_csv_frame(data: bytes, source: str) -> pd.DataFrame:
 
     Raises:
         RecordingError: naming ``source`` for an empty file, malformed CSV (pandas' message gives
-            the line), text that is not UTF-8, or a NUL byte (pandas would silently cut the cell).
+            the line), text that is not UTF-8, a NUL byte (pandas would silently cut the cell), or
+            a column named twice in the header (pandas would rename the copy).
     """
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -43,6 +44,10 @@ def read_csv_frame(data: bytes, source: str) -> pd.DataFrame:
         raise RecordingError(f"{source}: empty file (no header line)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise RecordingError(f"{source}: not a readable CSV file: {error}") from None
+    header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8", "replace"))), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:  # pandas would rename the second copy ("acc_mid.1"), making a model of it
+        raise RecordingError(f"{source}: line 1: column(s) {repeated} appear more than once in the header")
     if not isinstance(frame.index, pd.RangeIndex):
         # pandas turns the surplus leading fields into an index when every row has too many
         raise RecordingError(f"{source}: not a readable CSV file: the data rows have more fields than the header")

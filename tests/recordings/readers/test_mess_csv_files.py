@@ -125,6 +125,12 @@ def test_malformed_csv_one_row_too_long(tmp_path: Path) -> None:
     raises_naming(write_csv(tmp_path, HEADER, ROW_1, ROW_2 + ",1"), "not a readable CSV", "line 3")
 
 
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    """pandas would read the second copy as a column of its own ("acc_b.1"), and a model of it."""
+    twice = HEADER + ",acc_b"
+    raises_naming(write_csv(tmp_path, twice, ROW_1 + ",1"), "line 1", "['acc_b'] appear more than once")
+
+
 def test_malformed_csv_every_row_too_long(tmp_path: Path) -> None:
     raises_naming(write_csv(tmp_path, HEADER, ROW_1 + ",1"), "not a readable CSV", "more fields than the header")
 

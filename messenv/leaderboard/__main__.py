@@ -102,6 +102,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
             before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
             results = evaluate_submission(submission, protocol, contexts, show_progress=not args.no_progress)
             console.print(summary_table(results))
+            failed = [run for run in results.runs if run.status != "ok"]
+            if failed:  # the reason, which is otherwise only inside results.json (printable characters only)
+                reason = "".join(c if c.isprintable() else "?" for c in failed[0].error or "")
+                console.print(f"{len(failed)} run(s) failed; the first, {failed[0].key}: {reason}",
+                              markup=False, highlight=False)
             unchanged = before is not None and submission.results_path.stat().st_mtime_ns == before
             console.print(f"{'unchanged (same figures)' if unchanged else 'wrote'} {submission.results_path}")
         return 0

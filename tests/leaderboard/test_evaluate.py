@@ -149,6 +149,16 @@ def test_an_over_time_agent_fails_its_runs(tmp_path: Path, tiny_protocol: Protoc
     assert results.tracks["sparse"].pass_rate == 0.0
 
 
+def test_the_cli_prints_the_first_failed_runs_reason(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture
+) -> None:
+    """A submission whose runs crash says why on the terminal, not only inside results.json."""
+    submission = write_submission(tmp_path, "raises", "raises_agent_for_tests.RaisesOnSeed1", code=RAISES_ON_SEED_1)
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory), "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 0 and "4 run(s) failed; the first, " in out and "ZeroDivisionError: details withheld" in out
+
+
 def test_an_invalid_action_is_the_agents_error(tmp_path: Path, tiny_protocol: Protocol) -> None:
     submission = write_submission(tmp_path, "invalid", "invalid_agent_for_tests.Invalid", code=INVALID_ACTION)
     results = evaluate_submission(submission, tiny_protocol, show_progress=False)

@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from messenv.plots import pareto_plot
 
         plot = pareto_plot(groups, args.directory / "pareto.png", synthetic_recordings(paths))
-        console.print(f"wrote {plot}")
+        console.print(f"wrote {plot}", soft_wrap=True)
     return 0
 
 

@@ -214,9 +214,9 @@ def run(
     )
     path = write_results(out_dir, results)
     print_tables(aggregate(rows), console)
-    console.print(f"results: {path}")
+    console.print(f"results: {path}", soft_wrap=True)  # a path to copy, never broken across lines
     for plot in plots:
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", soft_wrap=True)
     return rows
 
 

@@ -76,6 +76,10 @@ class MessVectorEnv(VectorEnv):
             ``reset`` about as cheap as a step; other streams than pcg64's for the same seed, the
             same in a single env built with ``sampler="counter"``; stationary streams only, seeds
             below 2**64, so ``s + num_envs - 1`` too).
+        max_episode_steps: truncate every sub-env's episode after this many requests (as
+            ``gym.make(..., max_episode_steps=k)`` wraps a single env in ``TimeLimit``; passed by
+            ``gym.make_vec``): ``truncated`` is True on that step, the summary covers the requests
+            played, and the next step resets.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -94,9 +98,13 @@ class MessVectorEnv(VectorEnv):
         observation_keys: Sequence[str] = OBSERVATION_KEYS,
         scenario: Scenario | dict | None = None,
         sampler: str = "pcg64",
+        max_episode_steps: int | None = None,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be a positive int or None, got {max_episode_steps!r}")
+        self.max_episode_steps = max_episode_steps
         unknown = sorted(set(observation_keys) - set(OBSERVATION_KEYS))
         if unknown:
             raise ValueError(f"unknown observation key(s) {unknown}; known: {list(OBSERVATION_KEYS)}")
@@ -333,7 +341,8 @@ class MessVectorEnv(VectorEnv):
             self._scenario_play.step(t, actions, quality, latency, info)
         self._t = t + 1
         terminated = np.full(self.num_envs, self._t == self._length)
-        if self._t == self._length:
+        truncated = np.full(self.num_envs, self._t == self.max_episode_steps and self._t < self._length)
+        if self._t == self._length or truncated[0]:
             self._autoreset = True
             summary = self._totals.summary(self.alpha, self.models)
             if self._scenario_play is not None:
@@ -345,8 +354,8 @@ class MessVectorEnv(VectorEnv):
                 key: np.broadcast_to(np.asarray(value), (n, *np.shape(value))) if key in SHARED_SUMMARY else value
                 for key, value in summary.items()
             }
-            info["_episode_summary"] = terminated.copy()
-        return self._observe(self._t), -energy, terminated, np.zeros(self.num_envs, dtype=bool), info
+            info["_episode_summary"] = terminated | truncated
+        return self._observe(self._t), -energy, terminated, truncated, info
 
     def _outcomes(self, rows: np.ndarray, explored: np.ndarray, feedback: np.ndarray) -> dict[str, np.ndarray]:
         recording = self.recording

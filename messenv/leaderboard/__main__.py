@@ -66,7 +66,7 @@ def summary_table(results: Results) -> Table:
     a windowed SLA: ``missed SLO``), or failed: ``crashed`` (error) or ``over time`` (timeout)."""
     table = Table(title=f"{results.submission.name}: {results.evaluation_s:.1f} s (sandbox: {results.sandbox})")
     for column in SUMMARY_COLUMNS:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # on a narrow terminal a track's name wraps, never ends in "…"
     for name, score in results.tracks.items():
         runs = [run for run in results.runs if run.track == name]
         missed = sum(run.status == "ok" and not run.sla_met for run in runs)

@@ -233,3 +233,21 @@ def test_a_numpy_integer_seeds_the_sub_envs_like_an_int(tiny_recording):
     rows = envs.stream_rows.copy()
     envs.reset(seed=4)
     np.testing.assert_array_equal(envs.stream_rows, rows)
+
+
+def test_make_vec_max_episode_steps_truncates_like_time_limit(tiny_recording):
+    envs = gym.make_vec("messenv/MessEnv-v0", num_envs=3, max_episode_steps=4, recording=tiny_recording, n_requests=10)
+    envs.reset(seed=0)
+    for step in range(4):
+        _, _, terminated, truncated, info = envs.step(np.zeros(3, dtype=np.int64))
+        assert not terminated.any() and truncated.all() == (step == 3)
+    assert (info["episode_summary"]["n_requests"] == 4).all() and info["_episode_summary"].all()
+    single = gym.make("messenv/MessEnv-v0", recording=tiny_recording, n_requests=10, max_episode_steps=4)
+    single.reset(seed=1)
+    for _ in range(4):
+        single.step(0)
+    assert single.unwrapped.summary()["total_energy_j"] == pytest.approx(info["episode_summary"]["total_energy_j"][1])
+    obs, reward, terminated, truncated, _ = envs.step(np.zeros(3, dtype=np.int64))  # the autoreset step
+    assert (reward == 0).all() and (obs["step"] == 0).all()
+    with pytest.raises(ValueError, match="max_episode_steps must be a positive int"):
+        MessVectorEnv(2, recording=tiny_recording, max_episode_steps=0)

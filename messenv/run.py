@@ -283,7 +283,11 @@ def main() -> None:
     """
     global fold_errors
     overrides = [argument.lstrip("+~") for argument in sys.argv[1:]]
-    if any(o.startswith("grid.") for o in overrides) and not any(o.startswith("experiment=") for o in overrides):
+    # A config of the user's own (--config-name/-dir/-path) may set the grid itself.
+    options = ("-cn", "--config-name", "-cd", "--config-dir", "-cp", "--config-path")
+    own_config = any(argument.split("=")[0] in options for argument in sys.argv[1:])
+    grid_set = any(o.startswith("grid.") for o in overrides)
+    if grid_set and not own_config and not any(o.startswith("experiment=") for o in overrides):
         # OmegaConf cannot set a key under the grid node, which is None without an experiment: it
         # would raise a bare AssertionError from deep inside Hydra.
         print(f"{PROGRAM}: error: grid.* settings need a grid: add experiment=paper_grid", file=sys.stderr)

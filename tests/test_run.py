@@ -89,6 +89,17 @@ def test_bad_config_is_one_line_on_stderr_and_exit_2(tmp_path, runner_home, over
     assert not (tmp_path / "out" / "results.json").exists()
 
 
+def test_grid_settings_are_left_to_a_config_of_the_users_own(tmp_path, runner_home):
+    """Without ``experiment=`` a ``grid.*`` override is refused, unless a config of the user's own
+    (``--config-name``) may set the grid itself."""
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "mygrid.yaml").write_text("defaults: [config, override experiment: paper_grid, _self_]\n")
+    result = cli(["--config-dir", str(tmp_path / "cfg"), "--config-name", "mygrid", "grid.n_jobs=1", "--cfg", "job"],
+                 tmp_path, runner_home)
+    assert result.returncode == 0, result.stderr
+    assert "n_jobs: 1" in result.stdout
+
+
 def test_console_script_runs_from_a_temporary_directory(tmp_path, runner_home):
     script = shutil.which("messenv-run", path=str(Path(sys.executable).parent))
     if script is None:

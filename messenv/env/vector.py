@@ -6,6 +6,7 @@ native numpy like Gymnasium's CartPole vector env rather than a loop over single
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -102,9 +103,10 @@ class MessVectorEnv(VectorEnv):
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+        limit = max_episode_steps
+        if limit is not None and (not isinstance(limit, numbers.Integral) or isinstance(limit, bool) or limit < 1):
             raise ValueError(f"max_episode_steps must be a positive int or None, got {max_episode_steps!r}")
-        self.max_episode_steps = max_episode_steps
+        self.max_episode_steps = None if limit is None else int(limit)
         unknown = sorted(set(observation_keys) - set(OBSERVATION_KEYS))
         if unknown:
             raise ValueError(f"unknown observation key(s) {unknown}; known: {list(OBSERVATION_KEYS)}")
@@ -200,8 +202,10 @@ class MessVectorEnv(VectorEnv):
         zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
         check_counter_scenario(self.sampler, scenario)
         seeds = None
+        if isinstance(seed, (bool, np.bool_)):
+            raise ValueError(f"seed must be an int or a sequence of {self.num_envs} ints, got {seed!r}")
         if seed is not None:
-            one = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+            one = isinstance(seed, numbers.Integral)
             seeds = range(int(seed), int(seed) + self.num_envs) if one else list(seed)
             if one and self.sampler == "counter" and seeds[-1] >= 2**64:
                 raise ValueError(f"seed {seed} gives sub-env {self.num_envs - 1} the seed {seeds[-1]}, beyond the "

@@ -128,7 +128,7 @@ def play_run(
             result = run_episode(context.env(key.benchmark), agent, key.seed, progress)
             agent.finish()
     except RunFailure as error:
-        private = error.from_agent and context.track.private
+        private = context.track.private
         failure = {"status": error.status, "error": withheld(error.reason, key, spec) if private else error.reason}
     except (InvalidActionError, MaskedActionError) as error:  # out of range (harness) or masked (changing zoo)
         reason = f"{type(error).__name__}: {error}"  # it quotes the agent's action, which could be anything
@@ -155,11 +155,12 @@ def play_run(
 
 def withheld(reason: str, key: RunKey, spec: WorkerSpec) -> str:
     """A failure's reason as a private track's results.json keeps it: the exception's type when it
-    is a Python builtin one or the harness's, and no text. The rest is text the agent wrote (a
-    message, an action, a function name): 500 characters of it per failed run would carry a hidden
-    stream's prompts and outcomes out of the sandbox into the published results. The whole reason
-    goes to the evaluator's own log, ``$MESSENV_HOME/leaderboard/withheld.jsonl`` (one JSON object
-    per failed run: submission folder, run, reason), which is not published."""
+    is a Python builtin one or the harness's, else ``Error``, and no text. The rest is text the
+    agent chose (a message, an action, a function name, an exit status, where its malformed reply
+    broke): 500 characters of it per failed run would carry a hidden stream's prompts and outcomes
+    out of the sandbox into the published results. The whole reason goes to the evaluator's own
+    log, ``$MESSENV_HOME/leaderboard/withheld.jsonl`` (one JSON object per failed run: submission
+    folder, run, reason), which is not published."""
     log = messenv_home() / "leaderboard" / "withheld.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as lines:

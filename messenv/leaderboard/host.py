@@ -89,8 +89,8 @@ class WorkerHost:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command, environment = worker_command(self.directory, theirs.fileno())
         command += [] if self.cpu is None else ["--cpu", str(self.cpu)]
-        # The sandbox writes its output through a write-only, append-only descriptor of the log: with
-        # the log's own read-write one, a worker could read back what an earlier run wrote there.
+        # The sandbox's host writes its output through a write-only, append-only descriptor of the
+        # log (the workers it forks write theirs to /dev/null: worker.silence_output).
         log = os.open(f"/proc/self/fd/{self._log.fileno()}", os.O_WRONLY | os.O_APPEND)
         try:
             self._process = subprocess.Popen(

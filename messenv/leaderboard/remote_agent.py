@@ -53,14 +53,12 @@ UNSET = object()
 
 
 class RunFailure(Exception):
-    """The run failed on the agent's side: ``status`` is ``"error"`` or ``"timeout"``, ``reason`` says why.
-    ``from_agent``: the reason is text the worker sent, which the agent's code may have written."""
+    """The run failed on the agent's side: ``status`` is ``"error"`` or ``"timeout"``, ``reason`` says why."""
 
-    def __init__(self, status: str, reason: str, from_agent: bool = False) -> None:
+    def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
-        self.from_agent = from_agent
 
 
 @dataclass(frozen=True)
@@ -108,9 +106,9 @@ class RemoteAgent:
         """When the run's time limit expires (``time.monotonic()``)."""
         return self._started + self.spec.run_s
 
-    def _fail(self, status: str, reason: str, from_agent: bool = False) -> RunFailure:
+    def _fail(self, status: str, reason: str) -> RunFailure:
         self.kill()
-        return RunFailure(status, reason, from_agent)
+        return RunFailure(status, reason)
 
     def _timeout(self) -> RunFailure:
         if time.monotonic() >= self.run_deadline:
@@ -144,7 +142,7 @@ class RemoteAgent:
             reply = self._reader.read(min(time.monotonic() + 1.0, self.run_deadline))
         except (WireTimeout, WireError):
             return None
-        return self._fail("error", reply.text or "error", True) if reply.kind == "error" else None
+        return self._fail("error", reply.text or "error") if reply.kind == "error" else None
 
     def _await(self, kind: str) -> Any:
         deadline = min(time.monotonic() + self.spec.step_s, self.run_deadline)
@@ -155,7 +153,7 @@ class RemoteAgent:
         except WireError as error:
             raise self._gone(str(error)) from None
         if reply.kind == "error":
-            raise self._fail("error", reply.text or "error", True)
+            raise self._fail("error", reply.text or "error")
         if reply.kind != kind:
             raise self._gone(f"replied {reply.kind!r} when {kind!r} was due")
         return reply
@@ -169,7 +167,7 @@ class RemoteAgent:
         except WireError as error:
             raise self._gone(f"did not start ({error})") from None
         if reply.kind == "error":
-            raise self._fail("error", reply.text or "error", True)
+            raise self._fail("error", reply.text or "error")
         if reply.kind != "ready":
             raise self._gone(f"replied {reply.kind!r} before 'ready'")
         self.name = reply.text or self.name

@@ -167,10 +167,11 @@ step's action, reward and the public `info` fields. Each item names the test tha
 * **Forge or flood the pipe**: replies are size-capped JSON validated field by field; nothing the
   worker sends is unpickled. Test: the same, cases `forged-reply`, `oversized-reply`.
 * **Carry a private track's data out in a failed run's text** (an exception whose message, class or
-  function name spells the hidden prompts and outcomes; an action that is not an int): on a private
-  track results.json keeps only the exception's type (a Python builtin or messenv's own, else
-  `Error`) and "details withheld on a private track"; the whole text goes to the evaluator's own
-  log, `$MESSENV_HOME/leaderboard/withheld.jsonl`, which is not published. Test:
+  function name spells the hidden prompts and outcomes; an action that is not an int; an exit
+  status; where a malformed reply breaks): on a private track results.json keeps only the
+  exception's type (a Python builtin or messenv's own, else `Error`) and "details withheld on a
+  private track", for every failure; the whole text goes to the evaluator's own log,
+  `$MESSENV_HOME/leaderboard/withheld.jsonl`, which is not published. Test:
   `test_hostile.py::test_a_private_tracks_results_keep_no_text_of_the_agent`.
 * **Make the evaluator read a host file or exhaust it before any sandbox**: submission.yaml,
   results.json and the agent's source (parsed outside the sandbox to check `agent.target`) are
@@ -184,9 +185,9 @@ step's action, reward and the public `info` fields. Each item names the test tha
   markdown link. Test: `test_submission.py::test_a_title_is_one_line_and_its_markup_is_escaped_on_the_board`.
 * **Carry state from one run to the next (class attributes, files, IPC, the host)**: fresh fork per
   run; writable folders emptied between runs, folders made unreadable included (the host fails
-  rather than keep anything); IPC forbidden; the sandbox's output file is write-only to it; the
-  host's resource limits, priority and scheduling cannot be changed from a worker (seccomp:
-  `EPERM`). Test:
+  rather than keep anything); IPC forbidden; a worker's stdout and stderr are `/dev/null` (the
+  sandbox's log outlives runs); the host's resource limits, priority and scheduling cannot be
+  changed from a worker, nor those of its process group or uid (seccomp: `EPERM`). Test:
   `test_hostile.py::test_no_state_is_carried_from_run_to_run`.
 * **Name `subprocess.Popen`, `os.system`, a function, a module shadowing the standard library**:
   `agent.target` is checked from the source files without importing them (a class, in the
@@ -208,6 +209,9 @@ step's action, reward and the public `info` fields. Each item names the test tha
   source's. Test: `tests/recordings/test_catalogue.py::test_a_modified_cache_is_refused`.
 
 Not prevented:
+
+* **A few bits per run through its figures.** An agent chooses its actions, so its energy, shares
+  and wall time can carry a few bytes per run out of a private track: bounded, unlike free text.
 
 * **Looking answers up.** The public recordings are public: an agent can bundle a copy of their
   prompts and outcomes and look each prompt up. Only a private track (`recording: {env: VAR}`

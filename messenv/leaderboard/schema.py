@@ -102,3 +102,5 @@ def read_yaml(path: Path, follow_links: bool = False) -> Any:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise LeaderboardError(f"{path}: not valid YAML ({error})") from error
+    except RecursionError:
+        raise LeaderboardError(f"{path}: nested too deeply to read") from None

@@ -92,7 +92,11 @@ def forbid_processes() -> None:
         # Another process's resource limits, priority or scheduling (the host's, inherited by the
         # next run's worker: a channel from run to run) and the CPUs the worker may use: EPERM.
         add(_errno_action(errno.EPERM), "prlimit64", _ArgCmp(0, SCMP_CMP_NE, 0, 0))
-        for name in ("setpriority", "ioprio_set"):
+        # setpriority(which, who, ...) and ioprio_set(which, who, ...) are allowed only on the
+        # caller itself: which = PRIO_PROCESS (0) or IOPRIO_WHO_PROCESS (1), who = 0 (a process
+        # group or a uid would include the host). The conditions of one rule are ANDed: one rule each.
+        for name, own_process in (("setpriority", 0), ("ioprio_set", 1)):
+            add(_errno_action(errno.EPERM), name, _ArgCmp(0, SCMP_CMP_NE, own_process, 0))
             add(_errno_action(errno.EPERM), name, _ArgCmp(1, SCMP_CMP_NE, 0, 0))
         for name in ("sched_setscheduler", "sched_setparam", "sched_setattr"):
             add(_errno_action(errno.EPERM), name, _ArgCmp(0, SCMP_CMP_NE, 0, 0))

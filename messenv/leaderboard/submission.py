@@ -183,7 +183,12 @@ def check_target(submission: LoadedSubmission) -> None:
             source = _find_source([Path(p) for p in spec.submodule_search_locations], rest) if spec else None
     if source is None or not source.is_file() or source.suffix != ".py":
         raise LeaderboardError(f"{where}: cannot find the source of module {module_name!r}")
-    if not _defines_class(source, class_name, submitted=source.is_relative_to(directory)):
+    submitted = source.is_relative_to(directory)
+    if submitted and not source.resolve().is_relative_to(directory):
+        raise LeaderboardError(
+            f"{where}: {source.relative_to(directory)} leads out of the submission's folder through a symbolic link"
+        )
+    if not _defines_class(source, class_name, submitted):
         raise LeaderboardError(
             f"{where}: {source.name} defines no class {class_name!r}; a submission names an agent class "
             "with reset/act/update (not a function or another callable)"

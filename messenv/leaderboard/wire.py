@@ -115,7 +115,7 @@ def parse_reply(payload: bytes) -> Reply:
     kind, value = next(iter(data.items()))
     if kind == "action":
         if type(value) is not int:
-            raise WireError(f"sent a malformed reply (action {str(value)[:40]!r} is not an integer)")
+            raise WireError(f"sent a malformed reply (an action of JSON type {type(value).__name__}, not an integer)")
         return Reply(kind, action=value)
     if kind in ("error", "ready"):
         if not isinstance(value, str):

@@ -211,6 +211,16 @@ def _remove(path: str, is_folder: bool) -> None:
     os.rmdir(path)
 
 
+def silence_output() -> None:
+    """Point the worker's stdout and stderr at ``/dev/null``. They were the sandbox's log file,
+    which lives as long as the host: a worker could reopen it for reading (``/proc/self/fd/1``:
+    the sandbox's uid owns it) and read what an earlier run wrote there."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
 def _end(child: int | None) -> int | None:
     """Kill ``child`` if it runs, reap it; its exit status (negative: the signal), ``None`` if none."""
     if child is None:
@@ -246,6 +256,7 @@ def host(control: socket.socket, submission_dir: Path, sandboxed: bool, cpu: int
             child = os.fork()
             if child == 0:
                 control.close()
+                silence_output()
                 try:
                     run_worker(fds[0], fds[1], submission_dir)
                 finally:

@@ -233,6 +233,8 @@ def test_a_numpy_integer_seeds_the_sub_envs_like_an_int(tiny_recording):
     rows = envs.stream_rows.copy()
     envs.reset(seed=4)
     np.testing.assert_array_equal(envs.stream_rows, rows)
+    with pytest.raises(ValueError, match="seed must be an int or a sequence of 2 ints, got True"):
+        envs.reset(seed=True)
 
 
 def test_make_vec_max_episode_steps_truncates_like_time_limit(tiny_recording):
@@ -249,5 +251,7 @@ def test_make_vec_max_episode_steps_truncates_like_time_limit(tiny_recording):
     assert single.unwrapped.summary()["total_energy_j"] == pytest.approx(info["episode_summary"]["total_energy_j"][1])
     obs, reward, terminated, truncated, _ = envs.step(np.zeros(3, dtype=np.int64))  # the autoreset step
     assert (reward == 0).all() and (obs["step"] == 0).all()
-    with pytest.raises(ValueError, match="max_episode_steps must be a positive int"):
-        MessVectorEnv(2, recording=tiny_recording, max_episode_steps=0)
+    for bad in (0, True, 2.5):
+        with pytest.raises(ValueError, match="max_episode_steps must be a positive int"):
+            MessVectorEnv(2, recording=tiny_recording, max_episode_steps=bad)
+    assert MessVectorEnv(2, recording=tiny_recording, max_episode_steps=np.int64(3)).max_episode_steps == 3

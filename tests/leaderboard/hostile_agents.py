@@ -182,12 +182,14 @@ builtins.sum = lambda *args, **kwargs: 0.0
             evidence += [f"unreadable folder {os.listdir(hidden)}"]
         except OSError:
             pass
-        try:  # the sandbox's output file, read back through the worker's stdout
-            os.lseek(1, 0, os.SEEK_SET)
-            if b"STATE" in os.read(1, 1 << 16):
-                evidence.append("STATE in stdout")
-        except OSError:
-            pass
+        for reopen in (lambda: os.dup(1), lambda: os.open("/proc/self/fd/1", os.O_RDONLY)):
+            try:  # the sandbox's output file, read back through the worker's stdout or reopened
+                fd = reopen()
+                os.lseek(fd, 0, os.SEEK_SET)
+                if b"STATE" in os.read(fd, 1 << 16):
+                    evidence.append("STATE in stdout")
+            except OSError:
+                pass
         if resource.getrlimit(resource.RLIMIT_RTTIME)[0] == 123456789:
             evidence.append("RLIMIT_RTTIME set on the host")
         if os.getpriority(os.PRIO_PROCESS, 0) == 7:
@@ -198,7 +200,8 @@ builtins.sum = lambda *args, **kwargs: 0.0
         os.chmod(hidden, 0)
         os.write(1, b"STATE from an earlier run; ")
         for plant in (lambda: resource.prlimit(os.getppid(), resource.RLIMIT_RTTIME, (123456789, 123456789)),
-                      lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 7)):
+                      lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 7),
+                      lambda: os.setpriority(os.PRIO_PGRP, 0, 7), lambda: os.setpriority(os.PRIO_USER, 0, 7)):
             try:
                 plant()
             except OSError:

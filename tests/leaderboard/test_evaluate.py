@@ -144,7 +144,7 @@ def test_an_over_time_agent_fails_its_runs(tmp_path: Path, tiny_protocol: Protoc
     results = evaluate_submission(submission, protocol, show_progress=False)
     by_track = {name: [run for run in results.runs if run.track == name] for name in ("full", "sparse")}
     assert all(run.status == "ok" for run in by_track["full"])
-    assert all(run.status == "timeout" and "over the 1 s per-step time limit" in run.error
+    assert all(run.status == "timeout" and "over the 1 s per-step time limit" in logged_reason(run)
                for run in by_track["sparse"])
     assert results.tracks["sparse"].pass_rate == 0.0
 

@@ -206,6 +206,10 @@ def test_a_private_tracks_results_keep_no_text_of_the_agent(batch: Batch) -> Non
     (run,) = batch.results("exfiltrates").runs
     assert run.error == "Error: details withheld on a private track"
     assert batch.error("exfiltrates").startswith("PromptWasHere: prompt: ")
+    # No failure on this private track publishes its text: not an exit status, a timeout or a malformed reply.
+    for name in ATTACKS:
+        for failed in (run for run in batch.results(name.replace("_", "-")).runs if run.status != "ok"):
+            assert failed.error.endswith(": details withheld on a private track"), (name, failed.error)
 
 
 def test_no_state_is_carried_from_run_to_run(tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,12 +127,21 @@ def test_a_symlinked_or_unparsable_agent_source_is_refused_without_quoting_it(tm
     linked = write_submission(tmp_path / "a", "linked", "linked_agent.Agent", code="class Agent: pass\n")
     (linked.directory / "linked_agent.py").unlink()
     (linked.directory / "linked_agent.py").symlink_to(secret)
-    with pytest.raises(LeaderboardError, match="not a symbolic link") as refused:
+    with pytest.raises(LeaderboardError, match="symbolic link") as refused:
         check_target(linked)
     garbled = write_submission(tmp_path / "b", "garbled", "garbled_agent.Agent", code="TOKEN123 = = python\n")
     with pytest.raises(LeaderboardError, match=r"garbled_agent.py: not valid Python \(line 1\)") as unparsable:
         check_target(garbled)
     assert "TOKEN123" not in str(refused.value) + str(unparsable.value)
+    outside = tmp_path / "host_package"
+    outside.mkdir()
+    (outside / "__init__.py").write_text("", encoding="utf-8")
+    (outside / "mod.py").write_text("class Agent: pass\n", encoding="utf-8")
+    through = write_submission(tmp_path / "d", "through", "linked_pkg.mod.Agent", code="")
+    (through.directory / "linked_pkg.mod.py").unlink()
+    (through.directory / "linked_pkg").symlink_to(outside)
+    with pytest.raises(LeaderboardError, match="leads out of the submission's folder through a symbolic link"):
+        check_target(through)
 
 
 def test_a_submission_yaml_that_is_a_link_a_device_or_an_alias_bomb_is_refused(tmp_path: Path) -> None:
@@ -147,6 +156,9 @@ def test_a_submission_yaml_that_is_a_link_a_device_or_an_alias_bomb_is_refused(t
     text = (bomb.directory / "submission.yaml").read_text(encoding="utf-8")
     (bomb.directory / "submission.yaml").write_text(text.replace("params: {}", "params:\n    " + "\n    ".join(levels)))
     with pytest.raises(LeaderboardError, match="aliases"):
+        load_submission(bomb.directory)
+    (bomb.directory / "submission.yaml").write_text("[" * 20_000 + "]" * 20_000, encoding="utf-8")
+    with pytest.raises(LeaderboardError, match="nested too deeply"):
         load_submission(bomb.directory)
 
 

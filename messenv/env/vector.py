@@ -139,7 +139,9 @@ class MessVectorEnv(VectorEnv):
         self._observation_space: spaces.Dict | None = None  # built on first use, see observation_space
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._rngs: list[np.random.Generator] = []  # one per sub-env, made at the first reset
-        self._rows = np.zeros((0, num_envs), dtype=np.int64)
+        # Streams are stored, or computed for stream_rows, in the smallest unsigned type of the recording's rows.
+        self._row_dtype = np.min_scalar_type(self.recording.n_requests - 1)
+        self._rows = np.zeros((0, num_envs), dtype=self._row_dtype)
         self._feedback: np.ndarray = np.zeros((0, num_envs), dtype=bool)
         self._counter: CounterSampler | None = None  # sampler "counter": this episode's streams, ...
         self._episodes = CounterEpisodes(num_envs)  # ... keyed by the seeds and the episode count
@@ -182,8 +184,7 @@ class MessVectorEnv(VectorEnv):
         requests): widen them before arithmetic that could overflow that type. Under the counter
         sampler they are computed on this call: T × num_envs numbers that the env itself never holds."""
         if self._counter is not None:
-            rows = self._counter.rows(np.arange(self._length)[:, None])
-            rows = rows.astype(np.min_scalar_type(self.recording.n_requests - 1))
+            rows = self._counter.rows(np.arange(self._length)[:, None]).astype(self._row_dtype)
             rows.setflags(write=False)
             return rows
         rows = self._rows.view()
@@ -253,7 +254,7 @@ class MessVectorEnv(VectorEnv):
         # (feedback_rate 1) the feedback mask is one read-only True broadcast, not a [T, n] matrix.
         length = length if scenario.drift is None else scenario.drift.length  # a drift sets its own length
         shape = (length, self.num_envs)
-        self._rows = np.empty(shape, dtype=np.min_scalar_type(self.recording.n_requests - 1))
+        self._rows = np.empty(shape, dtype=self._row_dtype)
         every = options.feedback_rate >= 1.0
         self._feedback = np.broadcast_to(np.True_, shape) if every else np.empty(shape, dtype=bool)
         for start in range(0, self.num_envs, _DRAW_BLOCK):

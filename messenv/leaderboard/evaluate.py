@@ -122,24 +122,24 @@ def play_run(
     """
     context.references(key)
     started = time.perf_counter()
-    failure: dict[str, Any] | None = None
+    failure: tuple[str, str] | None = None  # status and reason
     try:
         with start_agent(spec, host) as agent:
             result = run_episode(context.env(key.benchmark), agent, key.seed, progress)
             agent.finish()
     except RunFailure as error:
-        private = context.track.private
-        failure = {"status": error.status, "error": withheld(error.reason, key, spec) if private else error.reason}
+        failure = (error.status, error.reason)
     except (InvalidActionError, MaskedActionError) as error:  # out of range (harness) or masked (changing zoo)
-        reason = f"{type(error).__name__}: {error}"  # it quotes the agent's action, which could be anything
-        failure = {"status": "error", "error": withheld(reason, key, spec) if context.track.private else reason}
+        failure = ("error", f"{type(error).__name__}: {error}")  # it quotes the agent's action
     wall_s = time.perf_counter() - started
     if failure is not None:
+        status, reason = failure
         empty = dict.fromkeys((
             "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
             "latency_cost", "worst_window_quality", "constraints_met",
         ))
-        return _record(key, context, wall_s, **failure, **empty)
+        error = withheld(reason, key, spec) if context.track.private else reason
+        return _record(key, context, wall_s, status=status, error=error, **empty)
     summary = result.summary
     alpha = context.track.run_alphas[key.benchmark]
     return _record(

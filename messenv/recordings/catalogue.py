@@ -56,12 +56,13 @@ from typing import IO, Any
 import yaml
 
 from messenv.atomic import atomic_write_text
+from messenv.recordings.arrays import read_cached_recording
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.features import ensure_features
 from messenv.recordings.local import local_entries, local_entry, looks_like_path, read_path
 from messenv.recordings.recording import Recording
-from messenv.recordings.store import file_sha256, read_recording, write_recording
+from messenv.recordings.store import file_sha256, write_recording
 
 __all__ = [
     "CATALOGUE_FORMAT",
@@ -499,7 +500,7 @@ def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
     entries = catalogue()
     local = local_entry(text) if text not in entries else None
     if local is not None:
-        return read_recording(local.path)
+        return read_cached_recording(local.path, file_sha256(local.path))
     entry = get_entry(text, entries)
     path = cache_path(entry)
     if not path.is_file():
@@ -512,8 +513,7 @@ def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
         path = _generate(entry)
     elif entry.synthetic and not checksum_path(path).is_file():
         path = _generate(entry)  # cached before checksums were recorded: generating again is cheap and exact
-    check_cached(entry, path)
-    return read_recording(path)
+    return read_cached_recording(path, check_cached(entry, path))
 
 
 def load(

@@ -42,7 +42,6 @@ from messenv.atomic import atomic_path
 from messenv.home import messenv_home
 from messenv.progress import Callback, DelayedProgress
 from messenv.recordings.errors import RecordingError
-from messenv.recordings.hashed_words import hashed_words
 from messenv.recordings.recording import Recording
 
 __all__ = [
@@ -83,6 +82,8 @@ def hashed_ngram_chunks(
     """
     if dim < 1:
         raise ValueError(f"hashed_ngram_features: dim must be >= 1, got {dim}")
+    from messenv.recordings.hashed_words import hashed_words  # pyarrow: imported only where features are computed
+
     for start in range(0, len(prompts), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(prompts))
         yield hashed_words(prompts[start:stop], dim)

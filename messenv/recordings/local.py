@@ -44,7 +44,7 @@ from pathlib import Path
 from messenv.atomic import atomic_write_text
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
-from messenv.recordings.readers import read_llama3_tarball, read_mess_csv, read_qwen2_json
+from messenv.recordings import readers
 from messenv.recordings.recording import Recording
 from messenv.recordings.store import read_recording, write_recording
 
@@ -66,14 +66,16 @@ _QWEN2_PATTERN = "*_qwen.json"
 _CHUNK = 1 << 20
 
 Reader = Callable[[Path], Recording]
-READERS: dict[str, Reader] = {
-    ".csv": read_mess_csv,
-    ".tar.gz": read_llama3_tarball,
-    ".tgz": read_llama3_tarball,
-    ".json": read_qwen2_json,
-    ".parquet": read_recording,
+READERS: dict[str, str] = {
+    ".csv": "read_mess_csv",
+    ".tar.gz": "read_llama3_tarball",
+    ".tgz": "read_llama3_tarball",
+    ".json": "read_qwen2_json",
+    ".parquet": "read_recording",
 }
-"""File suffix -> reader; a folder is read as Qwen2 style JSON files."""
+"""File suffix -> the name of its reader in :mod:`messenv.recordings.readers` (which imports
+pandas on first use) or, for parquet, :func:`~messenv.recordings.store.read_recording`; a folder
+is read as Qwen2 style JSON files."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def reader_for(path: Path) -> Reader:
                 f"{path}: a folder is read as Qwen2 style {_QWEN2_PATTERN} files and it holds none; "
                 "pass a MESS+ .csv, a .tar.gz of CSVs, a .json or a .parquet file instead"
             )
-        return read_qwen2_json
+        return readers.read_qwen2_json
     if not path.is_file():
         raise RecordingError(f"{path}: no such file or directory")
     reader = READERS.get(_suffix(path))
@@ -133,7 +135,7 @@ def reader_for(path: Path) -> Reader:
             f"{path}: cannot tell how to read a {path.suffix or 'suffix-less'!r} file; "
             f"messenv reads {', '.join(READERS)} files and folders of {_QWEN2_PATTERN} files"
         )
-    return reader
+    return read_recording if reader == "read_recording" else getattr(readers, reader)
 
 
 def _file_sha256(path: Path) -> str:

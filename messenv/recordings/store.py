@@ -14,6 +14,9 @@ Layout (format version :data:`FORMAT_VERSION`):
   ``messenv.benchmarks`` (JSON list, the recording's ``benchmark_names``) and
   ``messenv.metadata`` (:meth:`RecordingMetadata.to_json`).
 
+pyarrow is imported by the functions that read or write parquet, not by this module: loading a
+cached recording reads its numpy copy (:mod:`messenv.recordings.arrays`) without pyarrow.
+
 Prompt features are not stored here: they depend on an encoder, not on the measurements, and are
 cached separately per recording fingerprint by :mod:`messenv.recordings.features`.
 """
@@ -25,16 +28,16 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from messenv.atomic import atomic_path
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.recording import Recording, RecordingMetadata
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MEASURES", "file_sha256", "measure_column", "read_recording", "write_recording"]
 
@@ -63,6 +66,8 @@ def _columns(models: tuple[str, ...]) -> list[str]:
 
 def recording_to_table(recording: Recording) -> pa.Table:
     """The recording as an arrow table with the schema metadata described in the module docstring."""
+    import pyarrow as pa
+
     arrays: dict[str, pa.Array] = {
         "doc_id": pa.array(recording.doc_ids.tolist(), type=pa.string()),
         "prompt": pa.array(recording.prompts.tolist(), type=pa.string()),
@@ -88,6 +93,8 @@ def write_recording(recording: Recording, path: str | os.PathLike[str]) -> Path:
 
     A failure mid-write leaves any previous file at ``path`` untouched (see :mod:`messenv.atomic`).
     """
+    import pyarrow.parquet as pq
+
     target = Path(path)
     table = recording_to_table(recording)
     with atomic_path(target) as temp:
@@ -128,25 +135,33 @@ def _header(path: Path, schema: pa.Schema) -> dict[str, Any]:
     return header
 
 
+def _first_null_row(column: pa.ChunkedArray) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.index(pc.is_null(column), True).as_py())
+
+
 def _string_column(path: Path, table: pa.Table, name: str) -> pa.ChunkedArray:
+    import pyarrow as pa
+
     column = table.column(name)
     if pa.types.is_dictionary(column.type):
         column = column.cast(pa.string())
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         raise RecordingError(f"{path}: column {name!r} has type {column.type}, expected string")
     if column.null_count:
-        row = int(pc.index(pc.is_null(column), True).as_py())
-        raise RecordingError(f"{path}: column {name!r} is empty (null) at row {row}")
+        raise RecordingError(f"{path}: column {name!r} is empty (null) at row {_first_null_row(column)}")
     return column
 
 
 def _float_column(path: Path, table: pa.Table, name: str) -> np.ndarray:
+    import pyarrow as pa
+
     column = table.column(name)
     if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
         raise RecordingError(f"{path}: column {name!r} has type {column.type}, expected float64")
     if column.null_count:
-        row = int(pc.index(pc.is_null(column), True).as_py())
-        raise RecordingError(f"{path}: column {name!r} is empty (null) at row {row}")
+        raise RecordingError(f"{path}: column {name!r} is empty (null) at row {_first_null_row(column)}")
     return column.to_numpy().astype(np.float64)
 
 
@@ -158,6 +173,10 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
             parquet, is not a messenv recording, has another format version, lacks a column,
             holds a column of the wrong type or a value the recording rejects.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     source = Path(path)
     if not source.is_file():
         raise RecordingError(f"{source}: no such recording file")
@@ -179,7 +198,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     benchmark = _string_column(source, table, "benchmark")
     benchmark_index = pc.index_in(benchmark, value_set=pa.array(header["benchmarks"], type=pa.string()))
     if benchmark_index.null_count:
-        row = int(pc.index(pc.is_null(benchmark_index), True).as_py())
+        row = _first_null_row(benchmark_index)
         raise RecordingError(
             f"{source}: column 'benchmark' row {row} holds {benchmark[row].as_py()!r}, "
             f"not one of {_KEY_BENCHMARKS} {header['benchmarks']}"

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messenv.recordings import store
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.recording import Recording
 from messenv.recordings.store import measure_column, read_recording, recording_to_table, write_recording
@@ -87,7 +86,7 @@ def test_failed_write_keeps_old_file(tmp_path: Path, tiny_zoo: Recording, monkey
         Path(where).write_bytes(before[: len(before) // 2])
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(store.pq, "write_table", write_half_then_fail)
+    monkeypatch.setattr(pq, "write_table", write_half_then_fail)
     with pytest.raises(OSError, match="no space"):
         write_recording(tiny_zoo.select(benchmarks=["boolq"]), path)
     assert path.read_bytes() == before

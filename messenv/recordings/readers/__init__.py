@@ -5,18 +5,34 @@
   every other reader goes through).
 * :func:`read_llama3_tarball`: ``inference_outputs.tar.gz`` -> ``messplus-llama3``.
 * :func:`read_qwen2_json`: the ``<benchmark>_qwen.json`` files -> ``messplus-qwen2``.
+
+Each is imported on first use (PEP 562's module ``__getattr__``), because they need pandas (76 MiB
+resident, ~0.3 s to import) and only converting a raw file calls them: ``import messenv`` and
+loading a cached recording do not.
 """
 
-from messenv.recordings.readers.llama3 import read_llama3_tarball
-from messenv.recordings.readers.mess_csv import read_mess_csv, write_mess_csv
-from messenv.recordings.readers.mess_frame import read_mess_frame, read_mess_frames
-from messenv.recordings.readers.qwen2 import read_qwen2_json
+from __future__ import annotations
 
-__all__ = [
-    "read_llama3_tarball",
-    "read_mess_csv",
-    "read_mess_frame",
-    "read_mess_frames",
-    "read_qwen2_json",
-    "write_mess_csv",
-]
+import importlib
+from typing import Any
+
+_MODULES = {
+    "read_llama3_tarball": "llama3",
+    "read_mess_csv": "mess_csv",
+    "write_mess_csv": "mess_csv",
+    "read_mess_frame": "mess_frame",
+    "read_mess_frames": "mess_frame",
+    "read_qwen2_json": "qwen2",
+}
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the reader ``name`` from its module the first time it is asked for."""
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

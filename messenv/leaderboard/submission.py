@@ -111,10 +111,17 @@ def _module_name_of(entry: Path) -> str | None:
 
 
 def _refuse_shadowing(directory: Path, where: str) -> None:
-    """Refuse a module of the submission named like a standard-library or installed module."""
+    """Refuse a module of the submission named like a standard-library or installed module.
+
+    Only names an ``import`` statement can spell are looked up, and only as top-level modules:
+    ``find_spec`` of a dotted name imports its parent packages, so a folder named
+    ``leaderboard.submissions.<name>.x`` ran the submission's own ``__init__.py`` in the
+    evaluator's process (the repository root is on ``sys.path`` under ``python -m``)."""
     for entry in sorted(directory.iterdir()):
         name = _module_name_of(entry)
-        if name and (name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None):
+        if not (name and name.isidentifier()):
+            continue  # not importable under that name, so it stands in for nothing
+        if name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None:
             raise LeaderboardError(
                 f"{where}: {entry.name} would stand in for the module {name!r} (standard library or installed); "
                 "give the submission's modules unique names (e.g. after the submission)"

@@ -119,6 +119,24 @@ def test_a_module_name_already_taken_is_refused(tmp_path: Path) -> None:
         check_target(submission)
 
 
+def test_a_dotted_folder_name_runs_none_of_the_submissions_code_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder ``<package>.x`` with an ``__init__.py``: looking its name up must not import
+    ``<package>``, here a package on ``sys.path`` (as the repository root is under ``python -m``)
+    whose ``__init__.py`` leaves a mark."""
+    mark = tmp_path / "ran-on-the-host"
+    package = tmp_path / "importable" / "hostile_parent"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"open({str(mark)!r}, 'w').close()\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "importable"))
+    submission = write_submission(tmp_path, "dotted", "dotted_agent.Agent", code="class Agent:\n    pass\n")
+    (submission.directory / "hostile_parent.x").mkdir()
+    (submission.directory / "hostile_parent.x" / "__init__.py").write_text("", encoding="utf-8")
+    check_target(submission)
+    assert not mark.exists()
+
+
 def test_a_symlinked_or_unparsable_agent_source_is_refused_without_quoting_it(tmp_path: Path) -> None:
     """check_target reads the agent's source outside the sandbox: a link could point it at any file
     of the host, and a syntax error's message would print that file's line."""

@@ -342,8 +342,11 @@ def _resolve(reference: str, entry: CatalogueEntry) -> Callable[..., Recording]:
     return function
 
 
-def _copy_verified(stream: IO[bytes], destination: Path, source: SourceFile, origin: str, entry: CatalogueEntry) -> None:
-    """Copy ``stream`` to ``destination`` while hashing it; raise unless sha256 and size match."""
+def _copy_verified(
+    stream: IO[bytes], destination: Path, source: SourceFile, origin: str, entry: CatalogueEntry, hint: str = ""
+) -> None:
+    """Copy ``stream`` to ``destination`` while hashing it; raise unless sha256 and size match
+    (``hint``: a last sentence for that error)."""
     digest = hashlib.sha256()
     size = 0
     with destination.open("wb") as out:
@@ -361,7 +364,7 @@ def _copy_verified(stream: IO[bytes], destination: Path, source: SourceFile, ori
     if actual != source.sha256 or size != source.size:
         raise CatalogueError(
             f"{origin}: sha256 {actual} ({size} bytes) does not match the catalogue's {source.sha256} "
-            f"({source.size} bytes) for {source.name} of {entry.name!r}; nothing was cached"
+            f"({source.size} bytes) for {source.name} of {entry.name!r}; nothing was cached{hint}"
         )
 
 
@@ -383,8 +386,11 @@ def _finalise(recording: Recording, entry: CatalogueEntry) -> Recording:
     return replace(recording, name=entry.name, metadata=metadata)
 
 
-def _convert_verified(entry: CatalogueEntry, open_source: Callable[[SourceFile], tuple[IO[bytes], str]]) -> Path:
-    """Stage every source file (verified), convert, and cache the parquet atomically.
+def _convert_verified(
+    entry: CatalogueEntry, open_source: Callable[[SourceFile], tuple[IO[bytes], str]], hint: str = ""
+) -> Path:
+    """Stage every source file (verified), convert, and cache the parquet atomically (``hint``:
+    appended to a checksum mismatch's error).
 
     Files are staged in a temporary directory inside the cache directory and removed afterwards,
     whatever happens; the cache file is only written once every file has verified and converted.
@@ -397,7 +403,7 @@ def _convert_verified(entry: CatalogueEntry, open_source: Callable[[SourceFile],
         for source in entry.files:
             stream, origins[source.name] = open_source(source)
             with stream:
-                _copy_verified(stream, Path(staging) / source.name, source, origins[source.name], entry)
+                _copy_verified(stream, Path(staging) / source.name, source, origins[source.name], entry, hint)
         converter_input = Path(staging) / entry.files[0].name if len(entry.files) == 1 else Path(staging)
         try:
             recording = _finalise(converter(converter_input), entry)
@@ -444,8 +450,12 @@ def import_local(path: str | os.PathLike[str], name: str) -> Path:
     have the catalogue's sha256, so a local copy yields the same cached recording as a download.
     """
     entry = get_entry(name)
+    own_zoo = "; to import a zoo of your own, give it a --name the catalogue does not use"
     if entry.synthetic:
-        raise CatalogueError(f"{name!r} is generated, not imported: use `python -m messenv.recordings pull {name}`")
+        raise CatalogueError(
+            f"{name!r} is a generated catalogue recording, not imported: `python -m messenv.recordings pull {name}` "
+            f"makes it{own_zoo}"
+        )
     local = Path(path).expanduser()
     if not local.exists():
         raise CatalogueError(f"{local}: no such file or directory")
@@ -461,7 +471,7 @@ def import_local(path: str | os.PathLike[str], name: str) -> Path:
         file = local / source.name if local.is_dir() else local
         return file.open("rb"), str(file)
 
-    return _convert_verified(entry, open_local)
+    return _convert_verified(entry, open_local, f" (a catalogue name stands for its published files{own_zoo})")
 
 
 def _generate(entry: CatalogueEntry) -> Path:

@@ -106,7 +106,7 @@ def test_bad_import_keeps_the_good_cached_file(shared_data: Path, tmp_path: Path
     before = good.read_bytes()
     impostor = tmp_path / "inference_outputs.tar.gz"
     impostor.write_bytes(b"\x1f\x8b truncated")
-    with pytest.raises(CatalogueError, match="does not match"):
+    with pytest.raises(CatalogueError, match="does not match.*give it a --name the catalogue does not use"):
         import_local(impostor, "messplus-llama3")
     assert good.read_bytes() == before
     assert cache_listing(messenv_home) == ["messplus-llama3.parquet"]
@@ -125,7 +125,7 @@ def test_import_multi_file_recording_needs_its_directory(tmp_path: Path, messenv
 
 
 def test_import_of_synthetic_entry_is_refused(tmp_path: Path, messenv_home: Path) -> None:
-    with pytest.raises(CatalogueError, match="is generated, not imported"):
+    with pytest.raises(CatalogueError, match="is a generated catalogue recording.*a --name the catalogue does not use"):
         import_local(tmp_path, cat.DEFAULT_RECORDING)
 
 

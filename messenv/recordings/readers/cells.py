@@ -70,7 +70,8 @@ class FrameCells:
             values[~empty] = np.asarray(raw[~empty], dtype=np.float64)
         except (TypeError, ValueError):
             row = next(int(r) for r in np.flatnonzero(~empty) if not _parses_as_float(raw[r]))
-            raise self.error(row, column, f"value {raw[row]!r} is not a number") from None
+            repeated = " (the header repeated as a data row?)" if raw[row] == column else ""
+            raise self.error(row, column, f"value {raw[row]!r} is not a number{repeated}") from None
         bad = ~empty & ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))

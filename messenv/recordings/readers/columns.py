@@ -76,7 +76,9 @@ def detect_models(columns: Sequence[str], source: str) -> tuple[ModelColumns, ..
     header = [str(c) for c in columns]
     for base in BASE_COLUMNS:
         if base not in header:
-            raise RecordingError(f"{source}: missing column {base!r} (header: {header})")
+            separator = next((f" (fields separated by {s!r}? messenv reads comma-separated files)"
+                              for s in (";", "\t", "|") if len(header) == 1 and s in header[0]), "")
+            raise RecordingError(f"{source}: missing column {base!r} (header: {header}){separator}")
     found: dict[str, dict[str, str]] = {}
     for column in header:
         prefix = next((p for p in _PREFIXES if column.startswith(p) and len(column) > len(p)), None)

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,16 @@ from messenv.recordings.readers.repeats import Remeasured
 from messenv.recordings.recording import Recording, RecordingMetadata
 
 __all__ = ["read_csv_frame", "read_mess_csv", "write_mess_csv"]
+
+
+def _one_line(message: str) -> str:
+    """pandas' tokenizer error in one line of messenv's words, e.g. ``line 4 has 17 fields, the
+    header 15`` for ``Error tokenizing data. C error: Expected 15 fields in line 4, saw 17\n``."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, line, saw = fields.groups()
+        return f"line {line} has {saw} fields, the header {expected}"
+    return " ".join(message.split())
 
 
 def read_csv_frame(data: bytes, source: str) -> pd.DataFrame:
@@ -43,7 +54,7 @@ def read_csv_frame(data: bytes, source: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise RecordingError(f"{source}: empty file (no header line)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise RecordingError(f"{source}: not a readable CSV file: {error}") from None
+        raise RecordingError(f"{source}: not a readable CSV file: {_one_line(str(error))}") from None
     header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8", "replace"))), [])
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:  # pandas would rename the second copy ("acc_mid.1"), making a model of it

@@ -122,7 +122,19 @@ def test_header_only(tmp_path: Path) -> None:
 
 
 def test_malformed_csv_one_row_too_long(tmp_path: Path) -> None:
-    raises_naming(write_csv(tmp_path, HEADER, ROW_1, ROW_2 + ",1"), "not a readable CSV", "line 3")
+    message = raises_naming(write_csv(tmp_path, HEADER, ROW_1, ROW_2 + ",1"), "line 3 has 13 fields, the header 12")
+    assert "\n" not in message and "C error" not in message
+
+
+def test_a_file_separated_by_semicolons_is_named_as_such(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER.replace(",", ";"), ROW_1.replace(",", ";"))
+    raises_naming(path, "missing column 'doc_id'", "fields separated by ';'? messenv reads comma-separated files")
+
+
+def test_a_header_repeated_as_a_data_row_is_named_as_such(tmp_path: Path) -> None:
+    raises_naming(
+        write_csv(tmp_path, HEADER, ROW_1, HEADER), "data row 2", "value 'acc_a' is not a number (the header repeated"
+    )
 
 
 def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:

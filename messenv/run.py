@@ -1,15 +1,15 @@
 """``python -m messenv.run`` (console script ``messenv-run``): evaluate an agent, print, save, plot.
 
     python -m messenv.run agent=mess_plus                       # synthetic zoo, vs every baseline
-    python -m messenv.run env=messplus_llama3 env.benchmarks=[arc_easy] env.alpha=0.75
+    python -m messenv.run env=messplus_llama3 'env.benchmarks=[arc_easy]' env.alpha=0.75
     python -m messenv.run -m agent=mess_plus,ucb1 seed=0,1,2    # a Hydra sweep
-    python -m messenv.run experiment=paper_grid                 # the MESS+ paper grid, one process
+    python -m messenv.run experiment=paper_grid                 # the MESS+ paper grid in one run, 2 workers
 
 One run plays the agent, and the baselines, on the same request stream (same seed), solves the
 hindsight oracle and the best static mix on that stream, prints a table (energy, × oracle, quality,
 SLA, model shares, exploration) and writes ``results.json`` and PNG plots into the Hydra run dir.
-With ``grid`` set (``experiment=paper_grid``) it runs the whole grid in one process pool instead
-(see :mod:`messenv.grid`). The config is shipped inside the package (``messenv_conf``), so the
+With ``grid`` set (``experiment=paper_grid``) it runs the whole grid in one run instead, on
+``grid.n_jobs`` worker processes (2 in ``experiment=paper_grid``; see :mod:`messenv.grid`). The config is shipped inside the package (``messenv_conf``), so the
 command works from any directory.
 
 A config that cannot run (unknown agent, α outside [0, 1], a recording that is not there, a

@@ -230,12 +230,13 @@ def config_groups(*groups: str) -> str:
     ``messenv.record``: zoo, task) in one search path, so Hydra's own help would list all of them
     under either command; each help template names its own groups through this resolver.
     """
-    lines = []
-    for group in groups:
-        folder = resources.files(CONFIG_PACKAGE).joinpath(*group.split("/"))
-        options = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-        lines.append(f"{group}: {', '.join(options)}")
-    return "\n".join(lines)
+    return "\n".join(f"{group}: {', '.join(group_options(group))}" for group in groups)
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group of ``conf/`` (its ``<option>.yaml`` files), sorted."""
+    folder = resources.files(CONFIG_PACKAGE).joinpath(*group.split("/"))
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def register_help_resolver() -> None:
@@ -263,8 +264,24 @@ def compose_config(*overrides: str) -> DictConfig:
 
 def agent_names() -> list[str]:
     """The agents that have a config file (``conf/agent/<name>.yaml``), sorted."""
-    folder = resources.files(CONFIG_PACKAGE) / "agent"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return group_options("agent")
+
+
+def load_scenario(name: str) -> Scenario:
+    """The scenario of ``conf/scenario/<name>.yaml`` in the packaged config, as ``scenario=<name>``
+    gives it to the runner: the file merged into the :class:`ScenarioConfig` schema, then
+    :meth:`Scenario.parse <messenv.env.scenario.Scenario.parse>` (what ``Scenario.parse("zoo_change")``,
+    and so ``gym.make(..., scenario="zoo_change")``, calls).
+
+    Raises:
+        ValueError: no such scenario (the known names are listed).
+    """
+    known = group_options("scenario")
+    if name not in known:  # also keeps a name such as "../agent/random" from reading another group's file
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(known)} (conf/scenario in messenv_conf)")
+    text = (resources.files(CONFIG_PACKAGE) / "scenario" / f"{name}.yaml").read_text(encoding="utf-8")
+    node = OmegaConf.merge(OmegaConf.structured(ScenarioConfig), OmegaConf.create(text))
+    return Scenario.parse(OmegaConf.to_container(node, resolve=True))
 
 
 def load_agent_node(name: str) -> DictConfig:

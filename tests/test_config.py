@@ -20,11 +20,15 @@ from messenv.config import (
     check_agent_node,
     compose_config,
     constructor_parameters,
+    group_options,
     load_agent_node,
+    load_scenario,
     parameter_type_error,
     register_configs,
+    scenario_of,
     validate_config,
 )
+from messenv.env.scenario import Scenario
 
 PAPER_ALPHAS = {
     "arc_challenge": 0.50,
@@ -205,3 +209,18 @@ def test_a_key_appended_with_plus_that_the_schema_lacks_is_refused(override: str
     cfg = compose_config("agent=cheapest_first", override)
     with pytest.raises(ConfigError, match=f"unknown config key {unknown}"):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize("name", group_options("scenario"))
+def test_a_scenario_name_in_python_is_what_scenario_name_gives_the_runner(name: str) -> None:
+    """``gym.make(..., scenario="zoo_change")`` plays what ``python -m messenv.run scenario=zoo_change`` plays."""
+    runner = scenario_of(compose_config(f"scenario={name}"))
+    assert load_scenario(name) == runner == Scenario.parse(name)
+    assert runner.name == name
+
+
+@pytest.mark.parametrize("name", ["zoo_chnage", "../agent/random", "", "none.yaml"])
+def test_an_unknown_scenario_name_is_one_line_listing_the_known_ones(name: str) -> None:
+    with pytest.raises(ValueError, match=r"unknown scenario .*; known: delayed_feedback, .*zoo_change") as error:
+        load_scenario(name)
+    assert "\n" not in str(error.value)

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import numbers
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -379,13 +382,43 @@ def check_agent_node(agent: DictConfig | dict, where: str = "agent") -> None:
     target = agent.get("_target_") if agent is not None else None
     if not target:
         raise ConfigError(f"{where}: no _target_ (the agent class to instantiate)")
+    hydra_log = logging.getLogger("hydra.utils")
+    logging_was_disabled, hydra_log.disabled = hydra_log.disabled, True  # get_class logs the error on 3 lines
     try:
         cls = get_class(target)
     except Exception as exc:  # hydra wraps ImportError/AttributeError in its own types
-        raise ConfigError(f"{where}: cannot import _target_ {target!r} ({exc.__class__.__name__})") from exc
+        raise ConfigError(f"{where}: cannot import _target_ {target!r}: {import_failure(target, exc)}") from exc
+    finally:
+        hydra_log.disabled = logging_was_disabled
     problem = parameter_problem(cls, agent_parameters(agent), where)
     if problem is not None:
         raise ConfigError(problem)
+
+
+def import_failure(target: str, error: BaseException) -> str:
+    """Why ``target`` (``module.Class``) could not be imported, in one line: the root cause
+    (``ModuleNotFoundError: No module named 'my_agents'``), with where Python looks for the target's
+    own module when that is what is missing; a name the module lacks as such."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    reason = f"{type(cause).__name__}: {cause}"
+    missing = getattr(cause, "name", None) if isinstance(cause, ModuleNotFoundError) else None
+    if not missing or not (target == missing or target.startswith(missing + ".")):
+        return reason  # raised inside the module (a dependency it imports, a syntax error), or not an import
+    parent, _, name = missing.rpartition(".")
+    if parent in sys.modules:  # the parent imported: the name is not in it (Hydra tried it as a module last)
+        return f"module {parent!r} has no attribute {name!r}"
+    top = missing.split(".")[0]
+    if any(Path(entry or ".").resolve() == Path.cwd().resolve() for entry in sys.path):
+        return (
+            f"{reason}; Python looks for {top}.py (or a package {top}/) in the working directory "
+            f"({Path.cwd()}) and on PYTHONPATH"
+        )
+    return (  # the console script's sys.path starts at its own folder, not at the working directory
+        f"{reason}; this command does not look in the working directory: run python -m messenv.run from the "
+        f"folder of {top}.py, or add that folder to PYTHONPATH"
+    )
 
 
 def parameter_problem(cls: type, params: dict[str, Any], where: str = "agent") -> str | None:

@@ -9,8 +9,8 @@ One run plays the agent, and the baselines, on the same request stream (same see
 hindsight oracle and the best static mix on that stream, prints a table (energy, × oracle, quality,
 SLA, model shares, exploration) and writes ``results.json`` and PNG plots into the Hydra run dir.
 With ``grid`` set (``experiment=paper_grid``) it runs the whole grid in one run instead, on
-``grid.n_jobs`` worker processes (2 in ``experiment=paper_grid``; see :mod:`messenv.grid`). The config is shipped inside the package (``messenv_conf``), so the
-command works from any directory.
+``grid.n_jobs`` worker processes (2 in ``experiment=paper_grid``; see :mod:`messenv.grid`). The
+config is shipped inside the package (``messenv_conf``), so the command works from any directory.
 
 A config that cannot run (unknown agent, α outside [0, 1], a recording that is not there, a
 misspelt key) ends with ONE line on stderr and exit status 2; an agent that plays an invalid or

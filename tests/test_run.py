@@ -141,6 +141,18 @@ def test_an_agents_bad_action_is_one_line_naming_agent_step_and_reason_exit_1(
     assert "Traceback" in unfolded.stderr and unfolded.returncode != 0  # HYDRA_FULL_ERROR=1 keeps the traceback
 
 
+def test_an_agent_module_that_is_not_there_is_one_line_with_the_cause_and_where_python_looks(tmp_path, runner_home):
+    (tmp_path / "my_conf" / "agent").mkdir(parents=True)
+    (tmp_path / "my_conf" / "agent" / "sla_guard.yaml").write_text("_target_: my_agents.SlaGuard\n", encoding="utf-8")
+    result = cli(["hydra.searchpath=[file://my_conf]", "agent=sla_guard", "hydra.run.dir=out"], tmp_path, runner_home)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "messenv-run: error: agent: cannot import _target_ 'my_agents.SlaGuard': ModuleNotFoundError: No module named "
+        f"'my_agents'; Python looks for my_agents.py (or a package my_agents/) in the working directory ({tmp_path}) "
+        "and on PYTHONPATH"
+    ]
+
+
 def test_grid_settings_are_left_to_a_config_of_the_users_own(tmp_path, runner_home):
     """Without ``experiment=`` a ``grid.*`` override is refused, unless a config of the user's own
     (``--config-name``) may set the grid itself."""

@@ -147,9 +147,11 @@ def test_an_agent_module_that_is_not_there_is_one_line_with_the_cause_and_where_
     result = cli(["hydra.searchpath=[file://my_conf]", "agent=sla_guard", "hydra.run.dir=out"], tmp_path, runner_home)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
-        "messenv-run: error: agent: cannot import _target_ 'my_agents.SlaGuard': ModuleNotFoundError: No module named "
-        f"'my_agents'; Python looks for my_agents.py (or a package my_agents/) in the working directory ({tmp_path}) "
-        "and on PYTHONPATH"
+        (
+            "messenv-run: error: agent: cannot import _target_ 'my_agents.SlaGuard': ModuleNotFoundError: No module "
+            f"named 'my_agents'; Python looks for my_agents.py (or a package my_agents/) in the working directory "
+            f"({tmp_path}) and on PYTHONPATH"
+        )
     ]
 
 

@@ -205,7 +205,7 @@ def test_a_scenario_name_works_in_gym_make_make_vec_and_reset():
     import messenv  # noqa: F401  registers messenv/MessEnv-v0
 
     env = gym.make("messenv/MessEnv-v0", scenario="zoo_change", n_requests=600, explore_action=True)
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     assert env.unwrapped.scenario.name == "zoo_change"
     np.testing.assert_array_equal(info["action_mask"], [1, 1, 0, 1])  # the large model joins at request 500
     vector = gym.make_vec("messenv/MessEnv-v0", num_envs=2, scenario="zoo_change", n_requests=600)

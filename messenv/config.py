@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import numbers
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -230,12 +233,13 @@ def config_groups(*groups: str) -> str:
     ``messenv.record``: zoo, task) in one search path, so Hydra's own help would list all of them
     under either command; each help template names its own groups through this resolver.
     """
-    lines = []
-    for group in groups:
-        folder = resources.files(CONFIG_PACKAGE).joinpath(*group.split("/"))
-        options = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-        lines.append(f"{group}: {', '.join(options)}")
-    return "\n".join(lines)
+    return "\n".join(f"{group}: {', '.join(group_options(group))}" for group in groups)
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group of ``conf/`` (its ``<option>.yaml`` files), sorted."""
+    folder = resources.files(CONFIG_PACKAGE).joinpath(*group.split("/"))
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def register_help_resolver() -> None:
@@ -263,8 +267,24 @@ def compose_config(*overrides: str) -> DictConfig:
 
 def agent_names() -> list[str]:
     """The agents that have a config file (``conf/agent/<name>.yaml``), sorted."""
-    folder = resources.files(CONFIG_PACKAGE) / "agent"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return group_options("agent")
+
+
+def load_scenario(name: str) -> Scenario:
+    """The scenario of ``conf/scenario/<name>.yaml`` in the packaged config, as ``scenario=<name>``
+    gives it to the runner: the file merged into the :class:`ScenarioConfig` schema, then
+    :meth:`Scenario.parse <messenv.env.scenario.Scenario.parse>` (what ``Scenario.parse("zoo_change")``,
+    and so ``gym.make(..., scenario="zoo_change")``, calls).
+
+    Raises:
+        ValueError: no such scenario (the known names are listed).
+    """
+    known = group_options("scenario")
+    if name not in known:  # also keeps a name such as "../agent/random" from reading another group's file
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(known)} (conf/scenario in messenv_conf)")
+    text = (resources.files(CONFIG_PACKAGE) / "scenario" / f"{name}.yaml").read_text(encoding="utf-8")
+    node = OmegaConf.merge(OmegaConf.structured(ScenarioConfig), OmegaConf.create(text))
+    return Scenario.parse(OmegaConf.to_container(node, resolve=True))
 
 
 def load_agent_node(name: str) -> DictConfig:
@@ -362,13 +382,43 @@ def check_agent_node(agent: DictConfig | dict, where: str = "agent") -> None:
     target = agent.get("_target_") if agent is not None else None
     if not target:
         raise ConfigError(f"{where}: no _target_ (the agent class to instantiate)")
+    hydra_log = logging.getLogger("hydra.utils")
+    logging_was_disabled, hydra_log.disabled = hydra_log.disabled, True  # get_class logs the error on 3 lines
     try:
         cls = get_class(target)
     except Exception as exc:  # hydra wraps ImportError/AttributeError in its own types
-        raise ConfigError(f"{where}: cannot import _target_ {target!r} ({exc.__class__.__name__})") from exc
+        raise ConfigError(f"{where}: cannot import _target_ {target!r}: {import_failure(target, exc)}") from exc
+    finally:
+        hydra_log.disabled = logging_was_disabled
     problem = parameter_problem(cls, agent_parameters(agent), where)
     if problem is not None:
         raise ConfigError(problem)
+
+
+def import_failure(target: str, error: BaseException) -> str:
+    """Why ``target`` (``module.Class``) could not be imported, in one line: the root cause
+    (``ModuleNotFoundError: No module named 'my_agents'``), with where Python looks for the target's
+    own module when that is what is missing; a name the module lacks as such."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    reason = f"{type(cause).__name__}: {cause}"
+    missing = getattr(cause, "name", None) if isinstance(cause, ModuleNotFoundError) else None
+    if not missing or not (target == missing or target.startswith(missing + ".")):
+        return reason  # raised inside the module (a dependency it imports, a syntax error), or not an import
+    parent, _, name = missing.rpartition(".")
+    if parent in sys.modules:  # the parent imported: the name is not in it (Hydra tried it as a module last)
+        return f"module {parent!r} has no attribute {name!r}"
+    top = missing.split(".")[0]
+    if any(Path(entry or ".").resolve() == Path.cwd().resolve() for entry in sys.path):
+        return (
+            f"{reason}; Python looks for {top}.py (or a package {top}/) in the working directory "
+            f"({Path.cwd()}) and on PYTHONPATH"
+        )
+    return (  # the console script's sys.path starts at its own folder, not at the working directory
+        f"{reason}; this command does not look in the working directory: run python -m messenv.run from the "
+        f"folder of {top}.py, or add that folder to PYTHONPATH"
+    )
 
 
 def parameter_problem(cls: type, params: dict[str, Any], where: str = "agent") -> str | None:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
+from messenv.env.zoo_change import MaskedActionError
 from messenv_agents.base import Agent
 from messenv_agents.blas_threads import single_threaded_blas
 
@@ -22,6 +23,12 @@ Progress = Callable[[int, int], None]
 
 class InvalidActionError(ValueError):
     """An agent returned something that is not a valid action of the env."""
+
+
+# What an agent's action can raise in an episode: not a valid action, or a model the changing zoo
+# masks. :func:`run_episode` sets ``agent`` (its name) and ``step`` (the request index) on the error,
+# so that a caller can say which agent failed where without the traceback (``python -m messenv.run``).
+ACTION_ERRORS = (InvalidActionError, MaskedActionError)
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,6 +259,8 @@ def run_episode(
 
     Raises:
         InvalidActionError: the agent returned a non-int or an out-of-range action.
+        MaskedActionError: the agent played a model the scenario's zoo does not offer at that step.
+        Both carry ``agent`` (the agent's name) and ``step`` (the request index, from 0).
     """
     obs, _ = env.reset(seed=seed)
     task = env.unwrapped.task
@@ -266,8 +275,12 @@ def run_episode(
     # messenv_agents.blas_threads), and the agents' own single-thread blocks then switch nothing.
     with single_threaded_blas():
         while not done:
-            action = check_action(agent, agent.act(obs), n_actions, task.explore_action)
-            next_obs, reward, terminated, truncated, info = env.step(action)
+            try:
+                action = check_action(agent, agent.act(obs), n_actions, task.explore_action)
+                next_obs, reward, terminated, truncated, info = env.step(action)
+            except ACTION_ERRORS as error:
+                error.agent, error.step = agent_name(agent), recorder.steps
+                raise
             # Read what is measured before the agent holds ``info``: it may rewrite the dict.
             recorder.add(action, info)
             if "episode_summary" in info:

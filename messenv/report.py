@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ from messenv.results import (
 )
 
 KIND_ORDER = {AGENT: 0, BASELINE: 1, ORACLE: 2, STATIC_MIX: 3}
+# A shortfall below α smaller than this is the float noise of a mean over seeds, not a miss: a run's
+# mean quality is k/T, so a real shortfall is at least 1/T (1e-7 for a 10^7-request episode).
+SHORTFALL_NOISE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,13 @@ class Stat:
         std = float(array.std(ddof=1)) if array.size > 1 else 0.0
         return cls(float(array.mean()), std, int(array.size))
 
-    def format(self, digits: int = 3) -> str:
-        """``mean ± std`` (just the mean for one value, ``-`` for none)."""
+    def format(self, digits: int = 3, mean_text: str | None = None) -> str:
+        """``mean ± std`` (just the mean for one value, ``-`` for none); ``mean_text`` replaces the
+        mean's own rounding (see :meth:`Group.quality_text`)."""
         if self.n == 0:
             return "-"
-        if self.n == 1:
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+        mean = f"{self.mean:.{digits}f}" if mean_text is None else mean_text
+        return mean if self.n == 1 else f"{mean} ± {self.std:.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,39 @@ class Group:
     violation: Stat
     exploration_share: Stat
     model_share: dict[str, float]
+
+    @property
+    def missed(self) -> bool:
+        """Some seed of the group missed α."""
+        return self.sla_met < len(self.seeds)
+
+    def quality_mean_text(self, digits: int = 3) -> str:
+        """The mean quality to ``digits`` decimals, rounded DOWN where rounding would carry a mean
+        below α up to it: 0.69959 against α = 0.7 reads 0.699, not 0.700, which would look met. Only
+        in a group where a seed missed α (a reference that met α up to its LP's tolerance keeps its
+        0.700), and only for a shortfall above :data:`SHORTFALL_NOISE`."""
+        mean = self.quality.mean
+        text = f"{mean:.{digits}f}"
+        if self.missed and mean < self.task.alpha - SHORTFALL_NOISE and float(text) >= self.task.alpha:
+            text = str(Decimal(mean).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_FLOOR))  # exact floor
+        return text
+
+    def violation_mean_text(self, digits: int = 3) -> str:
+        """The mean SLA violation to ``digits`` decimals, ``<0.001`` (for 3) where the violation of a
+        group that missed α would round to zero (above :data:`SHORTFALL_NOISE`)."""
+        mean = self.violation.mean
+        text = f"{mean:.{digits}f}"
+        if self.missed and mean > SHORTFALL_NOISE and float(text) == 0:
+            text = f"<{10.0**-digits:.{digits}f}"
+        return text
+
+    def quality_text(self, digits: int = 3) -> str:
+        """Mean quality ± std over seeds, never rounded up across α (:meth:`quality_mean_text`)."""
+        return self.quality.format(digits, self.quality_mean_text(digits))
+
+    def violation_text(self, digits: int = 3) -> str:
+        """Mean violation ± std over seeds, never rounded to zero (:meth:`violation_mean_text`)."""
+        return self.violation.format(digits, self.violation_mean_text(digits))
 
     def params_text(self, keys: Iterable[str] | None = None) -> str:
         """``k=v`` pairs of the parameters (only ``keys``, if given)."""
@@ -215,9 +252,9 @@ def task_table(task: TaskKey, groups: Sequence[Group]) -> Table:
             str(len(group.seeds)),
             group.energy_kj.format(1),
             group.energy_ratio.format(2),
-            group.quality.format(3),
+            group.quality_text(3),
             f"{group.sla_met}/{len(group.seeds)}",
-            group.violation.format(3),
+            group.violation_text(3),
             group.exploration_share.format(3),
             *(f"{group.model_share.get(m, 0.0):.2f}" for m in models),
             style=style,
@@ -257,7 +294,7 @@ def markdown_table(groups: Sequence[Group]) -> str:
     for group in groups:
         name = f"{group.label} {group.params_text(varying.get(group.label, []))}".strip()
         cells[name][group.task] = (
-            f"{group.energy_ratio.mean:.2f}× · {group.quality.mean:.3f} · {group.sla_met}/{len(group.seeds)}"
+            f"{group.energy_ratio.mean:.2f}× · {group.quality_mean_text(3)} · {group.sla_met}/{len(group.seeds)}"
         )
     for name, row in cells.items():
         lines.append(f"| {name} | " + " | ".join(row.get(task, "-") for task in tasks) + " |")

@@ -1,20 +1,21 @@
 """``python -m messenv.run`` (console script ``messenv-run``): evaluate an agent, print, save, plot.
 
     python -m messenv.run agent=mess_plus                       # synthetic zoo, vs every baseline
-    python -m messenv.run env=messplus_llama3 env.benchmarks=[arc_easy] env.alpha=0.75
+    python -m messenv.run env=messplus_llama3 'env.benchmarks=[arc_easy]' env.alpha=0.75
     python -m messenv.run -m agent=mess_plus,ucb1 seed=0,1,2    # a Hydra sweep
-    python -m messenv.run experiment=paper_grid                 # the MESS+ paper grid, one process
+    python -m messenv.run experiment=paper_grid                 # the MESS+ paper grid in one run, 2 workers
 
 One run plays the agent, and the baselines, on the same request stream (same seed), solves the
 hindsight oracle and the best static mix on that stream, prints a table (energy, × oracle, quality,
 SLA, model shares, exploration) and writes ``results.json`` and PNG plots into the Hydra run dir.
-With ``grid`` set (``experiment=paper_grid``) it runs the whole grid in one process pool instead
-(see :mod:`messenv.grid`). The config is shipped inside the package (``messenv_conf``), so the
-command works from any directory.
+With ``grid`` set (``experiment=paper_grid``) it runs the whole grid in one run instead, on
+``grid.n_jobs`` worker processes (2 in ``experiment=paper_grid``; see :mod:`messenv.grid`). The
+config is shipped inside the package (``messenv_conf``), so the command works from any directory.
 
 A config that cannot run (unknown agent, α outside [0, 1], a recording that is not there, a
-misspelt key) ends with ONE line on stderr and exit status 2; ``HYDRA_FULL_ERROR=1`` shows the
-full traceback instead.
+misspelt key) ends with ONE line on stderr and exit status 2; an agent that plays an invalid or
+masked action ends with one line naming the agent, the step and the reason, and exit status 1.
+``HYDRA_FULL_ERROR=1`` shows the full traceback instead.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from messenv.config import (
 from messenv.env.scenario import STATIONARY, Scenario
 from messenv.evaluate import Evaluation, TaskSettings, evaluate
 from messenv.grid import RecordingSource, cells_of, parameter_sets, run_grid
+from messenv.harness import ACTION_ERRORS
 from messenv.loggers import make_loggers
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording, RecordingError
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 
 PROGRAM = "messenv-run"
 EXIT_BAD_CONFIG = 2
+EXIT_AGENT_FAILED = 1
 
 
 def load_recording(cfg: DictConfig) -> Recording:
@@ -227,7 +230,8 @@ fold_errors = True
 
 @contextmanager
 def exit_on_config_error() -> Iterator[None]:
-    """Turn a configuration error into one line on stderr and exit status 2 (unless unfolded)."""
+    """Turn a configuration error into one line on stderr and exit status 2, and an agent's invalid
+    or masked action into one line and exit status 1 (unless unfolded)."""
     try:
         yield
     except CONFIG_ERRORS as error:
@@ -235,6 +239,20 @@ def exit_on_config_error() -> Iterator[None]:
             raise
         print(f"{PROGRAM}: error: {one_line(error)}", file=sys.stderr)
         sys.exit(EXIT_BAD_CONFIG)
+    except ACTION_ERRORS as error:
+        if not fold_errors:
+            raise
+        print(f"{PROGRAM}: error: {action_error_line(error)}", file=sys.stderr)
+        sys.exit(EXIT_AGENT_FAILED)
+
+
+def action_error_line(error: Exception) -> str:
+    """An agent's invalid or masked action as one line: the agent, the step (request index, from 0;
+    set by :func:`messenv.harness.run_episode`) and the reason. Where the agent is the user's own, its
+    bug, not the config, is what to fix: the traceback would run through Hydra's internals."""
+    agent, step = getattr(error, "agent", None), getattr(error, "step", None)
+    where = f"agent {agent!r} failed at step {step} (request index, from 0)" if agent is not None else "an agent failed"
+    return f"{where}: {type(error).__name__}: {one_line(error)}"
 
 
 @hydra.main(version_base="1.3", config_path="pkg://messenv_conf", config_name="config")

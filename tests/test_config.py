@@ -4,6 +4,7 @@ ranges, and every shipped agent/env/experiment/launcher config composes and matc
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,11 +21,15 @@ from messenv.config import (
     check_agent_node,
     compose_config,
     constructor_parameters,
+    group_options,
     load_agent_node,
+    load_scenario,
     parameter_type_error,
     register_configs,
+    scenario_of,
     validate_config,
 )
+from messenv.env.scenario import Scenario
 
 PAPER_ALPHAS = {
     "arc_challenge": 0.50,
@@ -164,6 +169,32 @@ def test_agent_parameter_check_follows_kwargs_to_the_parent_class():
         check_agent_node({"_target_": "messenv_agents.nowhere.Agent"})
 
 
+def test_an_agent_that_cannot_be_imported_is_named_with_its_cause_and_where_python_looks(
+    tmp_path, monkeypatch, capsys
+):
+    """The cause, not only its type: the user's own module missing (and where Python looks for it), a
+    class the module lacks, or a module the agent's module itself imports; and no Hydra log lines."""
+    (tmp_path / "has_no_class.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "imports_a_missing_module.py").write_text("import no_such_dependency\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # as python -m puts the working directory on sys.path
+    cases = {
+        "my_agents.SlaGuard": "ModuleNotFoundError: No module named 'my_agents'; Python looks for my_agents.py "
+        f"(or a package my_agents/) in the working directory ({tmp_path}) and on PYTHONPATH",
+        "has_no_class.SlaGuard": "module 'has_no_class' has no attribute 'SlaGuard'",
+        "imports_a_missing_module.SlaGuard": "ModuleNotFoundError: No module named 'no_such_dependency'",
+    }
+    for target, cause in cases.items():
+        with pytest.raises(ConfigError) as error:
+            check_agent_node({"_target_": target})
+        assert str(error.value) == f"agent: cannot import _target_ {target!r}: {cause}"
+    assert capsys.readouterr().err == ""  # hydra.utils.get_class logs each failure on three lines
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    with pytest.raises(ConfigError, match=r"this command does not look in the working directory: run python -m "
+                       r"messenv.run from the folder of my_agents.py, or add that folder to PYTHONPATH$"):
+        check_agent_node({"_target_": "my_agents.SlaGuard"})  # the messenv-run console script's sys.path
+
+
 @pytest.mark.parametrize("env", ["synthetic_llama3", "messplus_llama3", "messplus_qwen2"])
 def test_env_configs_compose(env):
     cfg = composed(f"env={env}")
@@ -205,3 +236,18 @@ def test_a_key_appended_with_plus_that_the_schema_lacks_is_refused(override: str
     cfg = compose_config("agent=cheapest_first", override)
     with pytest.raises(ConfigError, match=f"unknown config key {unknown}"):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize("name", group_options("scenario"))
+def test_a_scenario_name_in_python_is_what_scenario_name_gives_the_runner(name: str) -> None:
+    """``gym.make(..., scenario="zoo_change")`` plays what ``python -m messenv.run scenario=zoo_change`` plays."""
+    runner = scenario_of(compose_config(f"scenario={name}"))
+    assert load_scenario(name) == runner == Scenario.parse(name)
+    assert runner.name == name
+
+
+@pytest.mark.parametrize("name", ["zoo_chnage", "../agent/random", "", "none.yaml"])
+def test_an_unknown_scenario_name_is_one_line_listing_the_known_ones(name: str) -> None:
+    with pytest.raises(ValueError, match=r"unknown scenario .*; known: delayed_feedback, .*zoo_change") as error:
+        load_scenario(name)
+    assert "\n" not in str(error.value)

@@ -3,6 +3,7 @@ it says they print, and the shell commands of the sections that walk a new user 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -63,21 +64,27 @@ class SlaGuard(BaseAgent):
 
 
 def test_own_agent_in_the_runner_runs_as_written(tmp_path):
-    """*Your own agent in the runner*: the README's config file and its first command, verbatim
-    (on 300 requests, without plots), with a module of that shape in the working directory."""
+    """*Your own agent in the runner*: the README's config file and both its commands, verbatim (on 300
+    requests, without plots), with a module of that shape in the working directory: the single run,
+    then the sweep over ``agent.margin`` (``--multirun`` before the overrides, or argparse refuses it)."""
     config = re.search(r"\*\*Your own agent in the runner.*?```yaml\n(.*?)```", README, re.DOTALL).group(1)
     (tmp_path / "my_conf" / "agent").mkdir(parents=True)
     (tmp_path / "my_conf" / "agent" / "sla_guard.yaml").write_text(config, encoding="utf-8")
     (tmp_path / "my_agents.py").write_text(OWN_AGENT, encoding="utf-8")
-    command = shlex.split(bash_block_after("**Your own agent in the runner")[0])
-    assert command[:3] == ["python", "-m", "messenv.run"]
-    result = subprocess.run(
-        [sys.executable, *command[1:], "env.n_requests=300", "plots=false", "hydra.run.dir=run"], cwd=tmp_path,
-        env={**os.environ, "MESSENV_HOME": str(tmp_path / "home")}, capture_output=True, text=True, timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    single, sweep = (shlex.split(command) for command in bash_block_after("**Your own agent in the runner"))
+    extra = {"single": ["hydra.run.dir=run"], "sweep": ["hydra.sweep.dir=sweep"]}
+    for name, command in (("single", single), ("sweep", sweep)):
+        assert command[:3] == ["python", "-m", "messenv.run"]
+        result = subprocess.run(
+            [sys.executable, *command[1:], "env.n_requests=300", "plots=false", *extra[name]], cwd=tmp_path,
+            env={**os.environ, "MESSENV_HOME": str(tmp_path / "home")}, capture_output=True, text=True,
+            timeout=600, check=False,
+        )
+        assert result.returncode == 0, (name, result.stderr)
     assert '"margin": 0.02' in (tmp_path / "run" / "results.json").read_text(encoding="utf-8")
+    swept = sorted((tmp_path / "sweep").glob("*/results.json"))
+    margins = [json.loads(path.read_text(encoding="utf-8"))["config"]["agent"]["margin"] for path in swept]
+    assert sorted(margins) == [0.01, 0.02, 0.05]
 
 
 def test_own_zoo_walkthrough_runs_as_written(tmp_path):

@@ -148,6 +148,48 @@ def test_markdown_table_is_agents_by_tasks_with_ratio_quality_and_seeds_met(tmp_
     assert capsys.readouterr().out.splitlines() == lines
 
 
+def test_a_run_that_missed_alpha_never_reads_as_met_in_any_table(tmp_path, capsys):
+    """0.69959 against α = 0.7 rounds to 0.700 with a 0.000 violation: the runner's table (print_tables),
+    the report's and its Markdown show it below α and its violation as non-zero instead; a reference met
+    up to its LP's tolerance, and a mean over seeds at α up to float noise, keep their rounding."""
+    from rich.console import Console
+
+    from messenv.report import print_tables
+
+    rows = [
+        make_row(label="near_miss", quality=0.69959),
+        # Met within the LP's tolerance: a reference row's sla_met is its LP's feasibility.
+        replace(make_row(label="oracle", kind="oracle", quality=0.7 - 1e-12), sla_met=True, sla_violation=1e-12),
+        make_row(label="two_seeds", seed=0, quality=0.68),
+        make_row(label="two_seeds", seed=1, quality=0.72),  # mean 0.7 up to float noise, one seed missed
+        make_row(label="far_miss", quality=0.65),
+    ]
+    groups = {group.label: group for group in aggregate(rows)}
+    near = groups["near_miss"]
+    assert (near.quality_text(), near.violation_text(), near.sla_met) == ("0.699", "<0.001", 0)
+    assert (groups["oracle"].quality_text(), groups["oracle"].violation_text()) == ("0.700", "0.000")
+    assert groups["two_seeds"].quality_mean_text() == "0.700"
+    assert (groups["far_miss"].quality_text(), groups["far_miss"].violation_text()) == ("0.650", "0.050")
+    console = Console(record=True, width=200)
+    print_tables(list(groups.values()), console)
+    table = console.export_text()
+    near_line = next(line for line in table.splitlines() if "near_miss" in line)
+    assert "0.699" in near_line and "<0.001" in near_line and "0.700" not in near_line
+    markdown = markdown_table(aggregate(rows))
+    assert "| near_miss | 2.00× · 0.699 · 0/1 |" in markdown
+    write_results(tmp_path, RunResults(config={}, recording={"name": "tiny"}, rows=rows))
+    assert main([str(tmp_path), "--no-plot"]) == 0
+    report_line = next(line for line in capsys.readouterr().out.splitlines() if "near_miss" in line)
+    assert "0.699" in report_line and "<0.001" in report_line
+
+
+def test_a_violation_rounds_to_more_than_zero_and_a_spread_stays_beside_it():
+    rows = [make_row(label="a", seed=0, quality=0.6996), make_row(label="a", seed=1, quality=0.6998)]
+    (group,) = aggregate(rows)
+    assert group.quality_text() == "0.699 ± 0.000"
+    assert group.violation_text() == "<0.001 ± 0.000"
+
+
 def test_markdown_column_of_a_task_without_benchmarks_is_its_title_once():
     rows = [make_row(benchmarks=None, alpha=0.65)]
     header = markdown_table(aggregate(rows)).splitlines()[0]

@@ -89,6 +89,72 @@ def test_bad_config_is_one_line_on_stderr_and_exit_2(tmp_path, runner_home, over
     assert not (tmp_path / "out" / "results.json").exists()
 
 
+FAULTY_AGENT = """
+from messenv_agents.base import BaseAgent
+
+
+class Faulty(BaseAgent):
+    name = "faulty"
+
+    def __init__(self, action=None, alpha=None):
+        super().__init__(alpha)
+        self.action = action
+
+    def act(self, obs):
+        return self.action if int(obs["step"]) >= 3 else 0  # a valid model first: the step must be the failing one
+"""
+
+
+@pytest.mark.parametrize(
+    "action, scenario, reason",
+    [
+        ("4", "none", "InvalidActionError: agent 'faulty' returned action 4 (int); valid actions are the ints 0..3"),
+        ("1.0", "none", "InvalidActionError: agent 'faulty' returned action 1.0 (float)"),
+        ("null", "none", "InvalidActionError: agent 'faulty' returned action None (NoneType)"),
+        ("2", "zoo_change", "MaskedActionError: action 2 is masked at step 3"),  # the large model joins at 500
+    ],
+)
+def test_an_agents_bad_action_is_one_line_naming_agent_step_and_reason_exit_1(
+    tmp_path, runner_home, action, scenario, reason
+):
+    """A bug in the user's own agent is not a config error (exit 1, not 2), and its one line says which
+    agent failed at which request and why, instead of a traceback through Hydra's internals."""
+    (tmp_path / "my_conf" / "agent").mkdir(parents=True)
+    (tmp_path / "my_conf" / "agent" / "faulty.yaml").write_text(
+        f"_target_: faulty_agents.Faulty\nname: faulty\naction: {action}\n", encoding="utf-8"
+    )
+    (tmp_path / "faulty_agents.py").write_text(FAULTY_AGENT, encoding="utf-8")
+    args = ["hydra.searchpath=[file://my_conf]", "agent=faulty", f"scenario={scenario}", "baselines=[]",
+            "plots=false", "env.n_requests=50", "hydra.run.dir=out"]
+    result = cli(args, tmp_path, runner_home)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("messenv-run: error: agent 'faulty' failed at step 3 (request index, from 0): ")
+    assert reason in lines[0]
+    assert not (tmp_path / "out" / "results.json").exists()
+    unfolded = subprocess.run(
+        [sys.executable, "-m", "messenv.run", *args[:-1], "hydra.run.dir=full"], cwd=tmp_path,
+        env={**os.environ, "MESSENV_HOME": str(runner_home), "HYDRA_FULL_ERROR": "1"},
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert "Traceback" in unfolded.stderr and unfolded.returncode != 0  # HYDRA_FULL_ERROR=1 keeps the traceback
+
+
+def test_an_agent_module_that_is_not_there_is_one_line_with_the_cause_and_where_python_looks(tmp_path, runner_home):
+    (tmp_path / "my_conf" / "agent").mkdir(parents=True)
+    (tmp_path / "my_conf" / "agent" / "sla_guard.yaml").write_text("_target_: my_agents.SlaGuard\n", encoding="utf-8")
+    result = cli(["hydra.searchpath=[file://my_conf]", "agent=sla_guard", "hydra.run.dir=out"], tmp_path, runner_home)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        (
+            "messenv-run: error: agent: cannot import _target_ 'my_agents.SlaGuard': ModuleNotFoundError: No module "
+            f"named 'my_agents'; Python looks for my_agents.py (or a package my_agents/) in the working directory "
+            f"({tmp_path}) and on PYTHONPATH"
+        )
+    ]
+
+
 def test_grid_settings_are_left_to_a_config_of_the_users_own(tmp_path, runner_home):
     """Without ``experiment=`` a ``grid.*`` override is refused, unless a config of the user's own
     (``--config-name``) may set the grid itself."""

@@ -146,7 +146,8 @@ class MessEnv(gym.Env[dict, int]):
 
     ## Scenarios
 
-    `scenario` (a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; also a
+    `scenario` (a :class:`~messenv.env.scenario.Scenario`, a mapping of its fields, or the name of
+    a file of `conf/scenario` such as `"zoo_change"`, as the runner's `scenario=<name>`; also a
     `reset` option) departs from the stationary stream; every part is optional:
 
     - `latency` (:class:`~messenv.env.scenario.LatencySLO`): a second constraint, mean latency
@@ -229,7 +230,7 @@ class MessEnv(gym.Env[dict, int]):
         feedback_rate: float = 1.0,
         features: str | None = None,
         render_mode: str | None = None,
-        scenario: Scenario | dict | None = None,
+        scenario: Scenario | dict | str | None = None,
         sampler: str = "pcg64",
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

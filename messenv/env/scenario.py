@@ -2,7 +2,7 @@
 
 A :class:`Scenario` is an option of :class:`~messenv.env.mess_env.MessEnv` and
 :class:`~messenv.env.vector.MessVectorEnv` (``scenario=...`` at construction or in
-``reset(options={"scenario": ...})``). Each part is optional and ``Scenario()`` is the stationary
+``reset(options={"scenario": ...})``; a name such as ``"zoo_change"`` loads ``conf/scenario/zoo_change.yaml``). Each part is optional and ``Scenario()`` is the stationary
 stream every earlier version of messenv played:
 
 - ``latency``, a :class:`LatencySLO`: a second constraint on the recorded per-request latency,
@@ -178,19 +178,28 @@ class Scenario:
         )
 
     @classmethod
-    def parse(cls, spec: Scenario | Mapping[str, Any] | None) -> Scenario:
-        """A scenario from itself, ``None`` (stationary) or a mapping such as a Hydra config node.
+    def parse(cls, spec: Scenario | Mapping[str, Any] | str | None) -> Scenario:
+        """A scenario from itself, ``None`` (stationary), a mapping such as a Hydra config node, or
+        the name of a file of ``conf/scenario`` (``"zoo_change"``), loaded from the packaged config
+        as the runner's ``scenario=<name>`` loads it (:func:`messenv.config.load_scenario`).
 
         Raises:
-            ValueError: an unknown key (named, with the known ones) or a value out of range.
-            TypeError: ``spec`` is neither a Scenario, a mapping nor ``None``.
+            ValueError: an unknown key (named, with the known ones), a value out of range, or an
+                unknown scenario name (the known ones listed).
+            TypeError: ``spec`` is neither a Scenario, a name, a mapping nor ``None``.
         """
         if spec is None:
             return cls()
         if isinstance(spec, Scenario):
             return spec
+        if isinstance(spec, str):
+            from messenv.config import load_scenario  # Hydra's schema and OmegaConf load only for a name
+
+            return load_scenario(spec)
         if not isinstance(spec, Mapping):
-            raise TypeError(f"scenario must be a Scenario, a mapping or None, got {type(spec).__name__}")
+            raise TypeError(
+                f"scenario must be a Scenario, a name of conf/scenario, a mapping or None, got {type(spec).__name__}"
+            )
         _check_keys(spec, cls, "scenario")
         parts = {"latency": LatencySLO, "delay": DelayedFeedback, "drift": Drift, "zoo": ZooChange}
         values: dict[str, Any] = {}

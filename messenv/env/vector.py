@@ -69,8 +69,8 @@ class MessVectorEnv(VectorEnv):
         recording, alpha, explore_action, n_requests, benchmarks, replace, feedback_rate, features:
             as for :class:`~messenv.env.mess_env.MessEnv`.
         observation_keys: which observation keys to return.
-        scenario: a :class:`~messenv.env.scenario.Scenario` or a mapping of its fields; ``None`` is
-            the stationary stream.
+        scenario: a :class:`~messenv.env.scenario.Scenario`, a mapping of its fields, or the name of
+            a file of ``conf/scenario`` (``"zoo_change"``); ``None`` is the stationary stream.
         sampler: ``"pcg64"`` (default) draws each stream from its own numpy generator and stores it;
             ``"counter"`` computes each step's requests from the seeds when they are played
             (:mod:`messenv.env.counter_streams`: no per-sub-env generator or stored stream, a
@@ -97,7 +97,7 @@ class MessVectorEnv(VectorEnv):
         feedback_rate: float = 1.0,
         features: str | None = None,
         observation_keys: Sequence[str] = OBSERVATION_KEYS,
-        scenario: Scenario | dict | None = None,
+        scenario: Scenario | dict | str | None = None,
         sampler: str = "pcg64",
         max_episode_steps: int | None = None,
     ) -> None:

@@ -22,7 +22,7 @@ from rich.table import Table
 from messenv.leaderboard.board import collect_board, submission_dirs
 from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
 from messenv.leaderboard.protocol import load_protocol
-from messenv.leaderboard.records import Results
+from messenv.leaderboard.records import Results, RunRecord
 from messenv.leaderboard.render import percent, ratio, track_cell, write_board
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP, sandbox_kind
 from messenv.leaderboard.schema import LeaderboardError
@@ -57,23 +57,35 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-SUMMARY_COLUMNS = ("track", "ratio (pass rate)", "runs", "passed", "missed α", "missed SLO", "crashed", "over time")
+SUMMARY_COLUMNS = (
+    "track", "ratio (pass rate)", "runs", "passed", "missed α", "missed window/SLO", "crashed", "over time"
+)
+
+
+def added_constraints(run: RunRecord) -> str:
+    """What a run's track adds to α, as the summary names it: ``window`` (a windowed SLA), ``latency
+    SLO``, or ``window or latency SLO`` where the track has both."""
+    figures = (("window", run.worst_window_quality), ("latency SLO", run.latency_cost))
+    return " or ".join(name for name, figure in figures if figure is not None)
 
 
 def summary_table(results: Results) -> Table:
     """One line per track and the overall score of a results.json; a run that did not pass either
-    finished below α (``missed α``), met α but not another constraint of its track (a latency SLO,
-    a windowed SLA: ``missed SLO``), or failed: ``crashed`` (error) or ``over time`` (timeout)."""
+    finished below α (``missed α``), met α but not another constraint of its track (``missed
+    window/SLO``, naming which: ``window`` for a windowed SLA, ``latency SLO``), or failed:
+    ``crashed`` (error) or ``over time`` (timeout)."""
     table = Table(title=f"{results.submission.name}: {results.evaluation_s:.1f} s (sandbox: {results.sandbox})")
     for column in SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")  # on a narrow terminal a track's name wraps, never ends in "…"
     for name, score in results.tracks.items():
         runs = [run for run in results.runs if run.track == name]
         missed = sum(run.status == "ok" and not run.sla_met for run in runs)
-        missed_slo = sum(run.status == "ok" and bool(run.sla_met) and run.constraints_met is False for run in runs)
+        missed_other = [run for run in runs if run.status == "ok" and run.sla_met and run.constraints_met is False]
+        which = sorted({added_constraints(run) for run in missed_other})
         failed = [sum(run.status == status for run in runs) for status in ("error", "timeout")]
-        counts = (len(runs), score.passed, missed, missed_slo, *failed)
-        table.add_row(name, track_cell(score), *map(str, counts))
+        counts = map(str, (len(runs), score.passed, missed))
+        other = f"{len(missed_other)} ({', '.join(which)})" if missed_other else "0"
+        table.add_row(name, track_cell(score), *counts, other, *map(str, failed))
     overall = f"{ratio(results.overall.energy_ratio)} ({percent(results.overall.pass_rate)})"
     table.add_row("overall", overall, *[""] * (len(SUMMARY_COLUMNS) - 2))
     return table

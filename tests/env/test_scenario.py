@@ -193,8 +193,30 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
 
 
 def test_a_scenario_of_the_wrong_type_is_a_type_error():
-    with pytest.raises(TypeError, match="must be a Scenario, a mapping or None, got str"):
-        Scenario.parse("latency")
+    with pytest.raises(TypeError, match="must be a Scenario, a name of conf/scenario, a mapping or None, got int"):
+        Scenario.parse(3)
+
+
+def test_a_scenario_name_works_in_gym_make_make_vec_and_reset():
+    """README: ``scenario=<name>`` in Hydra is the ``scenario`` argument in Python; a name loads the
+    packaged ``conf/scenario/<name>.yaml`` (on the synthetic Llama-3 zoo, whose model names it uses)."""
+    import gymnasium as gym
+
+    import messenv  # noqa: F401  registers messenv/MessEnv-v0
+
+    env = gym.make("messenv/MessEnv-v0", scenario="zoo_change", n_requests=600, explore_action=True)
+    _, info = env.reset(seed=0)
+    assert env.unwrapped.scenario.name == "zoo_change"
+    np.testing.assert_array_equal(info["action_mask"], [1, 1, 0, 1])  # the large model joins at request 500
+    vector = gym.make_vec("messenv/MessEnv-v0", num_envs=2, scenario="zoo_change", n_requests=600)
+    _, vector_info = vector.reset(seed=0)
+    assert vector.scenario.name == "zoo_change"
+    np.testing.assert_array_equal(vector_info["action_mask"], [[1, 1, 0], [1, 1, 0]])
+    plain = gym.make("messenv/MessEnv-v0", n_requests=50)
+    plain.reset(seed=0, options={"scenario": "latency_slo"})
+    assert plain.unwrapped.scenario.latency == LatencySLO(mean_s=0.5)
+    with pytest.raises(ValueError, match=r"unknown scenario 'zoo_chnage'; known: .*zoo_change"):
+        gym.make("messenv/MessEnv-v0", scenario="zoo_chnage")
 
 
 def test_phases_draw_each_phase_from_its_benchmarks_in_order(tiny_recording):

@@ -2,7 +2,8 @@
 
 A :class:`Scenario` is an option of :class:`~messenv.env.mess_env.MessEnv` and
 :class:`~messenv.env.vector.MessVectorEnv` (``scenario=...`` at construction or in
-``reset(options={"scenario": ...})``; a name such as ``"zoo_change"`` loads ``conf/scenario/zoo_change.yaml``). Each part is optional and ``Scenario()`` is the stationary
+``reset(options={"scenario": ...})``; a name such as ``"zoo_change"`` loads
+``conf/scenario/zoo_change.yaml``). Each part is optional and ``Scenario()`` is the stationary
 stream every earlier version of messenv played:
 
 - ``latency``, a :class:`LatencySLO`: a second constraint on the recorded per-request latency,

@@ -1,4 +1,4 @@
-"""A seccomp filter the worker loads before it imports a submission: no new processes, no ptrace.
+"""A seccomp filter the worker loads before it imports a submission: no new processes, no ptrace, no xattrs.
 
 Resource limits cannot stop an agent from spawning processes when the evaluator runs as root
 (``RLIMIT_NPROC`` does not bind root, and bubblewrap maps the sandbox's uid to the caller's), so the

@@ -18,7 +18,7 @@ files, not processes (it cannot start any). Before any of the submission's code 
 2. sets resource limits: address space (the protocol's ``memory_limit_mb``), CPU seconds (the
    run's time limit), open files, file size, processes, no core dumps;
 3. loads the seccomp filter of :mod:`messenv.leaderboard.seccomp` (no processes, no ptrace, no
-   IPC or keyrings that could outlive it).
+   IPC, keyrings or extended attributes that could outlive it, no namespaces, mounts or io_uring).
 
 Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
 submission's folder or its declared package, builds the agent and replies ``ready``. The messages

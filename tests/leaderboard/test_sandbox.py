@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from messenv.leaderboard.sandbox import (
-    SUBMISSION_MOUNT, TMPFS_BYTES, WRITABLE, bwrap_path, pids_cgroup, remove_cgroup, worker_command,
+    SUBMISSION_MOUNT,
+    TMPFS_BYTES,
+    WRITABLE,
+    bwrap_path,
+    pids_cgroup,
+    remove_cgroup,
+    worker_command,
 )
 from messenv.leaderboard.worker import FOLDER_TIME_NS, reset_folder
 

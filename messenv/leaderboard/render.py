@@ -239,8 +239,8 @@ Not prevented:
   but it can read what the evaluator's user can read and use the network: such results are
   marked `sandbox: none` and do not verify for the board.
 * **A few bits from run to run, and knowing its place.** The runs of one submission share a
-  sandbox, and some of its counters survive a run: the PID counter (a worker's PID tells how many
-  tasks the sandbox started before it; a worker that starts and ends threads moves it, up to
+  sandbox, and some of its counters survive a run: the PID counter (a sandbox's first worker is
+  PID 3; one that starts and ends 100 threads moves the next worker's PID by 102, up to
   `pid_max`, 32768 here: about 15 bits per run), the tmpfs inode numbers (moved by creating
   files), and the host's CPU time of its reaped workers (`/proc/<host>/stat`, which a worker
   controls by the CPU it burns). A fresh PID namespace per worker would need a capability that

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from messenv.leaderboard.sandbox import worker_command
+from messenv.leaderboard.sandbox import pids_cgroup, remove_cgroup, worker_command
 from messenv.leaderboard.schema import LeaderboardError
 
 START_S = 120.0
@@ -74,6 +74,7 @@ class WorkerHost:
         self.cpu = cpu
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
+        self._cgroup: Path | None = None
         self._log = tempfile.TemporaryFile()
         self._cwd = tempfile.TemporaryDirectory(prefix="messenv-worker-")
 
@@ -87,7 +88,8 @@ class WorkerHost:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command, environment = worker_command(self.directory, theirs.fileno())
+        self._cgroup = pids_cgroup()
+        command, environment = worker_command(self.directory, theirs.fileno(), self._cgroup)
         command += [] if self.cpu is None else ["--cpu", str(self.cpu)]
         # The sandbox's host writes its output through a write-only, append-only descriptor of the
         # log (the workers it forks write theirs to /dev/null: worker.silence_output).
@@ -181,6 +183,8 @@ class WorkerHost:
                 pass
             self._process.wait()
             self._process = None
+        remove_cgroup(self._cgroup)
+        self._cgroup = None
         if self._control is not None:
             self._control.close()
             self._control = None

@@ -164,6 +164,16 @@ step's action, reward and the public `info` fields. Each item names the test tha
   from the worker (`/dev/null` in its place). Test: `test_sandbox.py`.
 * **Start processes (`subprocess`, `os.fork`)**: a seccomp filter kills the worker on
   `fork`/`vfork`/`clone` of a process, `ptrace`, IPC and keyrings. Test: the same, cases `spawns`, `forks`.
+* **Hold thousands of threads (PIDs of the host)**: `RLIMIT_NPROC` = 256; it does not bind root
+  (a worker of an evaluator running as root started 1,500), so as root the sandbox runs in a pids
+  cgroup of its own that admits 256 tasks plus one per CPU and 16 for the sandbox's own processes.
+  Tests: `test_hostile.py::test_threads_are_bounded_even_for_root`,
+  `test_sandbox.py::test_as_root_the_sandbox_starts_in_a_pids_cgroup`.
+* **Enter a user namespace, mount, use io_uring**: bubblewrap's `--disable-userns` and seccomp
+  (`EPERM` on `unshare`, `setns`, `mount` and the new mount API, `io_uring_setup`, whose requests
+  bypass seccomp) leave the worker without capabilities or a mount of its own. Tests:
+  `test_hostile.py::test_no_user_namespace_mount_or_io_uring`,
+  `test_sandbox.py::test_no_user_namespace_can_be_made_inside`.
 * **Forge or flood the pipe**: replies are size-capped JSON validated field by field; nothing the
   worker sends is unpickled. Test: the same, cases `forged-reply`, `oversized-reply`.
 * **Carry a private track's data out in a failed run's text** (an exception whose message, class or
@@ -187,8 +197,15 @@ step's action, reward and the public `info` fields. Each item names the test tha
   run; writable folders emptied between runs, folders made unreadable included (the host fails
   rather than keep anything); IPC forbidden; a worker's stdout and stderr are `/dev/null` (the
   sandbox's log outlives runs); the host's resource limits, priority and scheduling cannot be
-  changed from a worker, nor those of its process group or uid (seccomp: `EPERM`). Test:
-  `test_hostile.py::test_no_state_is_carried_from_run_to_run`.
+  changed from a worker, nor those of its process group or uid (seccomp: `EPERM`). The writable
+  folders themselves outlive runs: a user extended attribute on `/tmp` carried a per-prompt
+  lookup table from seed to seed (the audit's PoC: a later seed's energy ratio 1.145 instead of
+  26.45) in memory that no limit counts, so `setxattr` and its variants fail (seccomp: `EPERM`)
+  and the host removes any `user.*` attribute; their access and modification times, set by a
+  worker, are reset to the epoch before each run. Tests:
+  `test_hostile.py::test_no_state_is_carried_from_run_to_run`,
+  `::test_no_state_is_carried_by_the_writable_folders_themselves`,
+  `test_sandbox.py::test_a_folder_loses_its_extended_attributes_and_times_between_runs`.
 * **Name `subprocess.Popen`, `os.system`, a function, a module shadowing the standard library**:
   `agent.target` is checked from the source files without importing them (a class, in the
   submission's folder or declared package); the worker re-checks the imported class. Test:
@@ -221,6 +238,19 @@ Not prevented:
 * **Without bubblewrap** the worker is a separate process with the limits and the seccomp filter,
   but it can read what the evaluator's user can read and use the network: such results are
   marked `sandbox: none` and do not verify for the board.
+* **A few bits from run to run, and knowing its place.** The runs of one submission share a
+  sandbox, and some of its counters survive a run: the PID counter (a sandbox's first worker is
+  PID 3; one that starts and ends 100 threads moves the next worker's PID by 102, up to
+  `pid_max`, 32768 here: about 15 bits per run), the tmpfs inode numbers (moved by creating
+  files), and the host's CPU time of its reaped workers (`/proc/<host>/stat`, which a worker
+  controls by the CPU it burns). A fresh PID namespace per worker would need a capability that
+  the host must not hold. These carry bits, not tables; but they let a worker tell whether it is
+  the first run of its sandbox, and `verify` re-plays the best-scoring run first in a fresh
+  sandbox and the rest in one shared sandbox: an agent that plays one way in a sandbox's first
+  run and another way in later runs re-plays the same under `verify` and is not caught.
+* **Threads as root without a pids cgroup.** Where the evaluator runs as root and no pids cgroup
+  controller is writable (`/sys/fs/cgroup/pids` or cgroup v2's `/sys/fs/cgroup`), only the
+  address-space limit bounds a worker's threads.
 * **Its own sandbox.** A worker can signal its host (same uid): that submission's later runs
   then start a new sandbox; other submissions are unaffected. Kernel or bubblewrap exploits are
   out of scope, as is the prompt-features cache (`$MESSENV_HOME/features`, keyed by the

@@ -9,9 +9,16 @@ installation and virtual environment, the two source folders the worker needs (`
 folder (at ``/submission``); ``/tmp`` and ``HOME`` are private tmpfs and everything else is
 read-only. Not mounted at all: ``$MESSENV_HOME`` (the recordings), the repository (other
 submissions, the tests), ``../shared``. It has no network (``--unshare-net``), its own PID, IPC
-and UTS namespaces, an unprivileged uid (65534), a new session (no terminal to inject into) and
+and UTS namespaces, an unprivileged uid (65534) in a user namespace of its own in which no further
+user namespace can be made (``--disable-userns``), a new session (no terminal to inject into) and
 dies with the evaluator (``--die-with-parent``). Environment variables are not inherited: the
 worker gets a fixed, minimal environment.
+
+The sandbox's uid 65534 is the evaluator's uid outside it. When that is root, ``RLIMIT_NPROC``
+does not bind (the kernel exempts root's user): a worker started 1,500 threads, each a PID of the
+host's (``pid_max`` is 32768). The sandbox is then started in a pids cgroup of its own
+(:func:`pids_cgroup`, limit :data:`SANDBOX_TASKS`), which counts every task in it, root's
+included; when none can be made (no writable pids controller) it starts without one.
 
 Without bubblewrap the worker still runs in its own process with the same resource limits and
 seccomp filter (see :mod:`messenv.leaderboard.worker`), and results are marked ``sandbox: none``.
@@ -19,10 +26,14 @@ seccomp filter (see :mod:`messenv.leaderboard.worker`), and results are marked `
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import shutil
+import signal
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +50,15 @@ PASSED_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREAD
 UNPRIVILEGED_ID = "65534"
 WRITABLE = ("/tmp", SANDBOX_HOME, "/dev/shm")
 """The sandbox's only writable places (private tmpfs), emptied between runs."""
+PROCESSES = 256
+"""The worker's ``RLIMIT_NPROC``: threads count as processes, and BLAS needs some. New processes are
+stopped by seccomp."""
+SANDBOX_TASKS = PROCESSES + (os.cpu_count() or 1) + 16
+"""The pids cgroup's limit (as root): a worker's :data:`PROCESSES`, plus the host's BLAS threads
+(one per CPU at most), bubblewrap's two processes and the host."""
+PIDS_CONTROLLERS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+"""Where a pids controller is mounted: cgroup v1's hierarchy, or cgroup v2's unified one."""
+CGROUP_REMOVAL_S = 5.0
 TMPFS_BYTES = 256 << 20
 """The size of each writable tmpfs: its pages are memory that ``RLIMIT_AS`` does not count (by
 default a tmpfs may take half the machine's memory)."""
@@ -92,16 +112,61 @@ def _python_mounts() -> Iterator[str]:
             yield from ("--ro-bind", str(root), str(root))
 
 
-def worker_command(submission_dir: Path, control_fd: int) -> tuple[list[str], dict[str, str]]:
+def pids_cgroup(limit: int = SANDBOX_TASKS) -> Path | None:
+    """A new pids cgroup that admits at most ``limit`` tasks, when the evaluator runs as root and a
+    pids controller is writable; else ``None`` (a normal user's ``RLIMIT_NPROC`` binds already).
+    Remove it with :func:`remove_cgroup`."""
+    if os.geteuid() != 0:
+        return None
+    for controller in PIDS_CONTROLLERS:
+        if not (controller / "cgroup.procs").is_file():
+            continue
+        try:
+            cgroup = Path(tempfile.mkdtemp(prefix="messenv-sandbox-", dir=controller))
+        except OSError:
+            continue
+        try:
+            (cgroup / "pids.max").write_text(str(limit), encoding="ascii")
+            return cgroup
+        except OSError:
+            remove_cgroup(cgroup)
+    return None
+
+
+def remove_cgroup(cgroup: Path | None) -> None:
+    """Kill what is left in ``cgroup`` (a sandbox's processes die with it, but not at once) and remove it."""
+    if cgroup is None:
+        return
+    deadline = time.monotonic() + CGROUP_REMOVAL_S
+    while True:
+        try:
+            cgroup.rmdir()
+            return
+        except OSError as error:
+            if error.errno != errno.EBUSY or time.monotonic() > deadline:
+                return  # an empty cgroup left behind holds no process
+        for pid in (cgroup / "cgroup.procs").read_text(encoding="ascii").split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+
+
+def worker_command(
+    submission_dir: Path, control_fd: int, cgroup: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start the worker host (the zygote) for ``submission_dir``,
-    which talks to the evaluator on the socket ``control_fd``."""
+    which talks to the evaluator on the socket ``control_fd``; with bubblewrap, inside ``cgroup``
+    when given (the shell moves itself there, then becomes bubblewrap)."""
     python = [sys.executable, "-s", "-P", "-m", WORKER_MODULE]
     bwrap = bwrap_path()
     if bwrap is None:
         return [*python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))
     results = submission_dir / RESULTS_FILE
+    enter = [] if cgroup is None else ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(cgroup / "cgroup.procs")]
     command = [
-        bwrap, "--die-with-parent", "--new-session", "--unshare-all",
+        *enter, bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user", "--disable-userns",
         "--uid", UNPRIVILEGED_ID, "--gid", UNPRIVILEGED_ID,
         *_system_mounts(), *_python_mounts(),
         "--ro-bind", str(submission_dir.resolve()), SUBMISSION_MOUNT,

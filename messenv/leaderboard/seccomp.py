@@ -1,4 +1,4 @@
-"""A seccomp filter the worker loads before it imports a submission: no new processes, no ptrace.
+"""A seccomp filter the worker loads before it imports a submission: no new processes, no ptrace, no xattrs.
 
 Resource limits cannot stop an agent from spawning processes when the evaluator runs as root
 (``RLIMIT_NPROC`` does not bind root, and bubblewrap maps the sandbox's uid to the caller's), so the
@@ -11,6 +11,16 @@ cannot read, fails with ``ENOSYS`` so that the C library falls back to ``clone``
 process's resource limits, priority or scheduling (the worker host's, which the next run's worker
 would inherit) and the worker's own CPU affinity fail with ``EPERM``.
 
+Extended attributes cannot be set (``setxattr`` and its variants fail with ``EPERM``): the
+writable folders themselves outlive runs (their entries are deleted, not the folders), so a
+``user.*`` attribute on ``/tmp`` carried a whole lookup table from run to run, in memory that no
+limit counts. ``io_uring_setup`` fails too (io_uring performs system calls, setxattr among them,
+without passing through this filter). Namespaces and mounts fail with ``EPERM`` (``unshare``,
+``setns``, ``mount`` and the new mount API): kernel attack surface an agent has no use for;
+bubblewrap's ``--disable-userns`` forbids new user namespaces as well, and ``clone`` with a
+namespace flag but ``CLONE_THREAD`` is refused by the kernel itself (``EINVAL`` for a user or PID
+namespace, ``EPERM`` for the others, which need a capability the worker does not have).
+
 The filter is built with libseccomp (the library bubblewrap and systemd use), called through
 :mod:`ctypes`; see seccomp_rule_add(3).
 """
@@ -20,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import platform
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_ALLOW = 0x7FFF0000
@@ -30,6 +41,16 @@ KILLED_SYSCALLS = (
     "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
     "shmget", "shmat", "msgget", "msgsnd", "semget", "mq_open", "add_key", "keyctl", "request_key",
 )
+REFUSED_SYSCALLS = (
+    "setxattr", "lsetxattr", "fsetxattr", "setxattrat", "io_uring_setup",
+    "unshare", "setns", "mount", "umount2", "pivot_root",
+    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+)
+"""System calls that fail with ``EPERM`` whatever their arguments (see the module docstring)."""
+SYSCALL_NUMBERS = {("x86_64", "setxattrat"): 463, ("aarch64", "setxattrat"): 463}
+"""Numbers of system calls newer than some libseccomp releases (Debian 12's 2.5.4 does not know
+``setxattrat``, Linux 6.13): from the kernel's syscall tables (arch/x86/entry/syscalls/syscall_64.tbl,
+scripts/syscall.tbl)."""
 KILLED_SIGNAL_HINT = "a forbidden system call (spawning a process, ptrace, IPC or a keyring)"
 
 
@@ -78,6 +99,7 @@ def forbid_processes() -> None:
 
         def add(action: int, name: str, *conditions: _ArgCmp) -> None:
             number = lib.seccomp_syscall_resolve_name(name.encode())
+            number = SYSCALL_NUMBERS.get((platform.machine(), name), number) if number < 0 else number
             if number < 0:
                 return  # not a system call on this architecture (aarch64 has no fork or vfork)
             array = (_ArgCmp * len(conditions))(*conditions) if conditions else None
@@ -101,6 +123,8 @@ def forbid_processes() -> None:
         for name in ("sched_setscheduler", "sched_setparam", "sched_setattr"):
             add(_errno_action(errno.EPERM), name, _ArgCmp(0, SCMP_CMP_NE, 0, 0))
         add(_errno_action(errno.EPERM), "sched_setaffinity")
+        for name in REFUSED_SYSCALLS:
+            add(_errno_action(errno.EPERM), name)
         status = lib.seccomp_load(context)
         if status < 0:
             raise SeccompError(f"seccomp_load failed ({errno.errorcode.get(-status, status)})")

@@ -6,8 +6,9 @@ trusted code every worker needs (numpy, messenv, the reference agents of ``messe
 never any of the submission's code. It makes itself non-dumpable (no other process of the
 sandbox may trace it or read its memory) and then serves the evaluator's control socket:
 
-* ``spawn`` (with two pipe descriptors attached): empty the sandbox's writable folders, so that
-  nothing a previous run wrote is left, then fork a worker on those pipes;
+* ``spawn`` (with two pipe descriptors attached): empty the sandbox's writable folders and reset
+  their extended attributes and times, so that nothing a previous run wrote is left, then fork a
+  worker on those pipes;
 * ``end``: kill the worker if it still runs, reap it and reply its exit status.
 
 A forked worker starts from the host's pristine state, so runs share nothing: not memory, not
@@ -17,7 +18,7 @@ files, not processes (it cannot start any). Before any of the submission's code 
 2. sets resource limits: address space (the protocol's ``memory_limit_mb``), CPU seconds (the
    run's time limit), open files, file size, processes, no core dumps;
 3. loads the seccomp filter of :mod:`messenv.leaderboard.seccomp` (no processes, no ptrace, no
-   IPC or keyrings that could outlive it).
+   IPC, keyrings or extended attributes that could outlive it, no namespaces, mounts or io_uring).
 
 Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
 submission's folder or its declared package, builds the agent and replies ``ready``. The messages
@@ -52,17 +53,17 @@ import numpy as np
 import messenv_agents
 from messenv.config import parameter_problem
 from messenv.harness import InvalidActionError
-from messenv.leaderboard.sandbox import WRITABLE
+from messenv.leaderboard.sandbox import PROCESSES, WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
 from messenv.leaderboard.wire import MAX_TEXT, encode_reply, read_message, write_all
 
 AGENT_METHODS = ("reset", "act", "update")
 OPEN_FILES = 64
 FILE_SIZE_BYTES = 64 << 20
-PROCESSES = 256
-"""Threads count as processes for ``RLIMIT_NPROC``: BLAS needs some. New processes are stopped by seccomp."""
 PR_SET_DUMPABLE = 4
 CONTROL_BYTES = 1024
+FOLDER_TIME_NS = 0
+"""The access and modification time of each writable folder when a run starts (the epoch)."""
 
 
 class TargetError(Exception):
@@ -183,10 +184,15 @@ def preload() -> None:
 
 
 def empty_writable(sandboxed: bool) -> None:
-    """Delete everything in the sandbox's writable folders (nothing, unsandboxed: they are the host's).
+    """Return the sandbox's writable folders to their state at the sandbox's start (nothing to do
+    unsandboxed: they are the host's).
 
-    Folders an earlier run made unreadable (``chmod 0``) are opened up first: ``rmtree`` would skip
-    them and leave their content for the next run to read.
+    The folders themselves outlive runs, so everything of theirs a worker can set is reset, not
+    only their entries: the permissions (folders an earlier run made unreadable, ``chmod 0``, are
+    opened up first: ``rmtree`` would skip them and leave their content for the next run to read),
+    the ``user.*`` extended attributes (a worker cannot set them, seccomp forbids ``setxattr``: this
+    is the second line) and the access and modification times (64 bits each that a worker sets
+    with ``utime``, reset to :data:`FOLDER_TIME_NS`).
 
     Raises:
         RuntimeError: something could not be deleted (the host then ends, and the evaluator starts
@@ -198,6 +204,15 @@ def empty_writable(sandboxed: bool) -> None:
             _remove(entry.path, entry.is_dir(follow_symlinks=False))
         if any(os.scandir(folder)):
             raise RuntimeError(f"{folder} could not be emptied between runs")
+        reset_folder(folder)
+
+
+def reset_folder(folder: str) -> None:
+    """Remove ``folder``'s ``user.*`` extended attributes and set its times to :data:`FOLDER_TIME_NS`."""
+    for name in os.listxattr(folder):
+        if name.startswith("user."):
+            os.removexattr(folder, name)
+    os.utime(folder, ns=(FOLDER_TIME_NS, FOLDER_TIME_NS))
 
 
 def _remove(path: str, is_folder: bool) -> None:

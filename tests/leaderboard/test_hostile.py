@@ -12,6 +12,7 @@ tests skip where ``bwrap`` is not installed (CI installs it).
 from __future__ import annotations
 
 import json
+import platform
 import socket
 import threading
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import load_protocol
 from messenv.leaderboard.records import Results, read_results
-from messenv.leaderboard.sandbox import bwrap_path
+from messenv.leaderboard.protocol import Protocol
+from messenv.leaderboard.sandbox import SANDBOX_TASKS, WRITABLE, bwrap_path
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import check_target, load_submission
 from messenv.leaderboard.verify import verify_submission
@@ -33,10 +35,67 @@ from messenv.recordings.store import write_recording
 from tests.conftest import REPO_ROOT, SHARED_DATA
 from tests.factories import make_recording
 from tests.leaderboard.conftest import write_submission
-from tests.leaderboard.hostile_agents import ATTACKS
+from tests.leaderboard.hostile_agents import ATTACKS, BASE
 
 needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) is not installed; CI installs it")
 HONEST = "messenv_agents.ucb.UCB1Agent"
+CARRIED_IN_FOLDERS = {
+    "xattrs": """
+        evidence = [folder for folder in WRITABLE if "user.hostile" in os.listxattr(folder)]
+        for folder in WRITABLE:
+            try:
+                os.setxattr(folder, "user.hostile", b"a lookup table")
+            except OSError:
+                pass
+""",
+    "times": """
+        mark = 1234567890123456789
+        times = {folder: (os.stat(folder).st_atime_ns, os.stat(folder).st_mtime_ns) for folder in WRITABLE}
+        evidence = [folder for folder, (atime, mtime) in times.items() if mark in (atime, mtime)]
+        for folder in WRITABLE:
+            os.utime(folder, ns=(mark, mark))
+""",
+}
+"""Agents that leave a mark on the writable folders themselves (which outlive runs; only their
+entries were deleted): a user extended attribute (it carried a per-prompt lookup table that took
+a later seed's energy ratio from 26.45 to 1.145), or the folders' access and modification times."""
+KERNEL_SURFACE = BASE + """
+    def reset(self, spec, seed):
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        long = ctypes.c_long  # syscall() is variadic: each argument must be passed as a whole register
+        value = ctypes.create_string_buffer(b"x")
+        calls = {"unshare user+mount": lambda: libc.unshare(0x10000000 | 0x00020000),
+                 "io_uring_setup": lambda: libc.syscall(long(425), long(8), ctypes.create_string_buffer(120)),
+                 "mount": lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None),
+                 # setxattrat(AT_FDCWD, "/tmp", 0, name, &{value, size 1, flags 0}, 16): Linux 6.13
+                 "setxattrat": lambda: libc.syscall(long(463), long(-100), b"/tmp", long(0), b"user.x",
+                                                    (ctypes.c_uint64 * 2)(ctypes.addressof(value), 1), long(16))}
+        seen = []
+        for name, call in calls.items():
+            ctypes.set_errno(0)
+            seen.append(f"{name}: {errno.errorcode.get(ctypes.get_errno(), 'ok') if call() < 0 else 'ok'}")
+        raise RuntimeError("; ".join(seen))
+"""
+"""Reports what a worker gets from a new user namespace (every capability, a mount of its own:
+kernel attack surface), from io_uring (system calls that bypass seccomp) and from setxattrat
+(x86-64 and arm64 number 463; Debian 12's libseccomp does not know its name)."""
+THREADS = BASE + """
+    def reset(self, spec, seed):
+        import threading
+        threading.stack_size(64 * 1024)
+        gate, started = threading.Event(), 0
+        try:
+            for _ in range(1500):
+                threading.Thread(target=gate.wait).start()
+                started += 1
+        except RuntimeError:
+            pass
+        gate.set()
+        raise RuntimeError(f"threads started: {started}")
+"""
+"""Holds as many threads (each a PID of the host's) as it can: 1,500 when the evaluator ran as
+root, whom RLIMIT_NPROC does not bind."""
 FIGURES = ("status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio")
 
 
@@ -212,15 +271,69 @@ def test_a_private_tracks_results_keep_no_text_of_the_agent(batch: Batch) -> Non
             assert failed.error.endswith(": details withheld on a private track"), (name, failed.error)
 
 
+def one_track(batch: Batch, seeds: list[int]) -> Protocol:
+    """The batch's protocol with its one track played on ``seeds``."""
+    protocol = load_protocol(batch.protocol_path)
+    return protocol.model_copy(update={"tracks": [protocol.tracks[0].model_copy(update={"seeds": seeds})]})
+
+
 def test_no_state_is_carried_from_run_to_run(tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
     """Four runs of one agent that looks for traces of its previous runs: it finds none, so all pass."""
     monkeypatch.setenv("MESSENV_HOME", str(batch.home))
-    protocol = load_protocol(batch.protocol_path)
-    track = protocol.tracks[0].model_copy(update={"seeds": [0, 1, 2, 3]})
-    protocol = protocol.model_copy(update={"tracks": [track]})
     submission = write_submission(tmp_path, "carries", "hostile_carries.Hostile", code=ATTACKS["carries_state"])
-    results = evaluate_submission(submission, protocol, show_progress=False)
+    results = evaluate_submission(submission, one_track(batch, [0, 1, 2, 3]), show_progress=False)
     assert [run.status for run in results.runs] == ["ok"] * 4, [run.error for run in results.runs]
+
+
+@needs_bwrap
+@pytest.mark.parametrize("channel", CARRIED_IN_FOLDERS)
+def test_no_state_is_carried_by_the_writable_folders_themselves(
+    tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch, channel: str
+) -> None:
+    """Three runs of an agent that marks /tmp, HOME and /dev/shm themselves (see
+    :data:`CARRIED_IN_FOLDERS`) and fails if it finds a mark: none survives to the next run."""
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    code = BASE + f"""
+    def reset(self, spec, seed):
+        super().reset(spec, seed)
+        WRITABLE = {WRITABLE!r}
+{CARRIED_IN_FOLDERS[channel]}
+        if evidence:
+            raise RuntimeError(f"a previous run left a mark on {{evidence}}")
+"""
+    submission = write_submission(tmp_path, "marks", "hostile_marks.Hostile", code=code)
+    results = evaluate_submission(submission, one_track(batch, [0, 1, 2]), show_progress=False)
+    assert [run.status for run in results.runs] == ["ok"] * 3, [run.error for run in results.runs]
+
+
+def failure_of(tmp_path: Path, batch: Batch, code: str, memory_mb: int = 1024) -> str:
+    """The reason of the one (failed) run of an agent whose module is ``code``, on the batch's
+    protocol (with an address-space limit of ``memory_mb``)."""
+    submission = write_submission(tmp_path, "probe", "hostile_probe.Hostile", code=code)
+    protocol = one_track(batch, [0]).model_copy(update={"memory_limit_mb": memory_mb})
+    (run,) = evaluate_submission(submission, protocol, show_progress=False).runs
+    assert run.status == "error", run
+    log = (batch.home / "leaderboard" / "withheld.jsonl").read_text(encoding="utf-8").splitlines()
+    return [entry["reason"] for entry in map(json.loads, log) if entry["submission"] == str(submission.directory)][-1]
+
+
+@needs_bwrap
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="system call numbers of x86-64 and arm64")
+def test_no_user_namespace_mount_or_io_uring(tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    reason = failure_of(tmp_path, batch, KERNEL_SURFACE)
+    expected = "unshare user+mount: EPERM; io_uring_setup: EPERM; mount: EPERM; setxattrat: EPERM"
+    assert reason.startswith(f"RuntimeError: {expected} "), reason
+
+
+@needs_bwrap
+def test_threads_are_bounded_even_for_root(tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RLIMIT_NPROC as a normal user, the sandbox's pids cgroup as root (whom RLIMIT_NPROC does not
+    bind). 4 GiB of address space, so that the threads' stacks and malloc arenas do not stop them first."""
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    reason = failure_of(tmp_path, batch, THREADS, memory_mb=4096)
+    started = int(reason.removeprefix("RuntimeError: threads started: ").partition(" ")[0])
+    assert 0 < started < SANDBOX_TASKS, reason
 
 
 def test_nondeterminism_is_rejected_by_verify(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:

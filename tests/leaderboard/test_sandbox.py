@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from messenv.leaderboard.sandbox import SUBMISSION_MOUNT, TMPFS_BYTES, WRITABLE, bwrap_path, worker_command
+from messenv.leaderboard.sandbox import (
+    SUBMISSION_MOUNT,
+    TMPFS_BYTES,
+    WRITABLE,
+    bwrap_path,
+    pids_cgroup,
+    remove_cgroup,
+    worker_command,
+)
+from messenv.leaderboard.worker import FOLDER_TIME_NS, reset_folder
 
 needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap (bwrap) is not installed; CI installs it")
 
@@ -24,3 +34,39 @@ def test_every_writable_tmpfs_has_a_size_and_earlier_results_are_hidden(tmp_path
     command, _ = worker_command(tmp_path, 3)
     at = command.index(f"{SUBMISSION_MOUNT}/results.json")
     assert command[at - 2 : at] == ["--ro-bind", "/dev/null"]
+
+
+@needs_bwrap
+def test_no_user_namespace_can_be_made_inside(tmp_path: Path) -> None:
+    """A new user namespace gave a worker every capability (a mount of its own): kernel attack surface."""
+    command, _ = worker_command(tmp_path, 3)
+    assert {"--unshare-user", "--disable-userns"} <= set(command)
+
+
+def test_a_folder_loses_its_extended_attributes_and_times_between_runs(tmp_path: Path) -> None:
+    """The writable folders outlive runs: a user xattr carried a lookup table from run to run, and
+    their times 64 bits each."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    try:
+        os.setxattr(folder, "user.table", b"carried")
+    except OSError:
+        pytest.skip("this file system has no user extended attributes")
+    os.utime(folder, ns=(1234567890123456789, 1234567890123456789))
+    reset_folder(str(folder))
+    assert os.listxattr(folder) == []
+    assert (folder.stat().st_atime_ns, folder.stat().st_mtime_ns) == (FOLDER_TIME_NS, FOLDER_TIME_NS)
+
+
+def test_as_root_the_sandbox_starts_in_a_pids_cgroup(tmp_path: Path) -> None:
+    """RLIMIT_NPROC does not bind root: the cgroup counts every task of the sandbox instead."""
+    cgroup = pids_cgroup(limit=7)
+    if cgroup is None:
+        pytest.skip("needs root and a pids cgroup controller")
+    try:
+        assert (cgroup / "pids.max").read_text(encoding="ascii").strip() == "7"
+        command, _ = worker_command(tmp_path, 3, cgroup)
+        assert command[:4] == ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(cgroup / "cgroup.procs")]
+    finally:
+        remove_cgroup(cgroup)
+    assert not cgroup.exists()

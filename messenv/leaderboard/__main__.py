@@ -130,7 +130,8 @@ def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, 
         except LeaderboardError as error:
             skipped += 1
             errors = Console(stderr=True, soft_wrap=True)
-            errors.print(f"[red]error:[/red] {escape(str(error))} (skipped; the others are still evaluated)", highlight=False)
+            errors.print(f"[red]error:[/red] {escape(str(error))} (skipped; the others are still evaluated)",
+                         highlight=False)
             continue
         submissions.append(submission)
     if submissions and sandbox_kind() != SANDBOX_BWRAP:

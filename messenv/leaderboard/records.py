@@ -303,8 +303,8 @@ def _run_order_problems(keys: list[RunKey], expected: list[RunKey]) -> list[str]
             f"unexpected {[str(k) for k in extra[:5]]}, duplicated {[str(k) for k in duplicated[:5]]}"
         ]
     first = next(i for i, (key, want) in enumerate(zip(keys, expected)) if key != want)
-    return [f"the runs are not in the protocol's order: run {first} is {keys[first]}, the protocol's is {expected[first]} "
-            "(re-evaluate: evaluate writes them in order)"]
+    return [f"the runs are not in the protocol's order: run {first} is {keys[first]}, the protocol's is "
+            f"{expected[first]} (re-evaluate: evaluate writes them in order)"]
 
 
 def audit(results: Results, protocol: Protocol, harness_version: str) -> list[str]:

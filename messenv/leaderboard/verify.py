@@ -120,8 +120,8 @@ def verify_submission(
     for name, context in by_track.items():
         recorded, current = results.recordings[name], context.identity()
         if recorded.fingerprint != current.fingerprint:
-            verdict.reasons.append(f"track {name!r}: recording sha256 {recorded.fingerprint[:12]}… is not the current "
-                                   f"recording's {current.fingerprint[:12]}…")
+            verdict.reasons.append(f"track {name!r}: recording sha256 {recorded.fingerprint[:12]}… is not the "
+                                   f"current recording's {current.fingerprint[:12]}…")
         elif recorded.content() != current.content():  # build compares these across submissions
             verdict.reasons.append(f"track {name!r}: recording {recorded.content()!r} is not the current recording's "
                                    f"{current.content()!r} (name, fingerprint, source sha256, private)")

@@ -21,7 +21,9 @@ from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.leaderboard.verify import verify_submission
 from messenv.oracle import hindsight_oracle
-from tests.leaderboard.conftest import DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, scenario_protocol, write_submission
+from tests.leaderboard.conftest import (
+    DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, PARSER_BOMB, scenario_protocol, write_submission,
+)
 
 EVERY_RUN = 1000
 UNSANDBOXED = bwrap_path() is None
@@ -301,7 +303,7 @@ def test_one_bad_submission_does_not_stop_verify_for_the_others(
     evaluated: LoadedSubmission, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An agent source that breaks Python's parser (attack2-pocs/bomb) is one rejected submission."""
-    bomb = write_submission(tmp_path, "aaa-bomb", "bomb_agent.Agent", code="class Agent:\n    pass\n" + "-" * 200_000 + "1\n")
+    bomb = write_submission(tmp_path, "aaa-bomb", "bomb_agent.Agent", code=PARSER_BOMB)
     (bomb.directory / "results.json").write_bytes(evaluated.results_path.read_bytes())
     edit_json(bomb, lambda d: d["submission"].update(name="aaa-bomb", sha256=bomb.sha256))
     args = ["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "verify", "--sample", "1", *LOCAL]

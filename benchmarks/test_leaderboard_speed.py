@@ -5,7 +5,9 @@ Goals (issue 9):
 * loading a 13k-request cached recording with its sha256 check costs at most 2× loading it
   without the check;
 * one track played by MESS+ in the sandbox (a worker process per run, every step through a pipe)
-  takes at most 2× the same track played in-process.
+  takes at most 2× the same track played in-process;
+* the audit of a hostile results.json of duplicated runs is linear in the runs (attack2 audit:
+  10× the runs cost at most 30× the time).
 
 Both run on the bundled synthetic default (13,252 requests, the Llama-3 zoo's benchmarks), so
 they need no download. Run with::
@@ -23,9 +25,10 @@ import yaml
 
 from benchmarks.conftest import enforce_goal
 from messenv.harness import run_episode
-from messenv.leaderboard.evaluate import open_tracks, play_run
+from messenv.leaderboard.evaluate import HARNESS_VERSION, open_tracks, play_run
 from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import load_protocol
+from messenv.leaderboard.records import audit, read_results
 from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import load_submission, worker_spec
 from messenv.recordings import load
@@ -107,3 +110,21 @@ def test_sandboxed_track_vs_in_process(benchmark, home: Path, tmp_path: Path, mo
         return
     remote, local = interleaved(sandboxed, in_process)
     enforce_goal(benchmark, remote / local, GOAL, "MESS+ track sandboxed / in-process")
+
+
+def test_audit_of_duplicated_runs_is_linear(benchmark) -> None:
+    """A hostile results.json of one run repeated: the audit's cost grows linearly in the runs (10×
+    the runs, at most 30× the time; the former ``keys.count`` per key grew 100×: 20 s for 10,000)."""
+    protocol = load_protocol(SUBMISSION.parent.parent / "protocol.yaml")
+    results = read_results(SUBMISSION / "results.json")
+
+    def flooded(n: int):
+        forged = results.model_copy(update={"runs": [results.runs[0]] * n})
+        return lambda: audit(forged, protocol, HARNESS_VERSION)
+
+    large, small = flooded(20_000), flooded(2_000)
+    assert "duplicated" in benchmark(large)[0]
+    if benchmark.disabled:
+        return
+    large_s, small_s = interleaved(large, small, rounds=5)
+    enforce_goal(benchmark, large_s / small_s, 30.0, "audit of 20,000 / 2,000 duplicated runs")

@@ -21,13 +21,13 @@ from rich.table import Table
 
 from messenv.leaderboard.board import collect_board, submission_dirs
 from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
-from messenv.leaderboard.protocol import load_protocol
+from messenv.leaderboard.protocol import Protocol, load_protocol
 from messenv.leaderboard.records import Results, RunRecord
 from messenv.leaderboard.render import percent, ratio, track_cell, write_board
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP, sandbox_kind
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import check_target, load_submission
-from messenv.leaderboard.verify import verify_submission
+from messenv.leaderboard.verify import Verdict, verify_submission
 
 DEFAULT_ROOT = Path("leaderboard")
 INTERRUPTED = 130
@@ -102,46 +102,66 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"wrote {path}")
         return 0
     directories = args.submissions or submission_dirs(args.root)
-    submissions = [load_submission(directory) for directory in directories]
     if args.command == "evaluate":
-        for submission in submissions:
-            check_target(submission)  # refuse a bad target before any recording is loaded
-        if sandbox_kind() != SANDBOX_BWRAP:
-            console.print("[yellow]bubblewrap (bwrap) is not installed: agents run unsandboxed, results are marked "
-                          "'sandbox: none' and will not verify for the public board[/yellow]")
-        contexts = open_tracks(protocol)
-        for submission in submissions:
-            before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
-            results = evaluate_submission(submission, protocol, contexts, show_progress=not args.no_progress)
-            console.print(summary_table(results))
-            failed = [run for run in results.runs if run.status != "ok"]
-            if failed:  # the reason, which is otherwise only inside results.json (printable characters only)
-                reason = "".join(c if c.isprintable() else "?" for c in failed[0].error or "")
-                console.print(f"{len(failed)} run(s) failed; the first, {failed[0].key}: {reason}",
-                              markup=False, highlight=False)
-            unchanged = before is not None and submission.results_path.stat().st_mtime_ns == before
-            console.print(f"{'unchanged (same figures)' if unchanged else 'wrote'} {submission.results_path}")
-        return 0
+        return evaluate_all(directories, protocol, console, show_progress=not args.no_progress)
     if sandbox_kind() != SANDBOX_BWRAP and not args.allow_unsandboxed:
         raise LeaderboardError("verify re-plays agents in the bubblewrap sandbox, and bwrap is not installed "
                                "(apt-get install bubblewrap); --allow-unsandboxed checks locally without it")
     contexts = open_tracks(protocol)
     rejected = 0
-    for submission in submissions:
+    for directory in directories:
         started = time.perf_counter()
         sample = 10**9 if args.all else args.sample
-        verdict = verify_submission(
-            submission, protocol, contexts, sample=sample, seed=args.seed, allow_unsandboxed=args.allow_unsandboxed
-        )
+        try:  # one hostile submission is rejected, the others are still verified
+            verdict = verify_submission(
+                load_submission(directory), protocol, contexts, sample=sample, seed=args.seed,
+                allow_unsandboxed=args.allow_unsandboxed,
+            )
+        except LeaderboardError as error:
+            verdict = Verdict(directory.name, [str(error)])
         elapsed = time.perf_counter() - started
         if verdict.ok:
             console.print(f"[green]OK[/green] {verdict.submission}: re-played {len(verdict.replayed)} run(s) in {elapsed:.1f} s")
         else:
             rejected += 1
-            console.print(f"[red]REJECTED[/red] {verdict.submission}:")
+            console.print(f"[red]REJECTED[/red] {escape(verdict.submission)}:")
             for reason in verdict.reasons:
                 console.print(f"  - {reason}", markup=False, highlight=False)
     return 1 if rejected else 0
+
+
+def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, show_progress: bool) -> int:
+    """Evaluate each submission in ``directories``; one that cannot be (a bad submission.yaml or agent
+    target, refused before any recording is loaded) is reported and skipped, the others are still
+    evaluated. Returns 2 if any was skipped, else 0."""
+    submissions, skipped = [], 0
+    for directory in directories:
+        try:
+            submission = load_submission(directory)
+            check_target(submission)
+        except LeaderboardError as error:
+            skipped += 1
+            errors = Console(stderr=True, soft_wrap=True)
+            errors.print(f"[red]error:[/red] {escape(str(error))} (skipped; the others are still evaluated)",
+                         highlight=False)
+            continue
+        submissions.append(submission)
+    if submissions and sandbox_kind() != SANDBOX_BWRAP:
+        console.print("[yellow]bubblewrap (bwrap) is not installed: agents run unsandboxed, results are marked "
+                      "'sandbox: none' and will not verify for the public board[/yellow]")
+    contexts = open_tracks(protocol) if submissions else []
+    for submission in submissions:
+        before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
+        results = evaluate_submission(submission, protocol, contexts, show_progress=show_progress)
+        console.print(summary_table(results))
+        failed = [run for run in results.runs if run.status != "ok"]
+        if failed:  # the reason, which is otherwise only inside results.json (printable characters only)
+            reason = "".join(c if c.isprintable() else "?" for c in failed[0].error or "")
+            console.print(f"{len(failed)} run(s) failed; the first, {failed[0].key}: {reason}",
+                          markup=False, highlight=False)
+        unchanged = before is not None and submission.results_path.stat().st_mtime_ns == before
+        console.print(f"{'unchanged (same figures)' if unchanged else 'wrote'} {submission.results_path}")
+    return 2 if skipped else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -330,7 +330,7 @@ def markdown(board: Board) -> str:
         alphas = ", ".join(f"{b} {a:g}" for b, a in track.run_alphas.items())
         identity = board.recordings[track.name]
         lines.append(
-            f"| {track.name} | {identity.name}{' (private)' if identity.private else ''} | {alphas} | "
+            f"| {track.name} | {markdown_text(identity.name)}{' (private)' if identity.private else ''} | {alphas} | "
             f"{', '.join(map(str, track.seeds))} | {track.feedback_rate:g} | {scenario_cell(track)} | "
             f"`{identity.fingerprint[:16]}…` |"
         )

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
 RESULTS_FILE = "results.json"
@@ -24,18 +24,40 @@ class LeaderboardError(ValueError):
     """A leaderboard file is missing or malformed, or a track cannot be evaluated (the file or field is named)."""
 
 
+def _printable_line(text: str) -> str:
+    if not (text and text.isprintable()):
+        found = next((f"U+{ord(c):04X}" for c in text if not c.isprintable()), "an empty string")
+        raise ValueError(f"must be one line of printable characters (found {found})")
+    return text
+
+
+PrintableLine = Annotated[str, AfterValidator(_printable_line)]
+"""A non-empty line of printable characters (:meth:`str.isprintable`), for text the board shows in
+one cell: no control character, line or paragraph separator (U+2028, U+0085), bidirectional
+override (U+202E reverses the text after it) or other invisible format character that would make
+a cell read otherwise than it is written."""
+
+
 class StrictModel(BaseModel):
     """A frozen model that rejects unknown keys and does not coerce between types."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+MAX_DESCRIBED_ERRORS = 20
+"""The most problems :func:`describe` lists; the rest are counted. A hostile 16 MiB file can hold
+a million invalid fields, whose full description ran to 79 MB of output."""
+
+
 def describe(error: ValidationError, where: str) -> str:
-    """One line per problem: ``where: field.path: message``."""
+    """One line per problem (``where: field.path: message``), at most :data:`MAX_DESCRIBED_ERRORS`
+    of them and then how many more there are."""
     lines = []
-    for problem in error.errors():
+    for problem in error.errors(include_url=False, include_input=False)[:MAX_DESCRIBED_ERRORS]:
         field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         lines.append(f"{where}: {field}: {problem['msg']}")
+    if error.error_count() > MAX_DESCRIBED_ERRORS:
+        lines.append(f"{where}: ... and {error.error_count() - MAX_DESCRIBED_ERRORS} more problems")
     return "\n".join(lines)
 
 

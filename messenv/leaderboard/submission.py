@@ -25,7 +25,9 @@ from pydantic import Field, JsonValue
 from messenv.env.vector import OBSERVATION_KEYS
 from messenv.leaderboard.protocol import NAME_PATTERN, Protocol
 from messenv.leaderboard.remote_agent import WorkerSpec
-from messenv.leaderboard.schema import RESULTS_FILE, LeaderboardError, StrictModel, parse, read_bytes, read_yaml
+from messenv.leaderboard.schema import (
+    RESULTS_FILE, LeaderboardError, PrintableLine, StrictModel, parse, read_bytes, read_yaml,
+)
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSION_FORMAT = "messenv-submission/1"
@@ -46,10 +48,10 @@ class Submission(StrictModel):
 
     format: Literal["messenv-submission/1"]
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    title: Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,120}$")]  # one line: it is a cell of the board's table
-    authors: Annotated[list[str], Field(min_length=1)]
+    title: Annotated[PrintableLine, Field(max_length=120)]  # one line: it is a cell of the board's table
+    authors: Annotated[list[PrintableLine], Field(min_length=1)]
     # a link holds nothing that would end a markdown link or cell
-    link: Annotated[str, Field(pattern=r"^https?://[^\s|()<>\[\]\"'`]+$")] | None = None
+    link: Annotated[PrintableLine, Field(pattern=r"^https?://[^\s|()<>\[\]\"'`]+$")] | None = None
     package: str | None = None
     description: Annotated[str, Field(min_length=1)]
     agent: AgentSpec
@@ -73,11 +75,13 @@ def load_submission(directory: str | Path) -> LoadedSubmission:
     """Read and validate ``directory/submission.yaml``.
 
     Raises:
-        LeaderboardError: a missing or malformed file (the field is named), or a ``name`` that
-            differs from the directory's name.
+        LeaderboardError: a missing or malformed file (the field is named), a ``name`` that
+            differs from the directory's name, or a directory that is a symbolic link.
     """
     directory = Path(directory)
     path = directory / SUBMISSION_FILE
+    if directory.is_symlink():  # its files would be read, and the board would link, outside the submissions folder
+        raise LeaderboardError(f"{directory}: a submission folder must be a folder, not a symbolic link")
     spec = parse(Submission, read_yaml(path), str(path))
     if spec.name != directory.resolve().name:
         raise LeaderboardError(f"{path}: name {spec.name!r} must be the submission directory's name {directory.name!r}")
@@ -146,6 +150,8 @@ def _defines_class(source: Path, class_name: str, submitted: bool) -> bool:
         tree = ast.parse(code, filename=str(source))
     except (SyntaxError, ValueError) as error:  # the message could quote the file: only its line is named
         raise LeaderboardError(f"{source.name}: not valid Python (line {getattr(error, 'lineno', '?')})") from None
+    except (MemoryError, RecursionError):  # "-"*200000+"1", "a"+".b"*2000000: CPython's parser gives up
+        raise LeaderboardError(f"{source}: nested too deeply or too large for Python's parser") from None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             return True

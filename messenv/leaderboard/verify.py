@@ -5,9 +5,10 @@ Checks, in order (each failure is a reason the results are rejected):
 1. the file parses under the strict schema and belongs to this submission.yaml (sha256), and was
    evaluated in the bubblewrap sandbox (unless the caller allows ``sandbox: none``);
 2. :func:`messenv.leaderboard.records.audit`: harness version, protocol digest, exactly the
-   protocol's runs, every derived figure (ratios, SLA outcomes, track and overall scores), and no
+   protocol's runs in its order, every derived figure (ratios, SLA outcomes, track and overall scores), and no
    passing run below the oracle's energy;
-3. every track's recording has the recorded content sha256 (fingerprint);
+3. every track's recording has the recorded identity: content sha256 (fingerprint), name, source
+   sha256 and privacy (``build`` refuses results whose identities differ between submissions);
 4. every run's stream fingerprint, oracle and static-mix figures are re-computed on the stream
    the protocol's seed draws and must match;
 5. a sample of runs is re-played with the submission's agent, each in a fresh sandboxed worker,
@@ -117,10 +118,13 @@ def verify_submission(
     contexts = open_tracks(protocol) if contexts is None else contexts
     by_track = {context.track.name: context for context in contexts}
     for name, context in by_track.items():
-        recorded = results.recordings[name].fingerprint
-        if recorded != context.recording.fingerprint():
-            verdict.reasons.append(f"track {name!r}: recording sha256 {recorded[:12]}… is not the current recording's "
-                                   f"{context.recording.fingerprint()[:12]}…")
+        recorded, current = results.recordings[name], context.identity()
+        if recorded.fingerprint != current.fingerprint:
+            verdict.reasons.append(f"track {name!r}: recording sha256 {recorded.fingerprint[:12]}… is not the "
+                                   f"current recording's {current.fingerprint[:12]}…")
+        elif recorded.content() != current.content():  # build compares these across submissions
+            verdict.reasons.append(f"track {name!r}: recording {recorded.content()!r} is not the current recording's "
+                                   f"{current.content()!r} (name, fingerprint, source sha256, private)")
     if verdict.reasons:
         return verdict
     for run in results.runs:

@@ -50,6 +50,10 @@ def protocol_dict(**overrides: object) -> dict:
     return data
 
 
+PARSER_BOMB = "class Agent:\n    pass\n" + "-" * 200_000 + "1\n"
+"""An agent module on which ``ast.parse`` raises MemoryError (attack2-pocs/bomb)."""
+
+
 LATENCY_SLO = {"name": "latency_slo", "latency": {"mean_s": 0.45}}
 """On the tiny recording the largest model meets both α and misses this SLO (mean latency 0.60 s
 and 0.51 s on the two benchmarks), and the SLO raises the oracle's energy (76.6 → 107.2 J on alpha_bench)."""

@@ -12,7 +12,7 @@ from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.submission import check_target, load_submission
-from tests.leaderboard.conftest import LEADERBOARD, logged_reason, write_submission
+from tests.leaderboard.conftest import LEADERBOARD, PARSER_BOMB, logged_reason, write_submission
 
 
 def _write(tmp_path: Path, name: str, data: object) -> Path:
@@ -186,3 +186,47 @@ def test_a_title_is_one_line_and_its_markup_is_escaped_on_the_board(tmp_path: Pa
     with pytest.raises(LeaderboardError, match="title"):
         write_submission(tmp_path, "inject", "messenv_agents.fixed.LargestOnlyAgent", title="ok\n| 1 | fake | 100% |")
     assert markdown_text("a | b <img> [x](y) *z*") == r"a \| b \<img\> \[x\](y) \*z\*"
+
+
+@pytest.mark.parametrize("character", ["\u202e", "\u2028", "\u0085", "\u200b"], ids=["bidi", "line-sep", "nel", "zwsp"])
+@pytest.mark.parametrize("field", ["title", "authors", "link"])
+def test_a_field_shown_on_the_board_holds_printable_characters_only(tmp_path: Path, field: str, character: str) -> None:
+    """U+202E reverses what follows it, U+2028 and U+0085 break the line, U+200B hides: a title
+    like "my router\u202e%001 ,1#" would read as another rank (attack2-bidi)."""
+    value = {"title": f"my router{character}%001 ,1 knar", "authors": [f"Mallory{character}"],
+             "link": f"https://example.org/{character}x"}[field]
+    directory = _write(tmp_path, "ok", {**VALID, field: value})
+    with pytest.raises(LeaderboardError, match=rf"{field}.*printable characters \(found U\+{ord(character):04X}\)"):
+        load_submission(directory)
+
+
+def test_a_symlinked_submission_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder linked into submissions/ from elsewhere crashed build (its path is not under the root)."""
+    outside = _write(tmp_path, "elsewhere", {**VALID, "name": "elsewhere"})
+    (tmp_path / "board" / "submissions").mkdir(parents=True)
+    (tmp_path / "board" / "submissions" / "elsewhere").symlink_to(outside)
+    with pytest.raises(LeaderboardError, match="submissions/elsewhere: a submission folder must be a folder, not a"):
+        load_submission(tmp_path / "board" / "submissions" / "elsewhere")
+    assert main(["--root", str(tmp_path / "board"), "--protocol", str(LEADERBOARD / "protocol.yaml"), "build"]) == 2
+    assert "not a symbolic link" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source", ["-" * 200_000 + "1\n", "a" + ".b" * 2_000_000 + "\n"], ids=["memory", "recursion"])
+def test_agent_source_that_breaks_the_parser_is_refused_with_one_line(tmp_path: Path, source: str) -> None:
+    """ast.parse raises MemoryError or RecursionError on these, which escaped check_target and
+    aborted verify and evaluate for every submission (attack2-pocs/bomb)."""
+    submission = write_submission(tmp_path, "bomb", "bomb_agent.Agent", code="class Agent:\n    pass\n" + source)
+    with pytest.raises(LeaderboardError, match=r"bomb_agent.py: nested too deeply or too large for Python's parser$"):
+        check_target(submission)
+
+
+def test_evaluate_skips_a_bad_submission_and_evaluates_the_others(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write_submission(tmp_path, "bomb", "bomb_agent.Agent", code=PARSER_BOMB)
+    good = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    args = ["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", "--no-progress", str(bad.directory),
+            str(good.directory)]
+    assert main(args) == 2
+    assert "bomb_agent.py: nested too deeply" in capsys.readouterr().err
+    assert good.results_path.is_file() and not bad.results_path.exists()

@@ -12,12 +12,18 @@ from messenv.leaderboard.__main__ import main
 from messenv.harness import stream_outcomes
 from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
 from messenv.leaderboard.protocol import Protocol
-from messenv.leaderboard.records import Results, RunRecord, read_results, scores, write_results
+from messenv.leaderboard.board import collect_board
+from messenv.leaderboard.evaluate import HARNESS_VERSION
+from messenv.leaderboard.records import RESULTS_FORMAT, Results, RunRecord, audit, read_results, scores, write_results
+from messenv.leaderboard.render import markdown
+from messenv.leaderboard.schema import MAX_DESCRIBED_ERRORS, LeaderboardError
 from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.leaderboard.verify import verify_submission
 from messenv.oracle import hindsight_oracle
-from tests.leaderboard.conftest import DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, scenario_protocol, write_submission
+from tests.leaderboard.conftest import (
+    DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, PARSER_BOMB, scenario_protocol, write_submission,
+)
 
 EVERY_RUN = 1000
 UNSANDBOXED = bwrap_path() is None
@@ -99,9 +105,15 @@ def test_forged_oracle_is_caught_by_re_solving(evaluated: LoadedSubmission, tiny
         (lambda d: d["recordings"]["full"].update(fingerprint="a" * 64), "recording sha256 aaaaaaaaaaaa"),
         (lambda d: d["runs"][0].update(status="error", error=None), "needs an error"),
         (lambda d: d["runs"][0].update(stream_sha256="0" * 64), "stream_sha256 is '0000"),
+        (lambda d: d["runs"].reverse(), "the runs are not in the protocol's order: run 0 is sparse/beta_bench/seed 1"),
+        (lambda d: d["recordings"]["full"].update(name="other"), "track 'full': recording ('other'"),
+        (lambda d: d["recordings"]["full"].update(source_sha256="0" * 64), "is not the current recording's"),
+        (lambda d: d["recordings"]["full"].update(private=False), "is not the current recording's"),
+        (lambda d: d["runs"][0].update(total_energy_j=0.0, energy_ratio=0.0), "total_energy_j 0.0 is not positive"),
     ],
     ids=["ratio", "sla", "track", "overall", "missing-run", "type", "extra-field", "harness", "protocol",
-         "recording", "status", "stream"],
+         "recording", "status", "stream", "order", "recording-name", "recording-source", "recording-private",
+         "zero-energy"],
 )
 def test_tampered_json_is_rejected_with_a_reason(
     evaluated: LoadedSubmission, tiny_protocol: Protocol, change: Callable[[dict], None], expected: str
@@ -259,3 +271,55 @@ def test_a_forged_windowed_outcome_is_rejected_by_the_audit(
     assert f"windowed/alpha-to-beta/seed {index}: {message}" in "\n".join(
         verify(submission, protocol, sample=0, seed=0).reasons
     )
+
+
+def test_many_duplicated_runs_are_rejected_in_linear_time(evaluated: LoadedSubmission, tiny_protocol: Protocol) -> None:
+    """20,000 copies of one run: the audit counted each key with list.count, O(n²) (about 400
+    million comparisons here, minutes); a Counter makes it one pass."""
+    results = read_results(evaluated.results_path)
+    flooded = results.model_copy(update={"runs": [results.runs[0]] * 20_000})
+    problems = audit(flooded, tiny_protocol, HARNESS_VERSION)
+    assert problems == [
+        f"the runs are not the protocol's: missing {[str(k) for k in tiny_protocol.runs()[1:6]]}, unexpected [], "
+        f"duplicated {[str(results.runs[0].key)]}"
+    ]
+
+
+def test_a_huge_invalid_results_json_is_described_in_a_few_lines(tmp_path: Path) -> None:
+    """A 16 MiB file of invalid runs printed 79 MB of errors (attack2-dos2): the first problems and a count."""
+    path = tmp_path / "results.json"
+    run = dict.fromkeys(RunRecord.model_fields, [])
+    path.write_text(json.dumps({**dict.fromkeys(Results.model_fields, None), "runs": [run] * 2_000}), encoding="utf-8")
+    with pytest.raises(LeaderboardError) as error:
+        read_results(path)
+    lines = str(error.value).splitlines()
+    assert len(lines) == MAX_DESCRIBED_ERRORS + 1 and lines[-1].endswith("more problems"), lines[-1]
+    path.write_text(json.dumps({"format": RESULTS_FORMAT, "runs": [run] * 2_000}), encoding="utf-8")
+    with pytest.raises(LeaderboardError, match=r"\(top level\): missing fields \['submission', "):
+        read_results(path)
+
+
+def test_one_bad_submission_does_not_stop_verify_for_the_others(
+    evaluated: LoadedSubmission, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent source that breaks Python's parser (attack2-pocs/bomb) is one rejected submission."""
+    bomb = write_submission(tmp_path, "aaa-bomb", "bomb_agent.Agent", code=PARSER_BOMB)
+    (bomb.directory / "results.json").write_bytes(evaluated.results_path.read_bytes())
+    edit_json(bomb, lambda d: d["submission"].update(name="aaa-bomb", sha256=bomb.sha256))
+    args = ["--root", str(tmp_path), "--protocol", str(tmp_path / "protocol.yaml"), "verify", "--sample", "1", *LOCAL]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "REJECTED aaa-bomb:" in out and "bomb_agent.py: nested too deeply or too large" in out
+    assert "OK ucb: re-played 1 run(s)" in out
+
+
+def test_an_edited_recording_name_is_rejected_and_escaped_on_the_board(
+    evaluated: LoadedSubmission, tiny_protocol: Protocol, tmp_path: Path
+) -> None:
+    """The recording identity in results.json is what build shows and compares across submissions:
+    editing it made build fail for everyone (attack2-dos) and its name was rendered unescaped."""
+    name = "tiny <img src=x> | forged |"
+    edit_json(evaluated, lambda d: [recording.update(name=name) for recording in d["recordings"].values()])
+    assert f"track 'full': recording ({name!r}" in reasons(evaluated, tiny_protocol)
+    board = collect_board(tmp_path, tiny_protocol)
+    assert r"| tiny \<img src=x\> \| forged \| (private) |" in markdown(board)

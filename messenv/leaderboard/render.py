@@ -114,7 +114,13 @@ HOWTO_MD = """\
 2. `python -m messenv.leaderboard evaluate leaderboard/submissions/<name>` plays every run of
    every track, each in a fresh sandboxed process, and writes `results.json` (a crashing or
    over-time run is recorded as a failure). Re-evaluating an unchanged submission leaves its
-   results.json as it is when only the timings differ.
+   results.json as it is when only the timings differ. A misspelt `params` key fails every run
+   (each with the constructor's error), so build the agent once first:
+   `python -c "from my_router import MyRouter; MyRouter(eta=0.05)"` in its folder. To try one
+   track first, copy `leaderboard/protocol.yaml`, keep that track and pass the copy with
+   `python -m messenv.leaderboard --protocol COPY evaluate ...`: the results.json it writes (over
+   any earlier one) names the other protocol, so `verify` and the board refuse it until a full
+   `evaluate`.
 3. `python -m messenv.leaderboard verify leaderboard/submissions/<name>` checks the file
    (schema, sandbox, harness version, protocol, recording and stream hashes, re-solved oracle, a
    re-played sample that always holds the best-scoring run; `--all` re-plays every run).

@@ -9,22 +9,28 @@ also writes those arrays with numpy's own ``.npz`` format (uncompressed, read wi
 
 The copy is named by the sha256 of the parquet file it was read from
 (``$MESSENV_HOME/arrays/<sha256>.npz``), which the catalogue checks on every load anyway: a parquet
-file that changes gets a new copy, and a stale copy is never read. A copy that cannot be read
-(truncated, another format) is read from parquet again and rewritten; one that cannot be written
-(a read-only home) only costs the parquet read every time. Strings (prompts, doc ids) are stored as
+file that changes gets a new copy, and a stale copy is never read (copies of earlier versions stay
+until deleted; deleting any copy is safe). The copy's own sha256 is recorded beside it
+(``<sha256>.npz.sha256``) and checked on every read, as the parquet file's is, so an edited copy is
+never served: it is read from parquet again and rewritten, as is a copy that cannot be read
+(truncated, another format); one that cannot be written (a read-only home) only costs the parquet
+read every time. Strings (prompts, doc ids) are stored as
 one UTF-8 byte buffer with offsets, the layout of Arrow's string arrays, because numpy's fixed
 width strings would pad every prompt to the longest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from messenv.atomic import atomic_path
+from messenv.atomic import atomic_write_bytes, atomic_write_text
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.recording import Recording, RecordingMetadata
@@ -33,13 +39,30 @@ from messenv.recordings.store import read_recording
 __all__ = ["ARRAYS_FORMAT", "arrays_path", "read_arrays", "read_cached_recording", "write_arrays"]
 
 ARRAYS_FORMAT = "messenv-arrays/1"
+"""Written into every copy and required on read: bump it when the copy's layout, or how
+:func:`~messenv.recordings.store.read_recording` reads a parquet file, changes, so that no copy
+made the old way is read again."""
 _MEASURES = ("quality", "energy_j", "latency_s")
-_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecordingError)
+_UNREADABLE = (
+    OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile, RecordingError
+)  # what a damaged or foreign copy raises in np.load, json or Recording's validation
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def arrays_path(parquet_sha256: str) -> Path:
-    """Where the numpy copy of the parquet file with this sha256 is kept."""
+    """Where the numpy copy of the parquet file with this sha256 is kept.
+
+    Raises:
+        ValueError: ``parquet_sha256`` is not a sha256 in hex (the name must not reach another folder).
+    """
+    if not _SHA256.fullmatch(parquet_sha256):
+        raise ValueError(f"not a sha256 in hex: {parquet_sha256!r}")
     return messenv_home() / "arrays" / f"{parquet_sha256}.npz"
+
+
+def _checksum_path(copy: Path) -> Path:
+    """Where the sha256 of the copy itself is recorded."""
+    return copy.with_name(copy.name + ".sha256")
 
 
 def _pack(strings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,28 +91,41 @@ def write_arrays(recording: Recording, path: Path) -> None:
     }
     prompts, prompt_offsets = _pack(recording.prompts)
     doc_ids, doc_id_offsets = _pack(recording.doc_ids)
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        header=np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8),
+        prompts=prompts, prompt_offsets=prompt_offsets, doc_ids=doc_ids, doc_id_offsets=doc_id_offsets,
+        benchmark_index=recording.benchmark_index,
+        **{measure: getattr(recording, measure) for measure in _MEASURES},
+    )
+    data = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temp, temp.open("wb") as file:
-        np.savez(
-            file,
-            header=np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8),
-            prompts=prompts, prompt_offsets=prompt_offsets, doc_ids=doc_ids, doc_id_offsets=doc_id_offsets,
-            benchmark_index=recording.benchmark_index,
-            **{measure: getattr(recording, measure) for measure in _MEASURES},
-        )
+    atomic_write_bytes(path, data)  # then its checksum: a copy without a matching one is never read
+    atomic_write_text(_checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
 
 
 def read_arrays(path: Path) -> Recording:
-    """The recording :func:`write_arrays` wrote to ``path``, validated like any other.
+    """The recording :func:`write_arrays` wrote to ``path``, validated like any other (its
+    checksum is not checked here: :func:`read_cached_recording` does).
 
     Raises:
         RecordingError: the file is of another format (it names the file).
-        OSError, ValueError, KeyError, zipfile.BadZipFile: the file is missing or damaged.
+        OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile: the file is missing or damaged.
     """
-    with np.load(path, allow_pickle=False) as stored:
+    return _decode(path.read_bytes(), path)
+
+
+def _decode(data: bytes, path: Path) -> Recording:
+    """The recording in the ``.npz`` bytes ``data`` read from ``path`` (named in errors)."""
+    stored = np.load(io.BytesIO(data), allow_pickle=False)
+    if not isinstance(stored, np.lib.npyio.NpzFile):
+        raise RecordingError(f"{path}: not a {ARRAYS_FORMAT} file (one array, not an archive)")
+    with stored:
         header = json.loads(stored["header"].tobytes().decode("utf-8"))
-        if header.get("format") != ARRAYS_FORMAT:
-            raise RecordingError(f"{path}: not a {ARRAYS_FORMAT} file (format {header.get('format')!r})")
+        if not isinstance(header, dict) or header.get("format") != ARRAYS_FORMAT:
+            found = header.get("format") if isinstance(header, dict) else type(header).__name__
+            raise RecordingError(f"{path}: not a {ARRAYS_FORMAT} file (format {found!r})")
         return Recording(
             name=header["name"],
             models=tuple(header["models"]),
@@ -106,11 +142,13 @@ def read_cached_recording(parquet: Path, parquet_sha256: str) -> Recording:
     """The recording in the checked parquet file ``parquet``, from its numpy copy where there is
     a readable one; otherwise from parquet, writing the copy for the next load where it can."""
     copy = arrays_path(parquet_sha256)
-    if copy.is_file():
-        try:
-            return read_arrays(copy)
-        except _UNREADABLE:
-            pass  # damaged or of another format: read the parquet file and write the copy again
+    try:
+        recorded = _checksum_path(copy).read_text(encoding="utf-8").partition(" ")[0]
+        data = copy.read_bytes()
+        if hashlib.sha256(data).hexdigest() == recorded:
+            return _decode(data, copy)
+    except _UNREADABLE:
+        pass  # absent, damaged or of another format: read the parquet file and write the copy again
     recording = read_recording(parquet)
     try:
         write_arrays(recording, copy)

@@ -56,8 +56,8 @@ from typing import IO, Any
 import yaml
 
 from messenv.atomic import atomic_write_text
-from messenv.recordings.arrays import read_cached_recording
 from messenv.home import messenv_home
+from messenv.recordings.arrays import read_cached_recording
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.features import ensure_features
 from messenv.recordings.local import local_entries, local_entry, looks_like_path, read_path
@@ -510,6 +510,11 @@ def _load_full(name_or_path: str | os.PathLike[str]) -> Recording:
     entries = catalogue()
     local = local_entry(text) if text not in entries else None
     if local is not None:
+        if not local.path.is_file():
+            raise RecordingError(
+                f"{local.path}: no such recording file (local name {text!r}); import it again with "
+                f"`python -m messenv.recordings import {local.source} --name {text}`"
+            )
         return read_cached_recording(local.path, file_sha256(local.path))
     entry = get_entry(text, entries)
     path = cache_path(entry)

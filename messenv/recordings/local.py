@@ -33,6 +33,7 @@ entry always points at a complete recording.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -44,7 +45,6 @@ from pathlib import Path
 from messenv.atomic import atomic_write_text
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
-from messenv.recordings import readers
 from messenv.recordings.recording import Recording
 from messenv.recordings.store import read_recording, write_recording
 
@@ -67,15 +67,22 @@ _CHUNK = 1 << 20
 
 Reader = Callable[[Path], Recording]
 READERS: dict[str, str] = {
-    ".csv": "read_mess_csv",
-    ".tar.gz": "read_llama3_tarball",
-    ".tgz": "read_llama3_tarball",
-    ".json": "read_qwen2_json",
-    ".parquet": "read_recording",
+    ".csv": "messenv.recordings.readers:read_mess_csv",
+    ".tar.gz": "messenv.recordings.readers:read_llama3_tarball",
+    ".tgz": "messenv.recordings.readers:read_llama3_tarball",
+    ".json": "messenv.recordings.readers:read_qwen2_json",
+    ".parquet": "messenv.recordings.store:read_recording",
 }
-"""File suffix -> the name of its reader in :mod:`messenv.recordings.readers` (which imports
-pandas on first use) or, for parquet, :func:`~messenv.recordings.store.read_recording`; a folder
-is read as Qwen2 style JSON files."""
+"""File suffix -> its reader as ``module:function``, imported when a file of that form is read
+(:func:`reader_for`): :mod:`messenv.recordings.readers` needs pandas, which loading a cached
+recording does not. A folder is read as Qwen2 style JSON files (:data:`FOLDER_READER`)."""
+FOLDER_READER = "messenv.recordings.readers:read_qwen2_json"
+
+
+def _import_reader(reference: str) -> Reader:
+    """The function a :data:`READERS` value names."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,7 @@ def reader_for(path: Path) -> Reader:
                 f"{path}: a folder is read as Qwen2 style {_QWEN2_PATTERN} files and it holds none; "
                 "pass a MESS+ .csv, a .tar.gz of CSVs, a .json or a .parquet file instead"
             )
-        return readers.read_qwen2_json
+        return _import_reader(FOLDER_READER)
     if not path.is_file():
         raise RecordingError(f"{path}: no such file or directory")
     reader = READERS.get(_suffix(path))
@@ -135,7 +142,7 @@ def reader_for(path: Path) -> Reader:
             f"{path}: cannot tell how to read a {path.suffix or 'suffix-less'!r} file; "
             f"messenv reads {', '.join(READERS)} files and folders of {_QWEN2_PATTERN} files"
         )
-    return read_recording if reader == "read_recording" else getattr(readers, reader)
+    return _import_reader(reader)
 
 
 def _file_sha256(path: Path) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from messenv.recordings import arrays, load
+from messenv.recordings import RecordingError, load
 from messenv.recordings.arrays import arrays_path, read_arrays, write_arrays
 from messenv.recordings.local import import_file
 from messenv.recordings.readers import write_mess_csv
@@ -56,19 +59,57 @@ def test_loading_from_the_copy_imports_neither_pyarrow_nor_pandas(imported: Path
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("damage", ["truncated", "other format", "invalid values"])
-def test_a_damaged_copy_is_read_from_parquet_again_and_rewritten(imported: Path, damage: str) -> None:
+def plant(copy: Path, data: bytes) -> None:
+    """Put ``data`` where the copy is, with a checksum that matches it (as if written by write_arrays)."""
+    copy.write_bytes(data)
+    copy.with_name(copy.name + ".sha256").write_text(f"{hashlib.sha256(data).hexdigest()}  {copy.name}\n")
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_an_edited_copy_is_never_served(imported: Path) -> None:
+    """The copy's checksum is checked as the parquet file's is: energies divided by 10 in the copy
+    are not what load() returns, and the copy is written again."""
     expected = load("myzoo")
     copy = arrays_path(file_sha256(imported))
-    if damage == "truncated":
-        copy.write_bytes(copy.read_bytes()[:200])
-    else:
-        zoo = make_tiny_zoo(name="myzoo", n=40)
-        energy = -zoo.energy_j if damage == "invalid values" else zoo.energy_j
-        with copy.open("wb") as file:  # what write_arrays writes, with one thing changed
-            np.savez(file, header=np.frombuffer(b'{"format": "other/9"}', dtype=np.uint8), energy_j=energy)
+    forged = Recording(**{**expected.__dict__, "energy_j": expected.energy_j / 10})
+    checksum = copy.with_name(copy.name + ".sha256").read_text()
+    write_arrays(forged, copy)
+    copy.with_name(copy.name + ".sha256").write_text(checksum)  # the forger leaves the checksum alone
     assert_same_measurements(load("myzoo"), expected)
     assert_same_measurements(read_arrays(copy), expected)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other format", "invalid values", "one array", "list header"])
+def test_a_damaged_copy_is_read_from_parquet_again_and_rewritten(imported: Path, damage: str) -> None:
+    """Each damage comes with a matching checksum, so that the copy is decoded and refused."""
+    expected = load("myzoo")
+    copy = arrays_path(file_sha256(imported))
+    header = {"format": "other/9"} if damage == "other format" else ["a", "list"]
+    if damage == "truncated":
+        plant(copy, copy.read_bytes()[:200])
+    elif damage == "invalid values":
+        negative = Recording(**expected.__dict__)
+        object.__setattr__(negative, "energy_j", -expected.energy_j)  # past Recording's own validation
+        write_arrays(negative, copy)
+    elif damage == "one array":
+        buffer = io.BytesIO()
+        np.save(buffer, expected.energy_j)
+        plant(copy, buffer.getvalue())
+    else:
+        plant(copy, npz_bytes(header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)))
+    assert_same_measurements(load("myzoo"), expected)
+    assert_same_measurements(read_arrays(copy), expected)
+
+
+def test_a_local_recording_whose_parquet_file_is_gone_is_one_line(imported: Path) -> None:
+    imported.unlink()
+    with pytest.raises(RecordingError, match=r"myzoo\.parquet: no such recording file .*import it again"):
+        load("myzoo")
 
 
 def test_a_changed_parquet_file_never_reads_the_old_copy(tmp_path: Path, imported: Path) -> None:
@@ -78,10 +119,12 @@ def test_a_changed_parquet_file_never_reads_the_old_copy(tmp_path: Path, importe
     assert_same_measurements(load("myzoo"), other)
 
 
-def test_a_home_where_the_copy_cannot_be_written_still_loads(imported: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def read_only(recording: Recording, path: Path) -> None:
-        raise PermissionError(f"{path}: read-only file system")
-
-    monkeypatch.setattr(arrays, "write_arrays", read_only)
+def test_a_home_where_the_copy_cannot_be_written_still_loads(imported: Path, messenv_home: Path) -> None:
+    (messenv_home / "arrays").write_text("a file where the folder of copies would be")  # mkdir fails, even as root
     assert_same_measurements(load("myzoo"), read_recording(imported))
-    assert not arrays_path(file_sha256(imported)).exists()
+    assert_same_measurements(load("myzoo"), read_recording(imported))
+
+
+def test_a_copy_name_is_a_sha256() -> None:
+    with pytest.raises(ValueError, match="not a sha256"):
+        arrays_path("../recordings/x")

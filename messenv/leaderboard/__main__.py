@@ -132,18 +132,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, show_progress: bool) -> int:
     """Evaluate each submission in ``directories``; one that cannot be (a bad submission.yaml or agent
-    target, refused before any recording is loaded) is reported and skipped, the others are still
-    evaluated. Returns 2 if any was skipped, else 0."""
+    target, refused before any recording is loaded, or an evaluation that stops with an error) is
+    reported and skipped, the others are still evaluated. Returns 2 if any was skipped, else 0."""
     submissions, skipped = [], 0
+
+    def skip(error: LeaderboardError) -> None:
+        nonlocal skipped
+        skipped += 1
+        errors = Console(stderr=True, soft_wrap=True)
+        errors.print(f"[red]error:[/red] {escape(str(error))} (skipped; the others are still evaluated)",
+                     highlight=False)
+
     for directory in directories:
         try:
             submission = load_submission(directory)
             check_target(submission)
         except LeaderboardError as error:
-            skipped += 1
-            errors = Console(stderr=True, soft_wrap=True)
-            errors.print(f"[red]error:[/red] {escape(str(error))} (skipped; the others are still evaluated)",
-                         highlight=False)
+            skip(error)
             continue
         submissions.append(submission)
     if submissions and sandbox_kind() != SANDBOX_BWRAP:
@@ -152,7 +157,11 @@ def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, 
     contexts = open_tracks(protocol) if submissions else []
     for submission in submissions:
         before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
-        results = evaluate_submission(submission, protocol, contexts, show_progress=show_progress)
+        try:
+            results = evaluate_submission(submission, protocol, contexts, show_progress=show_progress)
+        except LeaderboardError as error:
+            skip(error)
+            continue
         console.print(summary_table(results))
         failed = [run for run in results.runs if run.status != "ok"]
         if failed:  # the reason, which is otherwise only inside results.json (printable characters only)

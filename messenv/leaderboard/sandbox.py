@@ -27,10 +27,13 @@ seccomp filter (see :mod:`messenv.leaderboard.worker`), and results are marked `
 from __future__ import annotations
 
 import errno
+import functools
 import importlib.util
 import os
+import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +70,16 @@ default a tmpfs may take half the machine's memory)."""
 def bwrap_path() -> str | None:
     """The ``bwrap`` executable, or ``None`` when bubblewrap is not installed."""
     return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=4)
+def disables_user_namespaces(bwrap: str) -> bool:
+    """Whether this bubblewrap has ``--disable-userns`` (0.8.0 and later). Older ones start the
+    sandbox without it: seccomp still refuses ``unshare`` and ``setns``, and a new process with a
+    namespace of its own cannot be made (``clone`` of a process is killed, of a thread refused)."""
+    done = subprocess.run([bwrap, "--version"], capture_output=True, text=True, check=False)
+    found = re.search(r"(\d+)\.(\d+)", done.stdout)
+    return found is not None and (int(found[1]), int(found[2])) >= (0, 8)
 
 
 def sandbox_kind() -> str:
@@ -157,16 +170,17 @@ def worker_command(
     submission_dir: Path, control_fd: int, cgroup: Path | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start the worker host (the zygote) for ``submission_dir``,
-    which talks to the evaluator on the socket ``control_fd``; with bubblewrap, inside ``cgroup``
-    when given (the shell moves itself there, then becomes bubblewrap)."""
+    which talks to the evaluator on the socket ``control_fd``, inside ``cgroup`` when given (a shell
+    moves itself there, then becomes bubblewrap, or the worker host where bubblewrap is missing)."""
     python = [sys.executable, "-s", "-P", "-m", WORKER_MODULE]
-    bwrap = bwrap_path()
-    if bwrap is None:
-        return [*python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))
-    results = submission_dir / RESULTS_FILE
     enter = [] if cgroup is None else ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(cgroup / "cgroup.procs")]
+    bwrap = bwrap_path()
+    if bwrap is None:  # as root, the cgroup bounds the threads here too
+        return [*enter, *python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))
+    results = submission_dir / RESULTS_FILE
+    no_userns = ("--unshare-user", "--disable-userns") if disables_user_namespaces(bwrap) else ()
     command = [
-        *enter, bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user", "--disable-userns",
+        *enter, bwrap, "--die-with-parent", "--new-session", "--unshare-all", *no_userns,
         "--uid", UNPRIVILEGED_ID, "--gid", UNPRIVILEGED_ID,
         *_system_mounts(), *_python_mounts(),
         "--ro-bind", str(submission_dir.resolve()), SUBMISSION_MOUNT,

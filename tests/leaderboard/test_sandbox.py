@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from messenv.leaderboard import sandbox
 from messenv.leaderboard.sandbox import (
     SUBMISSION_MOUNT,
     TMPFS_BYTES,
@@ -58,7 +59,7 @@ def test_a_folder_loses_its_extended_attributes_and_times_between_runs(tmp_path:
     assert (folder.stat().st_atime_ns, folder.stat().st_mtime_ns) == (FOLDER_TIME_NS, FOLDER_TIME_NS)
 
 
-def test_as_root_the_sandbox_starts_in_a_pids_cgroup(tmp_path: Path) -> None:
+def test_as_root_the_sandbox_starts_in_a_pids_cgroup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """RLIMIT_NPROC does not bind root: the cgroup counts every task of the sandbox instead."""
     cgroup = pids_cgroup(limit=7)
     if cgroup is None:
@@ -67,6 +68,21 @@ def test_as_root_the_sandbox_starts_in_a_pids_cgroup(tmp_path: Path) -> None:
         assert (cgroup / "pids.max").read_text(encoding="ascii").strip() == "7"
         command, _ = worker_command(tmp_path, 3, cgroup)
         assert command[:4] == ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(cgroup / "cgroup.procs")]
+        monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)  # unsandboxed, the cgroup still applies
+        assert worker_command(tmp_path, 3, cgroup)[0][:4] == command[:4]
     finally:
         remove_cgroup(cgroup)
     assert not cgroup.exists()
+
+
+@pytest.mark.parametrize(("version", "refused"), [("bubblewrap 0.8.0", True), ("bubblewrap 0.6.1", False)])
+def test_disable_userns_is_asked_of_a_bubblewrap_that_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, refused: bool
+) -> None:
+    """bubblewrap before 0.8.0 has no --disable-userns and would not start at all with it."""
+    fake = tmp_path / "bwrap"
+    fake.write_text(f"#!/bin/sh\necho '{version}'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: str(fake))
+    command, _ = worker_command(tmp_path, 3)
+    assert ("--disable-userns" in command) is refused

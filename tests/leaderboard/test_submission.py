@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from messenv.leaderboard import __main__ as leaderboard_main
 from messenv.leaderboard.__main__ import main
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.evaluate import evaluate_submission
@@ -230,3 +231,23 @@ def test_evaluate_skips_a_bad_submission_and_evaluates_the_others(
     assert main(args) == 2
     assert "bomb_agent.py: nested too deeply" in capsys.readouterr().err
     assert good.results_path.is_file() and not bad.results_path.exists()
+
+
+def test_evaluate_goes_on_after_an_evaluation_that_stops_with_an_error(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = write_submission(tmp_path, "first", "messenv_agents.fixed.LargestOnlyAgent")
+    second = write_submission(tmp_path, "second", "messenv_agents.fixed.CheapestFirstAgent")
+    evaluate = leaderboard_main.evaluate_submission
+
+    def stops_on_first(submission, *args, **kwargs):
+        if submission.spec.name == "first":
+            raise LeaderboardError("first: the agent sandbox does not start")
+        return evaluate(submission, *args, **kwargs)
+
+    monkeypatch.setattr(leaderboard_main, "evaluate_submission", stops_on_first)
+    args = ["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", "--no-progress", str(first.directory),
+            str(second.directory)]
+    assert main(args) == 2
+    assert "the agent sandbox does not start (skipped; the others are still evaluated)" in capsys.readouterr().err
+    assert second.results_path.is_file() and not first.results_path.exists()

@@ -62,6 +62,9 @@ SANDBOX_TASKS = PROCESSES + (os.cpu_count() or 1) + 16
 PIDS_CONTROLLERS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 """Where a pids controller is mounted: cgroup v1's hierarchy, or cgroup v2's unified one."""
 CGROUP_REMOVAL_S = 5.0
+PROC_READ_ONLY = ("/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
+"""Other writable places of /proc that act on the whole machine, bound read-only over the
+sandbox's own /proc (with /proc/sys), as Flatpak does."""
 TMPFS_BYTES = 256 << 20
 """The size of each writable tmpfs: its pages are memory that ``RLIMIT_AS`` does not count (by
 default a tmpfs may take half the machine's memory)."""
@@ -186,7 +189,11 @@ def worker_command(
         "--ro-bind", str(submission_dir.resolve()), SUBMISSION_MOUNT,
         # The results of an earlier evaluation (on a private track: the oracle's figures) stay out.
         *(("--ro-bind", "/dev/null", f"{SUBMISSION_MOUNT}/{RESULTS_FILE}") if results.is_file() else ()),
-        "--proc", "/proc", "--dev", "/dev",
+        # The kernel's global settings stay read-only: as root the sandbox's uid is the host's root,
+        # and a writable /proc/sys/kernel/core_pattern ran a submission's script on the host.
+        "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
+        *(arg for path in PROC_READ_ONLY for arg in ("--ro-bind-try", path, path)),
+        "--dev", "/dev",
         *(arg for path in WRITABLE for arg in ("--size", str(TMPFS_BYTES), "--tmpfs", path)),
         "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
         *python, SUBMISSION_MOUNT, str(control_fd), "--sandboxed",

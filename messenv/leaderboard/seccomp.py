@@ -20,6 +20,9 @@ without passing through this filter). Namespaces and mounts fail with ``EPERM`` 
 bubblewrap's ``--disable-userns`` forbids new user namespaces as well, and ``clone`` with a
 namespace flag but ``CLONE_THREAD`` is refused by the kernel itself (``EINVAL`` for a user or PID
 namespace, ``EPERM`` for the others, which need a capability the worker does not have).
+``memfd_create`` fails too: its pages are memory that ``RLIMIT_AS`` does not count. Sockets other
+than ``AF_UNIX`` fail with ``EPERM``: a closed loopback connection stays listed in
+``/proc/net/tcp`` (TIME_WAIT) for a minute, which carried a lookup table from run to run.
 
 The filter is built with libseccomp (the library bubblewrap and systemd use), called through
 :mod:`ctypes`; see seccomp_rule_add(3).
@@ -31,6 +34,7 @@ import ctypes
 import ctypes.util
 import errno
 import platform
+import socket
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_ALLOW = 0x7FFF0000
@@ -45,6 +49,7 @@ REFUSED_SYSCALLS = (
     "setxattr", "lsetxattr", "fsetxattr", "setxattrat", "io_uring_setup",
     "unshare", "setns", "mount", "umount2", "pivot_root",
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "memfd_create",
 )
 """System calls that fail with ``EPERM`` whatever their arguments (see the module docstring)."""
 SYSCALL_NUMBERS = {("x86_64", "setxattrat"): 463, ("aarch64", "setxattrat"): 463}
@@ -125,6 +130,10 @@ def forbid_processes() -> None:
         add(_errno_action(errno.EPERM), "sched_setaffinity")
         for name in REFUSED_SYSCALLS:
             add(_errno_action(errno.EPERM), name)
+        # Sockets other than AF_UNIX: a loopback connection left in TIME_WAIT lists its ports in
+        # /proc/net/tcp for 60 s, a table of ~40-bit entries that the next run read back.
+        for name in ("socket", "socketpair"):
+            add(_errno_action(errno.EPERM), name, _ArgCmp(0, SCMP_CMP_NE, socket.AF_UNIX, 0))
         status = lib.seccomp_load(context)
         if status < 0:
             raise SeccompError(f"seccomp_load failed ({errno.errorcode.get(-status, status)})")

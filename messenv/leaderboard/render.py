@@ -151,7 +151,15 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `test_hostile.py::test_the_file_system_holds_no_data`.
 * **Write results, the cache or another submission**: read-only mounts; `/tmp`, `HOME`, `/dev/shm`
   are private tmpfs. Test: `test_hostile.py::test_nothing_is_written_outside_the_sandbox`.
-* **Use the network**: `--unshare-net`. Test: `test_hostile.py::test_no_network`.
+* **Use the network, or leave something in it for the next run**: `--unshare-net`, and seccomp
+  refuses every socket but `AF_UNIX` (a loopback connection left in TIME_WAIT stays listed in
+  `/proc/net/tcp` for a minute: the attack3 audit carried a per-prompt table to the next runs
+  with it, ratio 1.5 instead of 26). Test: `test_hostile.py::test_no_network`.
+* **Change the machine's kernel settings**: `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq` and
+  `/proc/bus` are read-only in the sandbox. As root the sandbox's uid is the host's root, and a
+  worker set `kernel.core_pattern` to its own script, which the kernel then ran on the host when
+  the worker crashed (attack3). Test: `test_hostile.py::test_no_user_namespace_mount_or_io_uring`
+  (`core_pattern: EROFS`).
 * **Patch `messenv`, numpy or builtins at import**: they are patched in the worker only; energy and
   quality are measured by the evaluator. Test:
   `test_hostile.py::test_patching_at_import_changes_nothing_outside_the_worker`.
@@ -164,8 +172,9 @@ step's action, reward and the public `info` fields. Each item names the test tha
   (per step: `step_time_limit_s`; per run: `time_limit_s`) and then kills the worker with `SIGKILL`.
   Test: the same, cases `swallows-timeouts`, `disarms-timeouts`, `c-busy-loop`.
 * **Exhaust memory**: `RLIMIT_AS` = `memory_limit_mb`; also CPU, file size, open files; each
-  writable tmpfs (`/tmp`, `HOME`, `/dev/shm`) holds at most 256 MiB. Tests: the same, case
-  `memory`; `test_sandbox.py`.
+  writable tmpfs (`/tmp`, `HOME`, `/dev/shm`) holds at most 256 MiB; `memfd_create`, whose pages
+  `RLIMIT_AS` does not count, fails (seccomp: `EPERM`). Tests: the same, case `memory`;
+  `test_sandbox.py`; `test_hostile.py::test_no_user_namespace_mount_or_io_uring`.
 * **Read the oracle's figures of an earlier evaluation**: the submission's results.json is hidden
   from the worker (`/dev/null` in its place). Test: `test_sandbox.py`.
 * **Start processes (`subprocess`, `os.fork`)**: a seccomp filter kills the worker on
@@ -216,8 +225,11 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `agent.target` is checked from the source files without importing them (a class, in the
   submission's folder or declared package); the worker re-checks the imported class. Test:
   `test_hostile.py::test_a_target_that_is_not_the_submissions_agent_class_is_refused`.
-* **Play differently on each run (nondeterminism)**: `verify` re-plays runs in the sandbox. Test:
-  `test_hostile.py::test_nondeterminism_is_rejected_by_verify`.
+* **Play differently on each run (nondeterminism), or draw on an earlier run**: `verify` re-plays
+  each sampled run in a sandbox of its own, so a run that used what an earlier run of its
+  evaluation's shared sandbox left (see "A few bits from run to run" below) does not reproduce.
+  Tests: `test_hostile.py::test_nondeterminism_is_rejected_by_verify`,
+  `::test_a_run_that_depends_on_an_earlier_run_of_its_sandbox_does_not_verify`.
 * **Edit results.json**: strict schema; `build` and `verify` recompute every ratio, pass flag and
   score, and reject a passing run below the oracle's energy (tolerance 1e-6 relative, the LP
   solver's) or a worst window above its stream's mean quality; `verify` re-solves every run's
@@ -229,7 +241,10 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `test_remote_agent.py::test_the_true_running_quality_never_reaches_the_agent`.
 * **Edit the cached recording**: `import`/`pull` record the parquet's sha256 in
   `$MESSENV_HOME/checksums/`; `load` refuses a mismatch; results.json records it beside the
-  source's. Test: `tests/recordings/test_catalogue.py::test_a_modified_cache_is_refused`.
+  source's. The numpy copy that later loads read (`$MESSENV_HOME/arrays/`) has its own sha256
+  beside it: an edited copy is never served, the parquet file is read again. Tests:
+  `tests/recordings/test_catalogue.py::test_a_modified_cache_is_refused`,
+  `tests/recordings/test_arrays.py::test_an_edited_copy_is_never_served`.
 
 Not prevented:
 
@@ -250,10 +265,14 @@ Not prevented:
   `pid_max`, 32768 here: about 15 bits per run), the tmpfs inode numbers (moved by creating
   files), and the host's CPU time of its reaped workers (`/proc/<host>/stat`, which a worker
   controls by the CPU it burns). A fresh PID namespace per worker would need a capability that
-  the host must not hold. These carry bits, not tables; but they let a worker tell whether it is
-  the first run of its sandbox, and `verify` re-plays the best-scoring run first in a fresh
-  sandbox and the rest in one shared sandbox: an agent that plays one way in a sandbox's first
-  run and another way in later runs re-plays the same under `verify` and is not caught.
+  the host must not hold. These carry bits, not tables, and a worker can tell whether it is the
+  first run of its sandbox. `evaluate` plays all runs of a submission in one sandbox; `verify`
+  re-plays each sampled run in a sandbox of its own, so a run that drew on an earlier one is
+  caught when sampled (`--all`: always).
+* **Kernel memory through the tmpfs inodes.** `--size` caps a tmpfs's pages, not its inodes: a
+  worker that creates a million empty files holds over a gigabyte of kernel memory until the
+  next run empties the folder (attack3: 1.8 million files, 2.3 GB of slab in 20 s). A memory
+  cgroup per sandbox would count it; bubblewrap's `--tmpfs` has no inode limit.
 * **Threads as root without a pids cgroup.** Where the evaluator runs as root and no pids cgroup
   controller is writable (`/sys/fs/cgroup/pids` or cgroup v2's `/sys/fs/cgroup`), only the
   address-space limit bounds a worker's threads.

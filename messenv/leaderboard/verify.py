@@ -11,8 +11,9 @@ Checks, in order (each failure is a reason the results are rejected):
    sha256 and privacy (``build`` refuses results whose identities differ between submissions);
 4. every run's stream fingerprint, oracle and static-mix figures are re-computed on the stream
    the protocol's seed draws and must match;
-5. a sample of runs is re-played with the submission's agent, each in a fresh sandboxed worker,
-   and must reproduce status and figures (determinism). The sample always holds the
+5. a sample of runs is re-played with the submission's agent, each in a sandbox of its own,
+   and must reproduce status and figures (determinism; a run that drew on an earlier run of its
+   evaluation's shared sandbox does not reproduce). The sample always holds the
    submission's best-scoring run (its passing run of lowest ratio), the rest is random unless
    ``--seed``; ``--all`` re-plays every run. A re-play whose worker dies is a failed run, so it
    can only match a run that failed the same way.
@@ -137,9 +138,13 @@ def verify_submission(
     count = protocol.verify_runs if sample is None else sample
     check_target(submission)
     spec = worker_spec(submission, protocol)
-    with sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
+    with sharing_one_cpu() as cpu:
         for run in choose_runs(results.runs, count, seed):
-            fresh = play_run(by_track[run.track], run.key, spec, host, protocol)
+            # A sandbox of its own per re-play: in one shared sandbox a worker can tell a first run
+            # from a later one (the PID counter), and a relay from run to run re-played the same
+            # when the first re-played run was the first evaluated (attack3).
+            with WorkerHost(spec.directory, cpu) as host:
+                fresh = play_run(by_track[run.track], run.key, spec, host, protocol)
             verdict.replayed.append(str(run.key))
             verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)
             if _error_type(run) != _error_type(fresh):

@@ -345,6 +345,39 @@ def test_threads_are_bounded_even_for_root(tmp_path: Path, batch: Batch, monkeyp
     assert 0 < started < SANDBOX_TASKS, reason
 
 
+RELAY = BASE + """
+    def reset(self, spec, seed):
+        super().reset(spec, seed)
+        import threading
+        self.first = os.getpid() < 10  # the first worker of a sandbox; each run moves the counter by 20
+        for thread in [threading.Thread(target=int) for _ in range(20)]:
+            thread.start()
+            thread.join()
+
+    def act(self, obs):
+        return self.n_models - 1 if self.first else 0
+"""
+"""Plays the largest model in its sandbox's first run and the cheapest in every later one: what a
+relay of knowledge from the first run to the others (through the PID counter) looks like."""
+
+
+@needs_bwrap
+def test_a_run_that_depends_on_an_earlier_run_of_its_sandbox_does_not_verify(
+    tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluated, only the first run plays the largest model, and it is the one run that passes, so
+    it is the best-scoring run, which verify re-played first: the later runs then re-played in
+    the same sandbox and matched. Each re-play has a sandbox of its own now."""
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    submission = write_submission(tmp_path, "relay", "hostile_relay.Hostile", code=RELAY)
+    protocol = one_track(batch, [0, 1, 2])
+    results = evaluate_submission(submission, protocol, show_progress=False)
+    assert [run.sla_met for run in results.runs] == [True, False, False], results.runs
+    verdict = verify_submission(submission, protocol, sample=3, seed=0, allow_unsandboxed=False)
+    assert not verdict.ok, verdict.replayed
+    assert any("seed 1: total_energy_j" in reason and "when recomputed" in reason for reason in verdict.reasons)
+
+
 def test_nondeterminism_is_rejected_by_verify(batch: Batch, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MESSENV_HOME", str(batch.home))
     submission = load_submission(batch.root / "submissions" / "nondeterministic")

@@ -15,7 +15,9 @@ import numpy as np
 
 from messenv.leaderboard.evaluate import HARNESS_VERSION
 from messenv.leaderboard.protocol import Protocol, RunKey
-from messenv.leaderboard.records import RecordingId, Results, RunRecord, audit, read_results
+from messenv.leaderboard.records import (
+    REFERENCE_FIELDS, RecordingId, Results, RunRecord, audit, read_results, same_figure,
+)
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.scoring import Outcome, OverallScore, TrackScore, geometric_mean, rank_key, score_overall, score_track
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
@@ -88,13 +90,9 @@ def _reference_runs(all_results: list[Results]) -> dict[RunKey, RunRecord]:
     for results in all_results:
         for run in results.runs:
             first = runs.setdefault(run.key, run)
-            if (first.stream_sha256, first.oracle_energy_j, first.static_mix_energy_j) != (
-                run.stream_sha256, run.oracle_energy_j, run.static_mix_energy_j
-            ):
-                raise LeaderboardError(
-                    f"{run.key}: submissions disagree on the stream fingerprint or the oracle / static-mix energy; "
-                    "verify them"
-                )
+            differ = [name for name in REFERENCE_FIELDS if not same_figure(getattr(first, name), getattr(run, name))]
+            if differ:  # within verify's tolerance: solvers and machines differ in the last bits
+                raise LeaderboardError(f"{run.key}: submissions disagree on {', '.join(differ)}; verify them")
     return runs
 
 

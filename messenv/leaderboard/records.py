@@ -21,7 +21,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -37,6 +37,19 @@ ORACLE_TOLERANCE = 1e-6
 the oracle LP to a primal feasibility tolerance of 1e-7 (its default), so the optimum it reports
 can sit that far above the true one; an honest run never comes closer than that."""
 TIMINGS = ("wall_s", "evaluation_s")
+REFERENCE_FIELDS = (
+    "n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality",
+    "static_mix_feasible",
+)
+"""A run's figures that do not depend on the agent: the stream and its references."""
+
+
+def same_figure(a: Any, b: Any) -> bool:
+    """Whether two recorded figures agree: floats within :data:`REL_TOL` (solvers and machines
+    differ in the last bits), anything else exactly."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-12)
+    return a == b
 
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

@@ -26,15 +26,13 @@ oracle, otherwise only with the probability of being sampled: re-play everything
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
 from messenv.leaderboard.evaluate import HARNESS_VERSION, TrackContext, open_tracks, play_run
 from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol
-from messenv.leaderboard.records import REL_TOL, RunRecord, audit, read_results
+from messenv.leaderboard.records import REFERENCE_FIELDS, RunRecord, audit, read_results, same_figure
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
@@ -43,12 +41,6 @@ REPLAYED_FIELDS = (
     "status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
     "latency_cost", "worst_window_quality", "constraints_met",
 )
-REFERENCE_FIELDS = (
-    "n_requests", "stream_sha256", "oracle_energy_j", "oracle_quality", "static_mix_energy_j", "static_mix_quality",
-    "static_mix_feasible",
-)
-
-
 @dataclass
 class Verdict:
     """The outcome of verifying one submission."""
@@ -63,17 +55,11 @@ class Verdict:
         return not self.reasons
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-12)
-    return a == b
-
-
 def _differences(stored: RunRecord, fresh: RunRecord, names: tuple[str, ...]) -> list[str]:
     return [
         f"{stored.key}: {name} is {getattr(stored, name)!r} in results.json but {getattr(fresh, name)!r} when recomputed"
         for name in names
-        if not _same(getattr(stored, name), getattr(fresh, name))
+        if not same_figure(getattr(stored, name), getattr(fresh, name))
     ]
 
 
@@ -133,7 +119,7 @@ def verify_submission(
         verdict.reasons += [
             f"{run.key}: {name} is {getattr(run, name)!r} in results.json but {getattr(refs, name)!r} when re-solved"
             for name in REFERENCE_FIELDS
-            if not _same(getattr(run, name), getattr(refs, name))
+            if not same_figure(getattr(run, name), getattr(refs, name))
         ]
     count = protocol.verify_runs if sample is None else sample
     check_target(submission)

@@ -3,13 +3,16 @@ drift and windowed-SLA tracks show like the others, their one stream named in th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from messenv.leaderboard.board import collect_board
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.render import markdown, page
-from messenv.leaderboard.schema import parse
+from messenv.leaderboard.schema import LeaderboardError, parse
 from tests.leaderboard.conftest import (
     DRIFT_PHASES, DRIFT_RUN, DRIFT_WINDOWED, ZOO_CHANGE, protocol_dict, write_submission,
 )
@@ -51,3 +54,25 @@ def test_drift_and_windowed_tracks_show_like_the_other_scenario_tracks(tmp_path:
     header = next(line for line in lines if line.startswith("| Rank |"))
     assert header.endswith("| full | drift | windowed |")
     assert "<th>drift</th><th>windowed</th>" in page(board)
+
+
+def test_submissions_agree_on_references_within_verifys_tolerance_and_on_every_reference_field(
+    tmp_path: Path, tiny_parquet: Path
+) -> None:
+    """An oracle energy 1e-12 apart (another machine's solver) still builds, as verify accepts it;
+    a reference figure that differs otherwise (a static mix made infeasible in the alphabetically
+    first results.json, whose figures the reference rows show) is refused, naming the field."""
+    protocol = parse(Protocol, protocol_dict(), "p")
+    first = write_submission(tmp_path, "aaa", "messenv_agents.fixed.LargestOnlyAgent")
+    second = write_submission(tmp_path, "bbb", "messenv_agents.fixed.CheapestFirstAgent")
+    for submission in (first, second):
+        evaluate_submission(submission, protocol, show_progress=False)
+    data = json.loads(first.results_path.read_text(encoding="utf-8"))
+    for run in data["runs"]:
+        run["oracle_energy_j"] *= 1 + 1e-12
+    first.results_path.write_text(json.dumps(data), encoding="utf-8")
+    assert len(collect_board(tmp_path, protocol).entries) == 2
+    data["runs"][0]["static_mix_feasible"] = not data["runs"][0]["static_mix_feasible"]
+    first.results_path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(LeaderboardError, match="submissions disagree on static_mix_feasible; verify them"):
+        collect_board(tmp_path, protocol)

@@ -67,7 +67,9 @@ def submission_dirs(root: Path) -> list[Path]:
 
 def _finished_figures(runs: list[RunRecord]) -> tuple[float | None, float | None, int]:
     finished = [run for run in runs if run.status == "ok"]
-    ratio = geometric_mean(run.energy_ratio for run in finished)
+    # A run at 0 J (a zoo with a model measured at 0 J) has no logarithm: the plot's log axis and
+    # this geometric mean take the runs that spent energy.
+    ratio = geometric_mean(run.energy_ratio for run in finished if run.energy_ratio > 0)
     margin = float(np.mean([run.mean_quality - run.alpha for run in finished])) if finished else None
     return ratio, margin, len(runs) - len(finished)
 

@@ -247,8 +247,6 @@ def _derived_problems(run: RunRecord, protocol: Protocol) -> list[str]:
     if track.n_requests is not None and run.n_requests != track.n_requests:
         problems.append(f"{run.key}: n_requests {run.n_requests} is not the protocol's {track.n_requests}")
     if run.status == "ok":
-        if run.total_energy_j <= 0.0:  # every request is served by a model that spends energy
-            problems.append(f"{run.key}: total_energy_j {run.total_energy_j} is not positive, which is impossible")
         ratio = run.total_energy_j / run.oracle_energy_j
         if not _close(run.energy_ratio, ratio):
             problems.append(f"{run.key}: energy_ratio {run.energy_ratio} != total_energy_j / oracle_energy_j = {ratio}")

@@ -76,3 +76,17 @@ def test_submissions_agree_on_references_within_verifys_tolerance_and_on_every_r
     first.results_path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(LeaderboardError, match="submissions disagree on static_mix_feasible; verify them"):
         collect_board(tmp_path, protocol)
+
+
+def test_a_run_at_zero_joules_is_accepted_and_left_out_of_the_plotted_mean(tmp_path: Path, tiny_parquet: Path) -> None:
+    """A zoo of one's own may hold a model measured at 0 J: such a run is honest, but has no
+    logarithm, so the plotted geometric mean over finished runs takes the others."""
+    protocol = parse(Protocol, protocol_dict(), "p")
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    evaluate_submission(submission, protocol, show_progress=False)
+    data = json.loads(submission.results_path.read_text(encoding="utf-8"))
+    failed = next(run for run in data["runs"] if run["status"] == "ok" and not run["sla_met"])
+    failed.update(total_energy_j=0.0, energy_ratio=0.0)
+    submission.results_path.write_text(json.dumps(data), encoding="utf-8")
+    (entry,) = collect_board(tmp_path, protocol).entries
+    assert entry.all_runs_ratio is not None and entry.all_runs_ratio > 0

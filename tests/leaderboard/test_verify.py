@@ -109,11 +109,12 @@ def test_forged_oracle_is_caught_by_re_solving(evaluated: LoadedSubmission, tiny
         (lambda d: d["recordings"]["full"].update(name="other"), "track 'full': recording ('other'"),
         (lambda d: d["recordings"]["full"].update(source_sha256="0" * 64), "is not the current recording's"),
         (lambda d: d["recordings"]["full"].update(private=False), "is not the current recording's"),
-        (lambda d: d["runs"][0].update(total_energy_j=0.0, energy_ratio=0.0), "total_energy_j 0.0 is not positive"),
+        (lambda d: d["runs"][0].update(total_energy_j=-1.0, energy_ratio=-1.0 / d["runs"][0]["oracle_energy_j"]),
+         "total_energy_j: Input should be greater than or equal to 0"),
     ],
     ids=["ratio", "sla", "track", "overall", "missing-run", "type", "extra-field", "harness", "protocol",
          "recording", "status", "stream", "order", "recording-name", "recording-source", "recording-private",
-         "zero-energy"],
+         "negative-energy"],
 )
 def test_tampered_json_is_rejected_with_a_reason(
     evaluated: LoadedSubmission, tiny_protocol: Protocol, change: Callable[[dict], None], expected: str

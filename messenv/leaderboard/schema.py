@@ -25,6 +25,8 @@ class LeaderboardError(ValueError):
 
 
 def _printable_line(text: str) -> str:
+    """``text`` if it is one non-empty line of printable characters (no control, bidi override or
+    line separator characters, which reorder or break a board row); else a ValueError naming the first."""
     if not (text and text.isprintable()):
         found = next((f"U+{ord(c):04X}" for c in text if not c.isprintable()), "an empty string")
         raise ValueError(f"must be one line of printable characters (found {found})")

@@ -136,6 +136,7 @@ def _header(path: Path, schema: pa.Schema) -> dict[str, Any]:
 
 
 def _first_null_row(column: pa.ChunkedArray) -> int:
+    """The row of the first null in ``column``, for an error that names it."""
     import pyarrow.compute as pc
 
     return int(pc.index(pc.is_null(column), True).as_py())

@@ -35,4 +35,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """The readers, for ``dir()`` and completion, without importing them."""
     return __all__

@@ -28,12 +28,13 @@ __all__ = ["read_csv_frame", "read_mess_csv", "write_mess_csv"]
 
 
 def _one_line(message: str) -> str:
-    """pandas' tokenizer error in one line of messenv's words, e.g. ``line 4 has 17 fields, the
-    header 15`` for ``Error tokenizing data. C error: Expected 15 fields in line 4, saw 17\n``."""
+    """pandas' tokenizer error in one line of messenv's words, e.g. ``line 4 (data row 3) has 17
+    fields, the header 15`` for ``Error tokenizing data. C error: Expected 15 fields in line 4, saw
+    17\n`` (pandas counts the file's lines; the other reader errors count data rows)."""
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if fields:
         expected, line, saw = fields.groups()
-        return f"line {line} has {saw} fields, the header {expected}"
+        return f"line {line} (data row {int(line) - 1}) has {saw} fields, the header {expected}"
     return " ".join(message.split())
 
 

@@ -122,7 +122,7 @@ def test_header_only(tmp_path: Path) -> None:
 
 
 def test_malformed_csv_one_row_too_long(tmp_path: Path) -> None:
-    message = raises_naming(write_csv(tmp_path, HEADER, ROW_1, ROW_2 + ",1"), "line 3 has 13 fields, the header 12")
+    message = raises_naming(write_csv(tmp_path, HEADER, ROW_1, ROW_2 + ",1"), "line 3 (data row 2) has 13 fields, the header 12")
     assert "\n" not in message and "C error" not in message
 
 

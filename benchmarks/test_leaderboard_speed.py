@@ -99,7 +99,7 @@ def test_sandboxed_track_vs_in_process(benchmark, home: Path, tmp_path: Path, mo
         context.references(key)
 
     def sandboxed() -> None:
-        with sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu) as host:
+        with sharing_one_cpu() as cpu, WorkerHost(spec.directory, cpu, spec.memory_mb) as host:
             runs = [play_run(context, key, spec, host, protocol) for key in keys]
         assert all(run.status == "ok" for run in runs), [run.error for run in runs]
 

@@ -218,7 +218,7 @@ def evaluate_submission(
     with (
         DelayedProgress(enabled=show_progress) as bars,
         sharing_one_cpu() as cpu,
-        WorkerHost(spec.directory, cpu) as host,
+        WorkerHost(spec.directory, cpu, spec.memory_mb) as host,
     ):
         for context, keys in plan:
             total = sum(lengths[key] for key in keys)

@@ -26,7 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from messenv.leaderboard.sandbox import pids_cgroup, remove_cgroup, worker_command
+from messenv.leaderboard.sandbox import (
+    memory_cgroup, pids_cgroup, remove_cgroup, sandbox_memory_bytes, worker_command,
+)
 from messenv.leaderboard.schema import LeaderboardError
 
 START_S = 120.0
@@ -67,14 +69,16 @@ class HostError(Exception):
 
 class WorkerHost:
     """One sandbox for ``directory``'s runs (see the module docstring); a context manager. ``cpu``:
-    the CPU its workers run on (see :func:`sharing_one_cpu`), or any."""
+    the CPU its workers run on (see :func:`sharing_one_cpu`), or any; ``memory_mb``: its workers'
+    address space, from which the sandbox's memory cgroup is sized (none when ``None``)."""
 
-    def __init__(self, directory: Path, cpu: int | None = None) -> None:
+    def __init__(self, directory: Path, cpu: int | None = None, memory_mb: int | None = None) -> None:
         self.directory = directory
         self.cpu = cpu
+        self.memory_mb = memory_mb
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
-        self._cgroup: Path | None = None
+        self._cgroups: list[Path] = []
         self._log = tempfile.TemporaryFile()
         self._cwd = tempfile.TemporaryDirectory(prefix="messenv-worker-")
 
@@ -88,8 +92,9 @@ class WorkerHost:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._cgroup = pids_cgroup()
-        command, environment = worker_command(self.directory, theirs.fileno(), self._cgroup)
+        memory = None if self.memory_mb is None else memory_cgroup(sandbox_memory_bytes(self.memory_mb))
+        self._cgroups = [cgroup for cgroup in (pids_cgroup(), memory) if cgroup is not None]
+        command, environment = worker_command(self.directory, theirs.fileno(), self._cgroups)
         command += [] if self.cpu is None else ["--cpu", str(self.cpu)]
         # The sandbox's host writes its output through a write-only, append-only descriptor of the
         # log (the workers it forks write theirs to /dev/null: worker.silence_output).
@@ -183,8 +188,9 @@ class WorkerHost:
                 pass
             self._process.wait()
             self._process = None
-        remove_cgroup(self._cgroup)
-        self._cgroup = None
+        for cgroup in self._cgroups:
+            remove_cgroup(cgroup)
+        self._cgroups = []
         if self._control is not None:
             self._control.close()
             self._control = None

@@ -171,10 +171,14 @@ step's action, reward and the public `info` fields. Each item names the test tha
 * **Stall, swallow or disarm the time limit, loop inside C**: the evaluator waits with a deadline
   (per step: `step_time_limit_s`; per run: `time_limit_s`) and then kills the worker with `SIGKILL`.
   Test: the same, cases `swallows-timeouts`, `disarms-timeouts`, `c-busy-loop`.
-* **Exhaust memory**: `RLIMIT_AS` = `memory_limit_mb`; also CPU, file size, open files; each
+* **Exhaust memory**: `RLIMIT_AS` = `memory_limit_mb`; also CPU, file size, open files. Where a
+  cgroup v1 memory controller is writable, the sandbox runs in a memory cgroup of its own that
+  holds `memory_limit_mb` + its tmpfs pages + 512 MiB, kernel memory included (empty files on a
+  tmpfs cost ~1 KB of slab each, which no other limit counts: attack3 held 2.3 GB with them). Each
   writable tmpfs (`/tmp`, `HOME`, `/dev/shm`) holds at most 256 MiB; `memfd_create`, whose pages
   `RLIMIT_AS` does not count, fails (seccomp: `EPERM`). Tests: the same, case `memory`;
-  `test_sandbox.py`; `test_hostile.py::test_no_user_namespace_mount_or_io_uring`.
+  `test_sandbox.py` (`::test_a_sandbox_memory_cgroup_stops_a_flood_of_empty_files`);
+  `test_hostile.py::test_no_user_namespace_mount_or_io_uring`.
 * **Read the oracle's figures of an earlier evaluation**: the submission's results.json is hidden
   from the worker (`/dev/null` in its place). Test: `test_sandbox.py`.
 * **Start processes (`subprocess`, `os.fork`)**: a seccomp filter kills the worker on
@@ -269,10 +273,11 @@ Not prevented:
   first run of its sandbox. `evaluate` plays all runs of a submission in one sandbox; `verify`
   re-plays each sampled run in a sandbox of its own, so a run that drew on an earlier one is
   caught when sampled (`--all`: always).
-* **Kernel memory through the tmpfs inodes.** `--size` caps a tmpfs's pages, not its inodes: a
-  worker that creates a million empty files holds over a gigabyte of kernel memory until the
-  next run empties the folder (attack3: 1.8 million files, 2.3 GB of slab in 20 s). A memory
-  cgroup per sandbox would count it; bubblewrap's `--tmpfs` has no inode limit.
+* **Kernel memory where no memory cgroup can be made.** `--size` caps a tmpfs's pages, not its
+  inodes: a worker that creates a million empty files holds over a gigabyte of kernel memory
+  until the next run empties the folder (attack3: 1.8 million files, 2.3 GB of slab in 20 s).
+  Where cgroup v1's memory controller is writable, the sandbox's memory cgroup counts it (above);
+  under cgroup v2 only, or without the right to make cgroups, nothing does.
 * **Threads as root without a pids cgroup.** Where the evaluator runs as root and no pids cgroup
   controller is writable (`/sys/fs/cgroup/pids` or cgroup v2's `/sys/fs/cgroup`), only the
   address-space limit bounds a worker's threads.

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from messenv.leaderboard.schema import RESULTS_FILE
@@ -61,6 +61,11 @@ SANDBOX_TASKS = PROCESSES + (os.cpu_count() or 1) + 16
 (one per CPU at most), bubblewrap's two processes and the host."""
 PIDS_CONTROLLERS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 """Where a pids controller is mounted: cgroup v1's hierarchy, or cgroup v2's unified one."""
+MEMORY_CONTROLLER = Path("/sys/fs/cgroup/memory")
+"""Where cgroup v1's memory controller is mounted (the evaluator's own memory cgroup is below it)."""
+SANDBOX_OVERHEAD_MB = 512
+"""A sandbox's memory beyond its worker's address space and its tmpfs pages: the worker host with
+numpy imported (~150 MiB), bubblewrap, the kernel's own structures, and slack."""
 CGROUP_REMOVAL_S = 5.0
 PROC_READ_ONLY = ("/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 """Other writable places of /proc that act on the whole machine, bound read-only over the
@@ -149,6 +154,35 @@ def pids_cgroup(limit: int = SANDBOX_TASKS) -> Path | None:
     return None
 
 
+def memory_cgroup(limit_bytes: int) -> Path | None:
+    """A new cgroup v1 memory cgroup below the evaluator's own that holds at most ``limit_bytes``,
+    kernel memory included; ``None`` where none can be made (no v1 memory controller, or not
+    writable). ``RLIMIT_AS`` and the tmpfs sizes leave out kernel memory: a worker that created
+    1.8 million empty files in its tmpfs held 2.3 GB of slab (attack3), and 100,000 files charge
+    ~96 MB to the cgroup that made them. Remove it with :func:`remove_cgroup`."""
+    with open("/proc/self/cgroup", encoding="ascii") as lines:
+        own = next((path for _, controllers, path in (line.rstrip("\n").split(":", 2) for line in lines)
+                    if "memory" in controllers.split(",")), None)
+    parent = MEMORY_CONTROLLER / own.lstrip("/") if own is not None else None
+    if parent is None or not (parent / "cgroup.procs").is_file():
+        return None
+    try:
+        cgroup = Path(tempfile.mkdtemp(prefix="messenv-sandbox-", dir=parent))
+    except OSError:
+        return None
+    try:
+        (cgroup / "memory.limit_in_bytes").write_text(str(limit_bytes), encoding="ascii")
+        return cgroup
+    except OSError:
+        remove_cgroup(cgroup)
+        return None
+
+
+def sandbox_memory_bytes(worker_memory_mb: int) -> int:
+    """A sandbox's memory cap: its worker's address space, its tmpfs pages, and :data:`SANDBOX_OVERHEAD_MB`."""
+    return (worker_memory_mb + SANDBOX_OVERHEAD_MB) * 2**20 + len(WRITABLE) * TMPFS_BYTES
+
+
 def remove_cgroup(cgroup: Path | None) -> None:
     """Kill what is left in ``cgroup`` (a sandbox's processes die with it, but not at once) and remove it."""
     if cgroup is None:
@@ -169,14 +203,23 @@ def remove_cgroup(cgroup: Path | None) -> None:
         time.sleep(0.01)
 
 
+def entering(cgroups: Sequence[Path]) -> list[str]:
+    """A command prefix that moves itself into every cgroup of ``cgroups``, then runs the command
+    after it (a shell that becomes it), so that nothing the command starts escapes them."""
+    if not cgroups:
+        return []
+    script = 'n=$0; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"'
+    return ["/bin/sh", "-c", script, str(len(cgroups)), *(str(cgroup / "cgroup.procs") for cgroup in cgroups)]
+
+
 def worker_command(
-    submission_dir: Path, control_fd: int, cgroup: Path | None = None
+    submission_dir: Path, control_fd: int, cgroups: Sequence[Path] = ()
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start the worker host (the zygote) for ``submission_dir``,
-    which talks to the evaluator on the socket ``control_fd``, inside ``cgroup`` when given (a shell
-    moves itself there, then becomes bubblewrap, or the worker host where bubblewrap is missing)."""
+    which talks to the evaluator on the socket ``control_fd``, inside ``cgroups`` (a shell moves
+    itself there, then becomes bubblewrap, or the worker host where bubblewrap is missing)."""
     python = [sys.executable, "-s", "-P", "-m", WORKER_MODULE]
-    enter = [] if cgroup is None else ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(cgroup / "cgroup.procs")]
+    enter = entering(cgroups)
     bwrap = bwrap_path()
     if bwrap is None:  # as root, the cgroup bounds the threads here too
         return [*enter, *python, str(submission_dir.resolve()), str(control_fd)], worker_environment(str(Path.home()))

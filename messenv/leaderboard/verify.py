@@ -129,7 +129,7 @@ def verify_submission(
             # A sandbox of its own per re-play: in one shared sandbox a worker can tell a first run
             # from a later one (the PID counter), and a relay from run to run re-played the same
             # when the first re-played run was the first evaluated (attack3).
-            with WorkerHost(spec.directory, cpu) as host:
+            with WorkerHost(spec.directory, cpu, spec.memory_mb) as host:
                 fresh = play_run(by_track[run.track], run.key, spec, host, protocol)
             verdict.replayed.append(str(run.key))
             verdict.reasons += _differences(run, fresh, REPLAYED_FIELDS)

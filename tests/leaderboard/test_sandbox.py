@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +16,11 @@ from messenv.leaderboard.sandbox import (
     TMPFS_BYTES,
     WRITABLE,
     bwrap_path,
+    entering,
+    memory_cgroup,
     pids_cgroup,
     remove_cgroup,
+    sandbox_memory_bytes,
     worker_command,
 )
 from messenv.leaderboard.worker import FOLDER_TIME_NS, reset_folder
@@ -66,10 +72,10 @@ def test_as_root_the_sandbox_starts_in_a_pids_cgroup(tmp_path: Path, monkeypatch
         pytest.skip("needs root and a pids cgroup controller")
     try:
         assert (cgroup / "pids.max").read_text(encoding="ascii").strip() == "7"
-        command, _ = worker_command(tmp_path, 3, cgroup)
-        assert command[:4] == ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(cgroup / "cgroup.procs")]
+        command, _ = worker_command(tmp_path, 3, [cgroup])
+        assert command[:5] == entering([cgroup]) and command[4] == str(cgroup / "cgroup.procs")
         monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)  # unsandboxed, the cgroup still applies
-        assert worker_command(tmp_path, 3, cgroup)[0][:4] == command[:4]
+        assert worker_command(tmp_path, 3, [cgroup])[0][:5] == command[:5]
     finally:
         remove_cgroup(cgroup)
     assert not cgroup.exists()
@@ -86,3 +92,33 @@ def test_disable_userns_is_asked_of_a_bubblewrap_that_has_it(
     monkeypatch.setattr(sandbox, "bwrap_path", lambda: str(fake))
     command, _ = worker_command(tmp_path, 3)
     assert ("--disable-userns" in command) is refused
+
+
+def test_a_sandbox_memory_cgroup_stops_a_flood_of_empty_files(tmp_path: Path) -> None:
+    """RLIMIT_AS and the tmpfs sizes leave kernel memory out: empty files on a tmpfs cost ~1 KB of
+    slab each (attack3: 1.8 million files, 2.3 GB). A process that entered the sandbox's memory
+    cgroup (64 MiB here) is stopped long before a million."""
+    cgroup = memory_cgroup(64 << 20)
+    if cgroup is None:
+        pytest.skip("needs a writable cgroup v1 memory controller")
+    flood = Path("/dev/shm") / f"messenv-test-{os.getpid()}"
+    script = (
+        "import os, sys\n"
+        f"os.mkdir({str(flood)!r})\n"
+        "made = 0\n"
+        "try:\n"
+        "    while made < 1_000_000:\n"
+        f"        open(os.path.join({str(flood)!r}, str(made)), 'w').close()\n"
+        "        made += 1\n"
+        "finally:\n"
+        "    print(made, flush=True)\n"
+    )
+    try:
+        done = subprocess.run([*entering([cgroup]), sys.executable, "-c", script], capture_output=True, text=True)
+        peak = int((cgroup / "memory.max_usage_in_bytes").read_text(encoding="ascii"))
+    finally:
+        shutil.rmtree(flood, ignore_errors=True)
+        remove_cgroup(cgroup)
+    made = int(done.stdout.split()[-1]) if done.stdout.split() else 0
+    assert made < 1_000_000 and peak <= 64 << 20, (made, peak, done.returncode, done.stderr[-300:])
+    assert sandbox_memory_bytes(4096) == (4096 + 512) * 2**20 + 3 * 256 * 2**20

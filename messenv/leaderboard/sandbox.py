@@ -139,19 +139,25 @@ def pids_cgroup(limit: int = SANDBOX_TASKS) -> Path | None:
     Remove it with :func:`remove_cgroup`."""
     if os.geteuid() != 0:
         return None
-    for controller in PIDS_CONTROLLERS:
-        if not (controller / "cgroup.procs").is_file():
-            continue
-        try:
-            cgroup = Path(tempfile.mkdtemp(prefix="messenv-sandbox-", dir=controller))
-        except OSError:
-            continue
-        try:
-            (cgroup / "pids.max").write_text(str(limit), encoding="ascii")
-            return cgroup
-        except OSError:
-            remove_cgroup(cgroup)
-    return None
+    made = (_new_cgroup(controller, "pids.max", limit) for controller in PIDS_CONTROLLERS)
+    return next((cgroup for cgroup in made if cgroup is not None), None)
+
+
+def _new_cgroup(parent: Path, limit_file: str, limit: int) -> Path | None:
+    """A new cgroup below ``parent`` with ``limit`` written to its ``limit_file``; ``None`` where
+    ``parent`` is no cgroup or either step fails (not writable, controller not enabled)."""
+    if not (parent / "cgroup.procs").is_file():
+        return None
+    try:
+        cgroup = Path(tempfile.mkdtemp(prefix="messenv-sandbox-", dir=parent))
+    except OSError:
+        return None
+    try:
+        (cgroup / limit_file).write_text(str(limit), encoding="ascii")
+        return cgroup
+    except OSError:
+        remove_cgroup(cgroup)
+        return None
 
 
 def memory_cgroup(limit_bytes: int) -> Path | None:
@@ -163,19 +169,9 @@ def memory_cgroup(limit_bytes: int) -> Path | None:
     with open("/proc/self/cgroup", encoding="ascii") as lines:
         own = next((path for _, controllers, path in (line.rstrip("\n").split(":", 2) for line in lines)
                     if "memory" in controllers.split(",")), None)
-    parent = MEMORY_CONTROLLER / own.lstrip("/") if own is not None else None
-    if parent is None or not (parent / "cgroup.procs").is_file():
+    if own is None:
         return None
-    try:
-        cgroup = Path(tempfile.mkdtemp(prefix="messenv-sandbox-", dir=parent))
-    except OSError:
-        return None
-    try:
-        (cgroup / "memory.limit_in_bytes").write_text(str(limit_bytes), encoding="ascii")
-        return cgroup
-    except OSError:
-        remove_cgroup(cgroup)
-        return None
+    return _new_cgroup(MEMORY_CONTROLLER / own.lstrip("/"), "memory.limit_in_bytes", limit_bytes)
 
 
 def sandbox_memory_bytes(worker_memory_mb: int) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 from messenv.leaderboard.evaluate import HARNESS_VERSION
 from messenv.leaderboard.protocol import Protocol, RunKey
 from messenv.leaderboard.records import (
-    REFERENCE_FIELDS, RecordingId, Results, RunRecord, audit, read_results, same_figure,
+    REFERENCE_FIELDS, RecordingId, Results, RunRecord, audit, differing_fields, read_results,
 )
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.scoring import Outcome, OverallScore, TrackScore, geometric_mean, rank_key, score_overall, score_track
@@ -92,7 +92,7 @@ def _reference_runs(all_results: list[Results]) -> dict[RunKey, RunRecord]:
     for results in all_results:
         for run in results.runs:
             first = runs.setdefault(run.key, run)
-            differ = [name for name in REFERENCE_FIELDS if not same_figure(getattr(first, name), getattr(run, name))]
+            differ = differing_fields(first, run, REFERENCE_FIELDS)
             if differ:  # within verify's tolerance: solvers and machines differ in the last bits
                 raise LeaderboardError(f"{run.key}: submissions disagree on {', '.join(differ)}; verify them")
     return runs

@@ -21,8 +21,7 @@ from typing import Any
 import messenv
 from messenv.env.mess_env import MessEnv
 from messenv.env.scenario import Scenario
-from messenv.env.zoo_change import MaskedActionError
-from messenv.harness import InvalidActionError, run_episode
+from messenv.harness import ACTION_ERRORS, run_episode
 from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol, RunKey, Track
 from messenv.leaderboard.records import (
@@ -38,7 +37,7 @@ from messenv.home import messenv_home
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording
 
-HARNESS_ERRORS = ("InvalidActionError", "MaskedActionError", "TargetError")
+HARNESS_ERRORS = (*(error.__name__ for error in ACTION_ERRORS), "TargetError")
 """Exception types of messenv's own that a private track's failure reason may name (see :func:`withheld`)."""
 
 HARNESS_VERSION = f"{messenv.__version__}+leaderboard.4"
@@ -129,7 +128,7 @@ def play_run(
             agent.finish()
     except RunFailure as error:
         failure = (error.status, error.reason)
-    except (InvalidActionError, MaskedActionError) as error:  # out of range (harness) or masked (changing zoo)
+    except ACTION_ERRORS as error:  # out of range (harness) or masked (changing zoo)
         failure = ("error", f"{type(error).__name__}: {error}")  # it quotes the agent's action
     wall_s = time.perf_counter() - started
     if failure is not None:

@@ -18,7 +18,10 @@ The sandbox's uid 65534 is the evaluator's uid outside it. When that is root, ``
 does not bind (the kernel exempts root's user): a worker started 1,500 threads, each a PID of the
 host's (``pid_max`` is 32768). The sandbox is then started in a pids cgroup of its own
 (:func:`pids_cgroup`, limit :data:`SANDBOX_TASKS`), which counts every task in it, root's
-included; when none can be made (no writable pids controller) it starts without one.
+included; when none can be made (no writable pids controller) it starts without one. Where cgroup
+v1's memory controller is writable, whatever the uid, it also starts in a memory cgroup of its own
+(:func:`memory_cgroup`, :func:`sandbox_memory_bytes`), which counts the kernel memory of its tmpfs
+inodes that no resource limit does.
 
 Without bubblewrap the worker still runs in its own process with the same resource limits and
 seccomp filter (see :mod:`messenv.leaderboard.worker`), and results are marked ``sandbox: none``.

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from messenv.leaderboard.evaluate import HARNESS_VERSION, TrackContext, open_tracks, play_run
 from messenv.leaderboard.host import WorkerHost, sharing_one_cpu
 from messenv.leaderboard.protocol import Protocol
-from messenv.leaderboard.records import REFERENCE_FIELDS, RunRecord, audit, read_results, same_figure
+from messenv.leaderboard.records import REFERENCE_FIELDS, RunRecord, audit, differing_fields, read_results
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
@@ -41,6 +41,8 @@ REPLAYED_FIELDS = (
     "status", "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
     "latency_cost", "worst_window_quality", "constraints_met",
 )
+
+
 @dataclass
 class Verdict:
     """The outcome of verifying one submission."""
@@ -58,8 +60,7 @@ class Verdict:
 def _differences(stored: RunRecord, fresh: RunRecord, names: tuple[str, ...]) -> list[str]:
     return [
         f"{stored.key}: {name} is {getattr(stored, name)!r} in results.json but {getattr(fresh, name)!r} when recomputed"
-        for name in names
-        if not same_figure(getattr(stored, name), getattr(fresh, name))
+        for name in differing_fields(stored, fresh, names)
     ]
 
 
@@ -118,8 +119,7 @@ def verify_submission(
         refs = by_track[run.track].references(run.key)
         verdict.reasons += [
             f"{run.key}: {name} is {getattr(run, name)!r} in results.json but {getattr(refs, name)!r} when re-solved"
-            for name in REFERENCE_FIELDS
-            if not same_figure(getattr(run, name), getattr(refs, name))
+            for name in differing_fields(run, refs, REFERENCE_FIELDS)
         ]
     count = protocol.verify_runs if sample is None else sample
     check_target(submission)

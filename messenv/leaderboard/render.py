@@ -229,6 +229,12 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `agent.target` is checked from the source files without importing them (a class, in the
   submission's folder or declared package); the worker re-checks the imported class. Test:
   `test_hostile.py::test_a_target_that_is_not_the_submissions_agent_class_is_refused`.
+* **Run other code than the source readers see**: CPython runs a module's
+  `__pycache__/*.pyc` instead of its `.py` when the pyc says so (an unchecked-hash pyc, PEP 552),
+  and imports a lone `.pyc`. The worker imports the submission's folder from `.py` sources
+  (compiled each run) and extension modules only. Tests:
+  `test_hostile.py::test_the_bytecode_a_submission_ships_is_never_run`,
+  `::test_a_module_shipped_as_bytecode_only_is_not_imported`.
 * **Play differently on each run (nondeterminism), or draw on an earlier run**: `verify` re-plays
   each sampled run in a sandbox of its own, so a run that used what an earlier run of its
   evaluation's shared sandbox left (see "A few bits from run to run" below) does not reproduce.

@@ -20,21 +20,23 @@ files, not processes (it cannot start any). Before any of the submission's code 
 3. loads the seccomp filter of :mod:`messenv.leaderboard.seccomp` (no processes, no ptrace, no
    IPC, keyrings or extended attributes that could outlive it, no namespaces, mounts or io_uring).
 
-Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
-submission's folder or its declared package, builds the agent and replies ``ready``. The messages
-are then ``reset(spec, seed)`` (no reply: an error surfaces at the next message), ``act(obs,
-update)`` (reply: the action) and ``finish(update)`` (reply: ``ok``), where ``update`` holds the
-previous step's ``(action, reward, info)``, run first with the observation of the previous
-``act``, as the harness passes it. Any exception of the
-agent, ``KeyboardInterrupt`` and ``SystemExit`` included, is replied as ``error`` and ends the
-worker. Nothing here is trusted by the evaluator: it validates every reply, enforces time by
-killing the worker, and measures energy and quality itself.
+Then it imports the target (from the submission's ``.py`` sources, never from bytecode the
+submission ships: :class:`SourceOnlyLoader`), checks it is a class with ``reset``/``act``/``update``
+defined in the submission's folder or its declared package, builds the agent and replies
+``ready``. The messages are then ``reset(spec, seed)`` (no reply: an error surfaces at the next
+message), ``act(obs, update)`` (reply: the action) and ``finish(update)`` (reply: ``ok``), where
+``update`` holds the previous step's ``(action, reward, info)``, run first with the observation of
+the previous ``act``, as the harness passes it. Any exception of the agent, ``KeyboardInterrupt``
+and ``SystemExit`` included, is replied as ``error`` and ends the worker. Nothing here is trusted
+by the evaluator: it validates every reply, enforces time by killing the worker, and measures
+energy and quality itself.
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib
+import importlib.machinery
 import inspect
 import json
 import math
@@ -123,9 +125,44 @@ def load_class(target: str, submission_dir: Path, packages: list[str]) -> type:
     return cls
 
 
+class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module of the submission's folder from its ``.py`` source, never from bytecode.
+
+    CPython runs ``__pycache__/<module>.cpython-3X.pyc`` instead of the source when the file says
+    so: an "unchecked-hash" pyc (PEP 552) is run whatever the source holds. A submission could then
+    show readers one agent and run another. Compiling the source every time costs a few
+    milliseconds per run for a submission's own modules; the installed packages keep their caches.
+    """
+
+    def get_code(self, fullname: str) -> Any:
+        """The module's code, compiled from its source (no cached bytecode is read or written)."""
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
+def import_sources_only(submission_dir: Path) -> None:
+    """Put ``submission_dir`` first on ``sys.path``, importing from it ``.py`` sources (through
+    :class:`SourceOnlyLoader`) and extension modules only: not its ``__pycache__``, and not a
+    sourceless ``.pyc`` (whose code no reader of the submission sees)."""
+    folder = str(submission_dir)
+    loaders = (
+        (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        (SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES),
+    )
+    finder_for = importlib.machinery.FileFinder.path_hook(*loaders)
+
+    def hook(path: str) -> importlib.machinery.FileFinder:
+        if path != folder and not path.startswith(folder + os.sep):
+            raise ImportError("not the submission's folder")  # the next hook handles it
+        return finder_for(path)
+
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.pop(folder, None)
+    sys.path.insert(0, folder)
+
+
 def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
     """The agent named by the ``init`` message, built from its parameters."""
-    sys.path.insert(0, str(submission_dir))
+    import_sources_only(submission_dir)
     cls = load_class(init["target"], submission_dir, init["packages"])
     params = init["params"]
     problem = parameter_problem(cls, params, "params")

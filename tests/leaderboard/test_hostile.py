@@ -11,8 +11,11 @@ tests skip where ``bwrap`` is not installed (CI installs it).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import platform
+import py_compile
+import textwrap
 import socket
 import threading
 from collections.abc import Iterator
@@ -29,7 +32,7 @@ from messenv.leaderboard.records import Results, read_results
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.sandbox import SANDBOX_TASKS, WRITABLE, bwrap_path
 from messenv.leaderboard.schema import LeaderboardError
-from messenv.leaderboard.submission import check_target, load_submission
+from messenv.leaderboard.submission import LoadedSubmission, check_target, load_submission
 from messenv.leaderboard.verify import verify_submission
 from messenv.recordings.store import write_recording
 from tests.conftest import REPO_ROOT, SHARED_DATA
@@ -316,11 +319,57 @@ def failure_of(tmp_path: Path, batch: Batch, code: str, memory_mb: int = 1024) -
     """The reason of the one (failed) run of an agent whose module is ``code``, on the batch's
     protocol (with an address-space limit of ``memory_mb``)."""
     submission = write_submission(tmp_path, "probe", "hostile_probe.Hostile", code=code)
+    return failure_reason(batch, submission, memory_mb)
+
+
+def failure_reason(batch: Batch, submission: LoadedSubmission, memory_mb: int = 1024) -> str:
+    """The reason of the one (failed) run of ``submission`` on the batch's protocol, as the
+    evaluator logs it (a private track's results.json keeps no text of the agent)."""
     protocol = one_track(batch, [0]).model_copy(update={"memory_limit_mb": memory_mb})
     (run,) = evaluate_submission(submission, protocol, show_progress=False).runs
     assert run.status == "error", run
     log = (batch.home / "leaderboard" / "withheld.jsonl").read_text(encoding="utf-8").splitlines()
     return [entry["reason"] for entry in map(json.loads, log) if entry["submission"] == str(submission.directory)][-1]
+
+
+RAN_THE_BYTECODE = BASE + """
+    def reset(self, spec, seed):
+        raise RuntimeError("the shipped bytecode ran, not the source")
+"""
+"""The code of a pyc shipped beside an honest source: readers see the source, CPython ran this."""
+
+
+def ship_bytecode(source: str, tmp_path: Path, pyc: Path) -> None:
+    """Compile ``source`` into ``pyc`` as an unchecked-hash pyc (PEP 552): CPython runs it
+    instead of the module's ``.py`` whatever that holds."""
+    compiled = tmp_path / "compiled_elsewhere.py"
+    compiled.write_text(textwrap.dedent(source), encoding="utf-8")
+    pyc.parent.mkdir(exist_ok=True)
+    py_compile.compile(str(compiled), cfile=str(pyc), doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
+def test_the_bytecode_a_submission_ships_is_never_run(
+    tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An honest module with a pyc of other code in its ``__pycache__``: the source is what runs."""
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    submission = write_submission(tmp_path, "shipped-pyc", "hostile_pyc.Hostile", code=BASE)
+    cached = importlib.util.cache_from_source(str(submission.directory / "hostile_pyc.py"))
+    ship_bytecode(RAN_THE_BYTECODE, tmp_path, Path(cached))
+    results = evaluate_submission(submission, one_track(batch, [0]), show_progress=False)
+    assert [run.status for run in results.runs] == ["ok"], [run.error for run in results.runs]
+
+
+def test_a_module_shipped_as_bytecode_only_is_not_imported(
+    tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sourceless ``helper.pyc`` beside the agent's module: importing it fails the run."""
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    code = BASE.replace("import os, sys", "import os, sys\nimport hostile_helper")
+    submission = write_submission(tmp_path, "sourceless", "hostile_sourceless.Hostile", code=code)
+    ship_bytecode("VALUE = 1\n", tmp_path, submission.directory / "hostile_helper.pyc")
+    assert "No module named 'hostile_helper'" in failure_reason(batch, submission)
 
 
 @needs_bwrap

@@ -132,6 +132,12 @@ agent in its own process with the same limits, but marks the results `sandbox: n
 board shows and `verify` rejects. The real recordings must be in the catalogue cache first:
 `python -m messenv.recordings pull messplus-llama3` and `... pull messplus-qwen2` (or
 `python -m messenv.recordings import PATH --name NAME` from a local copy).
+
+**Accepting a pull request** (maintainers): run
+`python -m messenv.leaderboard verify --all leaderboard/submissions/<name>` on each submission it
+adds or changes. It re-plays every run, each in a sandbox of its own (122 s for the 120 runs of
+`random` on the 2-core dev machine, 2026-11-30, against 36 s for its `evaluate`); the default sample of `verify_runs` runs catches a forged run only when
+it draws it (*Not prevented*, below). Then `build` must change no other submission's row.
 """
 
 THREAT_MD = """\

@@ -12,7 +12,8 @@ from gymnasium import spaces
 from messenv.env.counter_streams import CounterEpisodes, check_counter_scenario, check_sampler, seed_array
 from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
-from messenv.env.scenario import Scenario, cost_limits, split_reset_options
+from messenv.env.episode_plan import plan_episode
+from messenv.env.scenario import Scenario, cost_limits
 from messenv.env.scenario_play import EpisodeScenario, start_episode
 from messenv.env.stream import StreamOptions, is_number, request_pool, stream_length
 from messenv.env.summary import EpisodeTotals, to_builtin
@@ -310,24 +311,22 @@ class MessEnv(gym.Env[dict, int]):
         Options are validated before anything changes, the random generator included, so a bad
         option leaves the env as it was.
         """
-        options, scenario = split_reset_options(options, self.scenario)
-        stream_options = self.stream_options.updated(options)
-        pool = request_pool(self.recording, stream_options.benchmarks)
-        length = stream_length(len(pool), stream_options)
-        zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
-        check_counter_scenario(self.sampler, scenario)
+        plan = plan_episode(
+            self.recording, self.stream_options, self.scenario, options, self.explore_index is not None, self.sampler
+        )
+        stream_options, zoo = plan.options, plan.zoo
         if self.sampler == "counter" and seed is not None:
             seed_array([seed])  # refused here, before gymnasium reseeds: a refused reset changes nothing
         super().reset(seed=seed)
         if self.sampler == "counter":
             counter = self._episodes.sampler(
-                None if seed is None else [seed], pool, stream_options.replace, stream_options.feedback_rate
+                None if seed is None else [seed], plan.pool, stream_options.replace, stream_options.feedback_rate
             )
-            steps = np.arange(length)
+            steps = np.arange(plan.length)
             rows, feedback = counter.rows(steps), counter.feedback(steps)
         else:
-            rows, feedback = draw_stream(scenario.drift, self.np_random, self.recording, pool, stream_options)
-        self.stream_options, self.scenario = stream_options, scenario
+            rows, feedback = draw_stream(plan.scenario.drift, self.np_random, self.recording, plan.pool, stream_options)
+        self.stream_options, self.scenario = stream_options, plan.scenario
         # int32 rows where they fit (every recording so far): 4 bytes a request of a long stream.
         compact = rows.astype(np.int32) if self.recording.n_requests < 2**31 else rows
         self._rows, self._feedback = memoryview(compact), memoryview(feedback)

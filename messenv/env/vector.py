@@ -19,10 +19,11 @@ from messenv.env.counter_streams import CounterEpisodes, CounterSampler, check_c
 from messenv.env.drift import draw_streams
 from messenv.env.mess_env import DEFAULT_ALPHA, check_alpha, observation_space_for, resolve_recording
 from messenv.env.outcomes import OutcomeTable
-from messenv.env.scenario import Scenario, cost_limits, split_reset_options
+from messenv.env.episode_plan import plan_episode
+from messenv.env.scenario import Scenario, cost_limits
 from messenv.env.scenario_play import VectorEpisodeScenario
 from messenv.env.seeding import seeded_generators
-from messenv.env.stream import StreamOptions, request_pool, stream_length
+from messenv.env.stream import StreamOptions
 from messenv.env.summary import EpisodeTotals
 from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
@@ -196,12 +197,10 @@ class MessVectorEnv(VectorEnv):
 
         Seeds and options are validated before anything changes, so a bad one leaves the env as it was.
         """
-        options, scenario = split_reset_options(options, self.scenario)
-        stream_options = self.stream_options.updated(options)
-        pool = request_pool(self.recording, stream_options.benchmarks)
-        length = stream_length(len(pool), stream_options)
-        zoo = scenario.prepare(self.recording, stream_options, length, self.explore_index is not None)
-        check_counter_scenario(self.sampler, scenario)
+        plan = plan_episode(
+            self.recording, self.stream_options, self.scenario, options, self.explore_index is not None, self.sampler
+        )
+        stream_options, scenario, pool, length, zoo = plan.options, plan.scenario, plan.pool, plan.length, plan.zoo
         seeds = None
         if isinstance(seed, (bool, np.bool_)):
             raise ValueError(f"seed must be an int or a sequence of {self.num_envs} ints, got {seed!r}")

@@ -57,12 +57,21 @@ def check_sampler(sampler: str) -> str:
     return sampler
 
 
+COUNTER_SCENARIO_PARTS = ("latency", "window", "zoo")
+"""The scenario parts the counter sampler plays: they draw nothing and read each step's requests
+when it is played. A drift changes what the stream is drawn from, and delays are drawn from
+each stream's own generator, which this sampler does not have."""
+
+
 def check_counter_scenario(sampler: str, scenario: Scenario) -> None:
-    """Refuse a scenario under the counter sampler, which draws stationary streams only (a
-    scenario's draws and tables come from per-stream generators and stored streams)."""
-    if sampler == "counter" and not scenario.stationary:
-        parts = [part for part in ("latency", "delay", "drift", "window", "zoo") if getattr(scenario, part) is not None]
-        raise ValueError(f"sampler='counter' plays stationary streams only, got a scenario with {' and '.join(parts)}")
+    """Refuse a scenario part the counter sampler cannot play (see :data:`COUNTER_SCENARIO_PARTS`)."""
+    if sampler == "counter":
+        parts = [part for part in ("delay", "drift") if getattr(scenario, part) is not None]
+        if parts:
+            raise ValueError(
+                f"sampler='counter' plays stationary streams with immediate feedback (scenario parts "
+                f"{', '.join(COUNTER_SCENARIO_PARTS)}), got a scenario with {' and '.join(parts)}"
+            )
 
 
 def mix64(z: np.ndarray) -> np.ndarray:

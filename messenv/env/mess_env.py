@@ -214,8 +214,8 @@ class MessEnv(gym.Env[dict, int]):
     - `sampler`: `"pcg64"` (default) draws the stream with `self.np_random`, as above;
       `"counter"` computes it from the seed with :mod:`messenv.env.counter_streams` (other
       streams for the same seed, the ones :class:`~messenv.env.vector.MessVectorEnv` plays with
-      `sampler="counter"`, whose sub-envs then cost no generator and no stored stream; stationary
-      streams only, seeds below 2**64).
+      `sampler="counter"`, whose sub-envs then cost no generator and no stored stream; no drift
+      or delayed feedback, seeds below 2**64).
     """
 
     metadata = {"render_modes": ["ansi"]}

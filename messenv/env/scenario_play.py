@@ -21,6 +21,7 @@ revealed quality reaches the agent; a quality withheld by ``feedback_rate`` is n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -149,27 +150,29 @@ class VectorEpisodeScenario:
 
     Args:
         scenario: the spec (not stationary).
-        rngs: each sub-env's generator, already past its stream draws.
-        feedback: ``[T, n]`` revealed-at-all mask.
+        shape: ``(T, n)``, the streams' length and the number of sub-envs.
         quality: ``[N, M]`` recorded quality of every model (the outcomes of explored requests).
-        rows: ``[T, n]`` recording rows of the streams.
+        rows_at: the recording rows of step ``t``'s requests, ``[n]`` (a changing zoo's outcomes).
         explore_index: the explore action, or ``None``.
         zoo: the zoo's segments (``None`` without a zoo change).
+        delay_draws: with delayed feedback, what the delays are drawn from and what they deliver:
+            each sub-env's generator (already past its stream draws), the ``[T, n]`` revealed-at-all
+            mask and the ``[T, n]`` recording rows of the stored streams.
     """
 
     def __init__(
         self,
         scenario: Scenario,
-        rngs: list[np.random.Generator],
-        feedback: np.ndarray,
+        shape: tuple[int, int],
         quality: np.ndarray,
-        rows: np.ndarray,
+        rows_at: Callable[[int], np.ndarray],
         explore_index: int | None,
         zoo: ZooPlay | None = None,
+        delay_draws: tuple[list[np.random.Generator], np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.scenario = scenario
         self.zoo = zoo
-        self.stream_rows = rows
+        self.rows_at = rows_at
         # Flattened [N * A] tables of each zoo segment, indexed row * A + action like the env's own.
         self.flat = (
             None
@@ -177,7 +180,7 @@ class VectorEpisodeScenario:
             else [tuple(t.ravel() for t in (s.quality, s.energy_j, s.latency_s)) for s in zoo.segments]
         )
         self.latency = scenario.latency
-        n_steps, n_envs = feedback.shape
+        n_steps, n_envs = shape
         self.latency_cost_sum = np.zeros(n_envs)
         self.window = scenario.window
         self.window_sums = np.zeros((-(-n_steps // self.window), n_envs)) if self.window else None
@@ -185,6 +188,9 @@ class VectorEpisodeScenario:
         self.explore_index = -1 if explore_index is None else explore_index
         self.delayed = scenario.delay is not None
         if self.delayed:
+            if delay_draws is None:
+                raise ValueError("delayed feedback needs the sub-envs' generators, feedback masks and stored streams")
+            rngs, feedback, rows = delay_draws
             delays = np.stack([scenario.delay.draw(rng, n_steps) for rng in rngs], axis=1)
             arrival = arrival_steps(delays, n_steps)
             step, env = np.nonzero(feedback)
@@ -251,7 +257,7 @@ class VectorEpisodeScenario:
         outcomes = info.get("outcomes")
         if outcomes is not None:
             explored = info["_outcomes"]
-            rows = self.stream_rows[t]
+            rows = self.rows_at(t)
             for key, table in zip(
                 ("quality", "energy_j", "latency_s"), self.zoo.segments[self.zoo.segment(t)].per_model
             ):

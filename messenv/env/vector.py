@@ -76,8 +76,8 @@ class MessVectorEnv(VectorEnv):
             ``"counter"`` computes each step's requests from the seeds when they are played
             (:mod:`messenv.env.counter_streams`: no per-sub-env generator or stored stream, a
             ``reset`` about as cheap as a step; other streams than pcg64's for the same seed, the
-            same in a single env built with ``sampler="counter"``; stationary streams only, seeds
-            below 2**64, so ``s + num_envs - 1`` too).
+            same in a single env built with ``sampler="counter"``; no drift or delayed feedback,
+            seeds below 2**64, so ``s + num_envs - 1`` too).
         max_episode_steps: truncate every sub-env's episode after this many requests (as
             ``gym.make(..., max_episode_steps=k)`` wraps a single env in ``TimeLimit``; passed by
             ``gym.make_vec``): ``truncated`` is True on that step, the summary covers the requests
@@ -223,7 +223,13 @@ class MessVectorEnv(VectorEnv):
             None
             if scenario.stationary
             else VectorEpisodeScenario(
-                scenario, self._rngs, self._feedback, self.recording.quality, self._rows, self.explore_index, zoo
+                scenario,
+                (self._length, self.num_envs),
+                self.recording.quality,
+                self._rows_at,
+                self.explore_index,
+                zoo,
+                None if scenario.delay is None else (self._rngs, self._feedback, self._rows),
             )
         )
         self._t = 0

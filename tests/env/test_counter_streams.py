@@ -10,6 +10,11 @@ from messenv.env import MessEnv
 from messenv.env.counter_streams import CounterEpisodes, CounterSampler, stream_keys
 from messenv.env.vector import MessVectorEnv
 
+DRIFT = {"drift": {"phases": [
+    {"benchmarks": "alpha_bench", "n_requests": 5},
+    {"benchmarks": "beta_bench", "n_requests": 5},
+]}}
+
 
 @pytest.mark.parametrize("size", [1, 2, 3, 63, 64, 65, 601])
 def test_without_replacement_every_stream_is_a_permutation_of_the_pool(size):
@@ -99,12 +104,12 @@ def test_the_vector_env_holds_no_stream_and_computes_stream_rows_on_demand(tiny_
 def test_bad_sampler_scenario_or_seed_is_refused_in_one_line(tiny_recording):
     with pytest.raises(ValueError, match=r"sampler must be one of \['pcg64', 'counter'\], got 'philox'"):
         MessEnv(recording=tiny_recording, sampler="philox")
-    with pytest.raises(ValueError, match="stationary streams only, got a scenario with window"):
-        MessVectorEnv(2, recording=tiny_recording, sampler="counter", scenario={"window": 10})
+    with pytest.raises(ValueError, match="immediate feedback .*, got a scenario with drift"):
+        MessVectorEnv(2, recording=tiny_recording, sampler="counter", scenario=DRIFT)
     envs = MessVectorEnv(2, recording=tiny_recording, sampler="counter", n_requests=5)
     envs.reset(seed=1)
     before = envs.stream_rows.copy()
-    with pytest.raises(ValueError, match="stationary streams only, got a scenario with delay"):
+    with pytest.raises(ValueError, match="immediate feedback .*, got a scenario with delay"):
         envs.reset(seed=2, options={"scenario": {"delay": {"steps": 2}}})
     with pytest.raises(ValueError, match=r"a seed must be an integer in \[0, 2\*\*64\), got -1"):
         envs.reset(seed=[-1, 2])

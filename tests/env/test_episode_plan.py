@@ -27,7 +27,7 @@ def test_a_scenario_given_as_a_reset_option_replaces_the_envs_and_the_sampler_is
     delayed = {"scenario": {"delay": {"steps": 3, "distribution": "fixed"}}}
     plan = plan_episode(tiny_recording, current, Scenario(), delayed, False, "pcg64")
     assert plan.scenario.delay is not None and plan.options == current
-    with pytest.raises(ValueError, match="sampler='counter' plays stationary streams only, got a scenario with delay"):
+    with pytest.raises(ValueError, match="sampler='counter' plays .*, got a scenario with delay"):
         plan_episode(tiny_recording, current, Scenario(), delayed, False, "counter")
 
 

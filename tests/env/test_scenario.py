@@ -22,10 +22,13 @@ PHASES = {
 }
 SMOOTH = {"name": "smooth", "drift": {"start": ["alpha_bench"], "end": ["beta_bench"], "n_requests": 24}, "window": 7,
           "latency": {"mean_s": 0.5}}  # fmt: skip
-SCENARIOS = [LATENCY_MEAN, LATENCY_DEADLINE, DELAY_FIXED, DELAY_GEOMETRIC, PHASES, SMOOTH]
+WINDOWED = {"name": "windowed", "window": 6, "latency": {"mean_s": 0.5}}
+SCENARIOS = [LATENCY_MEAN, LATENCY_DEADLINE, DELAY_FIXED, DELAY_GEOMETRIC, PHASES, SMOOTH, WINDOWED]
+COUNTER_PLAYS = [LATENCY_MEAN, LATENCY_DEADLINE, WINDOWED]  # no drift, no delay: counter_streams.COUNTER_SCENARIO_PARTS
+SAMPLED_SCENARIOS = [(spec, "pcg64") for spec in SCENARIOS] + [(spec, "counter") for spec in COUNTER_PLAYS]
 
 
-def play_single(recording, scenario, seed, actions, feedback_rate=1.0):
+def play_single(recording, scenario, seed, actions, feedback_rate=1.0, sampler="pcg64"):
     drift = scenario is not None and "drift" in scenario
     env = MessEnv(
         recording=recording,
@@ -34,6 +37,7 @@ def play_single(recording, scenario, seed, actions, feedback_rate=1.0):
         n_requests=None if drift else len(actions),
         feedback_rate=feedback_rate,
         scenario=scenario,
+        sampler=sampler,
     )
     env.reset(seed=seed)
     return env, [env.step(int(a))[4] for a in actions]
@@ -146,9 +150,9 @@ def test_a_bad_scenario_option_leaves_the_env_as_it_was(tiny_recording):
     assert env.scenario.name == "latency" and env.np_random.bit_generator.state == state
 
 
-@pytest.mark.parametrize("spec", SCENARIOS, ids=lambda s: s["name"])
+@pytest.mark.parametrize(("spec", "sampler"), SAMPLED_SCENARIOS, ids=lambda s: s["name"] if isinstance(s, dict) else s)
 @pytest.mark.parametrize("feedback_rate", [1.0, 0.6])
-def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feedback_rate):
+def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, sampler, feedback_rate):
     n, steps = 3, 24
     actions = np.random.default_rng(5).integers(0, 4, (steps, n))
     envs = MessVectorEnv(
@@ -159,6 +163,7 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
         n_requests=None if "drift" in spec else steps,
         feedback_rate=feedback_rate,
         scenario=spec,
+        sampler=sampler,
     )
     envs.reset(seed=50)
     vector_infos = [envs.step(actions[t])[4] for t in range(steps)]
@@ -166,7 +171,7 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, feed
         envs.cost_limits, MessEnv(recording=tiny_recording, alpha=0.6, scenario=spec).cost_limits
     )
     for i in range(n):
-        env, infos = play_single(tiny_recording, spec, 50 + i, actions[:, i], feedback_rate)
+        env, infos = play_single(tiny_recording, spec, 50 + i, actions[:, i], feedback_rate, sampler)
         np.testing.assert_array_equal(env.stream_rows, envs.stream_rows[:, i])
         for info, batched in zip(infos, vector_infos):
             assert info["feedback"] == batched["feedback"][i]
@@ -377,11 +382,13 @@ def test_a_zoo_change_is_set_at_construction_and_not_combined_with_delay(tiny_re
         Scenario.parse({"zoo": ZOO["zoo"], "delay": {"steps": 1}})
 
 
+@pytest.mark.parametrize("sampler", ["pcg64", "counter"])
 @pytest.mark.parametrize("feedback_rate", [1.0, 0.5])
-def test_each_sub_env_replays_the_single_env_zoo(tiny_recording, feedback_rate):
+def test_each_sub_env_replays_the_single_env_zoo(tiny_recording, feedback_rate, sampler):
     n, steps = 3, 20
     kwargs = dict(
-        recording=tiny_recording, alpha=0.6, explore_action=True, n_requests=steps, feedback_rate=feedback_rate
+        recording=tiny_recording, alpha=0.6, explore_action=True, n_requests=steps, feedback_rate=feedback_rate,
+        sampler=sampler,
     )
     envs = MessVectorEnv(n, scenario=ZOO, **kwargs)
     obs, _ = envs.reset(seed=7)

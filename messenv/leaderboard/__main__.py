@@ -1,6 +1,7 @@
 """``python -m messenv.leaderboard evaluate|verify|build``.
 
 evaluate DIR...   play every run of the protocol with each submission's agent; write results.json
+                  (with --track NAME, repeatable: only those tracks, a partial check that writes nothing)
 verify [DIR...]   check results.json files (all submissions by default); exit 1 if any is rejected
 build             render README.md and index.html from the committed results
 
@@ -20,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from messenv.leaderboard.board import collect_board, submission_dirs
-from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
+from messenv.leaderboard.evaluate import evaluate_submission, open_tracks, partial_protocol
 from messenv.leaderboard.protocol import Protocol, load_protocol
 from messenv.leaderboard.records import Results, RunRecord
 from messenv.leaderboard.render import percent, ratio, track_cell, write_board
@@ -43,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="evaluate submissions and write their results.json")
     evaluate.add_argument("submissions", nargs="+", type=Path, help="submission directories")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.add_argument(
+        "--track", action="append", metavar="NAME",
+        help="play only this track (repeatable): a quick partial check, printed only; results.json is not written",
+    )
     verify = commands.add_parser("verify", help="verify results.json files")
     verify.add_argument("submissions", nargs="*", type=Path, help="submission directories (default: all under ROOT)")
     sample = verify.add_mutually_exclusive_group()
@@ -103,7 +108,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     directories = args.submissions or submission_dirs(args.root)
     if args.command == "evaluate":
-        return evaluate_all(directories, protocol, console, show_progress=not args.no_progress)
+        partial = partial_protocol(protocol, args.track) if args.track else None
+        return evaluate_all(directories, partial or protocol, console, show_progress=not args.no_progress,
+                            partial=partial is not None)
     if sandbox_kind() != SANDBOX_BWRAP and not args.allow_unsandboxed:
         raise LeaderboardError("verify re-plays agents in the bubblewrap sandbox, and bwrap is not installed "
                                "(apt-get install bubblewrap); --allow-unsandboxed checks locally without it")
@@ -130,10 +137,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 1 if rejected else 0
 
 
-def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, show_progress: bool) -> int:
+def evaluate_all(
+    directories: list[Path], protocol: Protocol, console: Console, show_progress: bool, partial: bool = False
+) -> int:
     """Evaluate each submission in ``directories``; one that cannot be (a bad submission.yaml or agent
     target, refused before any recording is loaded, or an evaluation that stops with an error) is
-    reported and skipped, the others are still evaluated. Returns 2 if any was skipped, else 0."""
+    reported and skipped, the others are still evaluated. Returns 2 if any was skipped, else 0.
+
+    ``partial``: ``protocol`` holds only some of the board's tracks (``--track``); the table is
+    printed, said to be partial, and no results.json is written or replaced (the board's results
+    must hold exactly the protocol's runs)."""
     submissions, skipped = [], 0
 
     def skip(error: LeaderboardError) -> None:
@@ -158,7 +171,9 @@ def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, 
     for submission in submissions:
         before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
         try:
-            results = evaluate_submission(submission, protocol, contexts, show_progress=show_progress)
+            results = evaluate_submission(
+                submission, protocol, contexts, show_progress=show_progress, write=not partial
+            )
         except LeaderboardError as error:
             skip(error)
             continue
@@ -168,6 +183,10 @@ def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, 
             reason = "".join(c if c.isprintable() else "?" for c in failed[0].error or "")
             console.print(f"{len(failed)} run(s) failed; the first, {failed[0].key}: {reason}",
                           markup=False, highlight=False)
+        if partial:
+            console.print(f"partial evaluation (tracks: {', '.join(results.tracks)}): not for the board; "
+                          f"{submission.results_path} was not written", markup=False, highlight=False)
+            continue
         unchanged = before is not None and submission.results_path.stat().st_mtime_ns == before
         console.print(f"{'unchanged (same figures)' if unchanged else 'wrote'} {submission.results_path}")
     return 2 if skipped else 0

@@ -175,6 +175,40 @@ def test_cli_writes_results_json_atomically(tmp_path: Path, tiny_protocol: Proto
     assert sorted(p.name for p in submission.directory.iterdir()) == ["results.json", "submission.yaml"]  # no temp file left
 
 
+@pytest.mark.parametrize("earlier", [None, b"an earlier results.json"])
+def test_evaluate_track_plays_those_tracks_only_and_writes_nothing(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture, earlier: bytes | None
+) -> None:
+    """``--track`` (repeatable) is a quick partial check: the table of those tracks, in the
+    protocol's order, said to be partial; results.json is neither written nor replaced (the board's
+    must hold exactly the protocol's runs)."""
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    if earlier is not None:
+        submission.results_path.write_bytes(earlier)
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory),
+                   "--no-progress", "--track", "sparse"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert f"partial evaluation (tracks: sparse): not for the board; {submission.results_path} was not written" in out
+    assert "│ sparse" in out and "│ full" not in out
+    assert (submission.results_path.read_bytes() if earlier else submission.results_path.exists()) == (earlier or False)
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory),
+                   "--no-progress", "--track", "sparse", "--track", "full"])
+    assert status == 0 and "partial evaluation (tracks: full, sparse)" in capsys.readouterr().out
+
+
+def test_evaluate_refuses_an_unknown_track_in_one_line(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture
+) -> None:
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory),
+                   "--track", "full", "--track", "sprase"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err == ["error: --track 'sprase': no track 'sprase' in the protocol; tracks: ['full', 'sparse']"]
+    assert not submission.results_path.exists()
+
+
 def test_results_record_the_converted_file_and_the_sandbox(
     tmp_path: Path, tiny_protocol: Protocol, tiny_parquet: Path
 ) -> None:

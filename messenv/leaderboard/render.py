@@ -118,7 +118,8 @@ HOWTO_MD = """\
    before the first run: a `params` key it does not take (or a missing or mistyped one) stops the
    evaluation with one line naming submission.yaml, the key and the parameters the class takes.
    To try some tracks first, add `--track NAME` (repeatable): it prints those tracks' table, says
-   it is partial, and writes no results.json (the board's holds every run of the protocol).
+   it is partial, and writes no results.json (the board's holds every run of the protocol);
+   `--output partial.json` keeps those figures in a file of another name.
 3. `python -m messenv.leaderboard verify leaderboard/submissions/<name>` checks the file
    (schema, sandbox, harness version, protocol, recording and stream hashes, re-solved oracle, a
    re-played sample that always holds the best-scoring run; `--all` re-plays every run).

@@ -197,6 +197,33 @@ def test_evaluate_track_plays_those_tracks_only_and_writes_nothing(
     assert status == 0 and "partial evaluation (tracks: full, sparse)" in capsys.readouterr().out
 
 
+def test_evaluate_track_output_keeps_the_partial_figures_under_another_name(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture
+) -> None:
+    """``--output PATH`` writes the partial results; the audit refuses them for the board."""
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    protocol = str(tmp_path / "protocol.yaml")
+    partial = tmp_path / "partial.json"
+    status = main(["--protocol", protocol, "evaluate", str(submission.directory), "--no-progress", "--track", "full",
+                   "--output", str(partial)])
+    assert status == 0 and f"wrote the partial results to {partial}" in capsys.readouterr().out
+    results = read_results(partial)
+    assert {run.track for run in results.runs} == {"full"} and len(results.runs) == 4
+    assert not submission.results_path.exists()
+    assert "protocol_sha256 does not match the current protocol.yaml: re-evaluate" in audit(
+        results, tiny_protocol, HARNESS_VERSION
+    )
+    folder = str(submission.directory)
+    for refused, fragment in (
+        ([folder, "--output", str(partial)], "--output is for a partial evaluation (--track NAME)"),
+        ([folder, "--track", "full", "--output", str(submission.results_path)], "results.json is the board's name"),
+        ([folder, folder, "--track", "full", "--output", str(partial)], "one submission at a time (2 given)"),
+    ):
+        assert main(["--protocol", protocol, "evaluate", *refused]) == 2
+        assert fragment in capsys.readouterr().err
+    assert not submission.results_path.exists()
+
+
 def test_evaluate_refuses_an_unknown_track_in_one_line(
     tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture
 ) -> None:

@@ -21,7 +21,9 @@ files, not processes (it cannot start any). Before any of the submission's code 
    IPC, keyrings or extended attributes that could outlive it, no namespaces, mounts or io_uring).
 
 Then it imports the target, checks it is a class with ``reset``/``act``/``update`` defined in the
-submission's folder or its declared package, builds the agent and replies ``ready``. The messages
+submission's folder or its declared package and that it takes the submission's parameters (else a
+:class:`ParameterError`, which the evaluator looks for in a worker it starts before the first run),
+builds the agent and replies ``ready``. The messages
 are then ``reset(spec, seed)`` (no reply: an error surfaces at the next message), ``act(obs,
 update)`` (reply: the action) and ``finish(update)`` (reply: ``ok``), where ``update`` holds the
 previous step's ``(action, reward, info)``, run first with the observation of the previous
@@ -63,11 +65,11 @@ FILE_SIZE_BYTES = 64 << 20
 PR_SET_DUMPABLE = 4
 CONTROL_BYTES = 1024
 FOLDER_TIME_NS = 0
+"""The access and modification time of each writable folder when a run starts (the epoch)."""
 PARAMETER_ERROR = "ParameterError: "
 """How a worker's error reply for a :class:`ParameterError` begins."""
 PARAMS_FIELD = "agent.params"
 """The field of submission.yaml that a :class:`ParameterError` names."""
-"""The access and modification time of each writable folder when a run starts (the epoch)."""
 
 
 class TargetError(Exception):

@@ -15,13 +15,16 @@ config is shipped inside the package (``messenv_conf``), so the command works fr
 A config that cannot run (unknown agent, α outside [0, 1], a recording that is not there, a
 misspelt key) ends with ONE line on stderr and exit status 2; an agent that plays an invalid or
 masked action ends with one line naming the agent, the step and the reason, and exit status 1.
-``HYDRA_FULL_ERROR=1`` shows the full traceback instead.
+``HYDRA_FULL_ERROR=1`` shows the full traceback instead. Such a config leaves no run folder
+behind: the one Hydra made for it (``.hydra/`` and an empty log) is removed again
+(:func:`remove_unstarted_run`).
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,6 +60,7 @@ from messenv.progress import DelayedProgress
 from messenv.recordings import Recording, RecordingError
 from messenv.recordings.catalogue import load
 from messenv.report import aggregate, print_tables
+from messenv.rundir import CREATED, LOCK_NAME
 from messenv.results import (
     AGENT,
     BASELINE,
@@ -255,6 +259,52 @@ def action_error_line(error: Exception) -> str:
     return f"{where}: {type(error).__name__}: {one_line(error)}"
 
 
+HYDRA_FILES = frozenset({"config.yaml", "hydra.yaml", "overrides.yaml"})
+"""What Hydra writes into ``.hydra/`` before the task starts."""
+
+
+def remove_unstarted_run(directory: Path, job_name: str) -> bool:
+    """Remove the run folder of a run that stopped before it started (a config error), and the
+    parent folders made for it (``outputs/<date>/``) once empty; returns whether it was removed.
+
+    Only a folder this process created (:data:`messenv.rundir.CREATED`) that holds nothing but what
+    Hydra writes at the start (``.hydra/``, an empty ``<job>.log``) and the run's lock goes: a
+    folder that ``hydra.run.dir`` pointed at and that already existed is left as it is, and so is
+    one a logger or the run has written into.
+    """
+    directory = directory.resolve()
+    top = CREATED.get(directory)
+    expected = {".hydra", LOCK_NAME, f"{job_name}.log"}
+    try:
+        entries = {entry.name: entry for entry in os.scandir(directory)}
+        hydra_files = {entry.name for entry in os.scandir(directory / ".hydra")} if ".hydra" in entries else set()
+        log = entries.get(f"{job_name}.log")
+        untouched = set(entries) <= expected and hydra_files <= HYDRA_FILES and (log is None or log.stat().st_size == 0)
+    except OSError:
+        return False
+    if top is None or not untouched:
+        return False
+    shutil.rmtree(directory, ignore_errors=True)
+    for parent in directory.parents:
+        if not parent.is_relative_to(top):
+            break
+        try:
+            parent.rmdir()  # only if empty: a concurrent run's folder keeps it
+        except OSError:
+            break
+    return not directory.exists()
+
+
+@contextmanager
+def no_folder_left_on_config_error(directory: Path, job_name: str) -> Iterator[None]:
+    """Remove the run folder (:func:`remove_unstarted_run`) when the block raises a config error."""
+    try:
+        yield
+    except CONFIG_ERRORS:
+        remove_unstarted_run(directory, job_name)
+        raise
+
+
 @hydra.main(version_base="1.3", config_path="pkg://messenv_conf", config_name="config")
 def hydra_entry(cfg: DictConfig) -> None:
     """The Hydra task: one run (or one job of a multirun) in its own output directory.
@@ -269,7 +319,9 @@ def hydra_entry(cfg: DictConfig) -> None:
     try:
         with exit_on_config_error():
             hydra_config = HydraConfig.get()
-            run(cfg, Path(hydra_config.runtime.output_dir), overrides=list(hydra_config.overrides.task))
+            out_dir = Path(hydra_config.runtime.output_dir)
+            with no_folder_left_on_config_error(out_dir, hydra_config.job.name):
+                run(cfg, out_dir, overrides=list(hydra_config.overrides.task))
     finally:
         gc.unfreeze()
 

@@ -31,11 +31,15 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from messenv.config import ConfigError
 
-__all__ = ["LOCK_NAME", "ClaimRunDir", "claim", "release"]
+__all__ = ["CREATED", "LOCK_NAME", "ClaimRunDir", "claim", "release"]
 
 LOCK_NAME = ".messenv-run.lock"
 EXIT_REFUSED = 2
 """Exit status of a refused folder: messenv-run's status for a configuration that cannot run."""
+CREATED: dict[Path, Path] = {}
+"""Each folder :func:`claim` created (resolved), with the topmost folder it created for it, so that
+a run that fails before it starts can remove them again (:func:`messenv.run.remove_unstarted_run`)
+and never a folder that was there before."""
 
 
 def _holder() -> str:
@@ -94,7 +98,10 @@ def claim(directory: Path, marker: str, overwrite: bool, setting: str) -> None:
     Raises:
         ConfigError: another live run holds the folder, or it holds an earlier run's ``marker``.
     """
+    missing = [folder for folder in (directory, *directory.parents) if not folder.exists()]
     directory.mkdir(parents=True, exist_ok=True)
+    if missing:
+        CREATED[directory.resolve()] = missing[-1].resolve()
     _take_lock(directory / LOCK_NAME, setting)
     if (directory / marker).exists() and not overwrite:
         release(directory)

@@ -40,6 +40,7 @@ def test_single_run_writes_results_and_plots_from_any_directory(tmp_path, runner
     result = cli(["env.n_requests=400", "hydra.run.dir=out"], tmp_path, runner_home)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
+    assert (out / ".hydra" / "config.yaml").is_file()  # a finished run keeps its config
     data = json.loads((out / "results.json").read_text())
     monkeypatch.setenv("MESSENV_HOME", str(runner_home))
     recording = load("synthetic-llama3")
@@ -86,7 +87,24 @@ def test_bad_config_is_one_line_on_stderr_and_exit_2(tmp_path, runner_home, over
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("messenv-run: error: "), result.stderr
     assert fragment in lines[0]
-    assert not (tmp_path / "out" / "results.json").exists()
+    assert list(tmp_path.iterdir()) == []  # no run folder left: not even Hydra's .hydra/
+
+
+def test_a_failed_start_in_the_default_folder_leaves_no_outputs_folder(tmp_path, runner_home):
+    result = cli(["env.alpha=2", "plots=false"], tmp_path, runner_home)
+    assert result.returncode == 2, result.stderr
+    assert list(tmp_path.iterdir()) == []  # outputs/<date>/<time>_.../.hydra was removed, and the folders made for it
+
+
+@pytest.mark.parametrize("held", [[], ["notes.txt"]])
+def test_a_failed_start_never_removes_a_folder_that_was_there(tmp_path, runner_home, held):
+    """hydra.run.dir pointing at a folder of the user's: it stays, with what it held."""
+    (tmp_path / "mine").mkdir()
+    for name in held:
+        (tmp_path / "mine" / name).write_text("the user's")
+    result = cli(["env.alpha=2", "hydra.run.dir=mine"], tmp_path, runner_home)
+    assert result.returncode == 2, result.stderr
+    assert (tmp_path / "mine").is_dir() and all((tmp_path / "mine" / name).read_text() == "the user's" for name in held)
 
 
 FAULTY_AGENT = """

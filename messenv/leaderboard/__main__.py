@@ -1,6 +1,8 @@
 """``python -m messenv.leaderboard evaluate|verify|build``.
 
 evaluate DIR...   play every run of the protocol with each submission's agent; write results.json
+                  (with --track NAME, repeatable: only those tracks, a partial check that writes no
+                  results.json; --output PATH keeps its figures in a file of another name)
 verify [DIR...]   check results.json files (all submissions by default); exit 1 if any is rejected
 build             render README.md and index.html from the committed results
 
@@ -20,12 +22,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from messenv.leaderboard.board import collect_board, submission_dirs
-from messenv.leaderboard.evaluate import evaluate_submission, open_tracks
+from messenv.leaderboard.evaluate import evaluate_submission, open_tracks, partial_protocol
 from messenv.leaderboard.protocol import Protocol, load_protocol
-from messenv.leaderboard.records import Results, RunRecord
+from messenv.leaderboard.records import Results, RunRecord, write_results
 from messenv.leaderboard.render import percent, ratio, track_cell, write_board
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP, sandbox_kind
-from messenv.leaderboard.schema import LeaderboardError
+from messenv.leaderboard.schema import RESULTS_FILE, LeaderboardError
 from messenv.leaderboard.submission import check_target, load_submission
 from messenv.leaderboard.verify import Verdict, verify_submission
 
@@ -43,6 +45,14 @@ def parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="evaluate submissions and write their results.json")
     evaluate.add_argument("submissions", nargs="+", type=Path, help="submission directories")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.add_argument(
+        "--track", action="append", metavar="NAME",
+        help="play only this track (repeatable): a quick partial check, printed only; results.json is not written",
+    )
+    evaluate.add_argument(
+        "--output", type=Path, metavar="PATH", default=None,
+        help="with --track and one submission: also write the partial results to PATH (never named results.json)",
+    )
     verify = commands.add_parser("verify", help="verify results.json files")
     verify.add_argument("submissions", nargs="*", type=Path, help="submission directories (default: all under ROOT)")
     sample = verify.add_mutually_exclusive_group()
@@ -103,7 +113,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     directories = args.submissions or submission_dirs(args.root)
     if args.command == "evaluate":
-        return evaluate_all(directories, protocol, console, show_progress=not args.no_progress)
+        check_output(args.output, args.track, directories)
+        partial = partial_protocol(protocol, args.track) if args.track else None
+        return evaluate_all(directories, partial or protocol, console, show_progress=not args.no_progress,
+                            partial=partial is not None, output=args.output)
     if sandbox_kind() != SANDBOX_BWRAP and not args.allow_unsandboxed:
         raise LeaderboardError("verify re-plays agents in the bubblewrap sandbox, and bwrap is not installed "
                                "(apt-get install bubblewrap); --allow-unsandboxed checks locally without it")
@@ -130,10 +143,36 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 1 if rejected else 0
 
 
-def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, show_progress: bool) -> int:
+def check_output(output: Path | None, tracks: list[str] | None, directories: list[Path]) -> None:
+    """Refuse an ``--output`` that could pass for the board's results: one without ``--track``,
+    named results.json, or shared by several submissions.
+
+    Raises:
+        LeaderboardError: one line saying which.
+    """
+    if output is None:
+        return
+    if not tracks:
+        raise LeaderboardError(f"--output is for a partial evaluation (--track NAME); a full one writes {RESULTS_FILE}")
+    if output.name == RESULTS_FILE:
+        raise LeaderboardError(
+            f"--output {output}: {RESULTS_FILE} is the board's name; name the partial results otherwise"
+        )
+    if len(directories) != 1:
+        raise LeaderboardError(f"--output {output}: one submission at a time ({len(directories)} given)")
+
+
+def evaluate_all(
+    directories: list[Path], protocol: Protocol, console: Console, show_progress: bool, partial: bool = False,
+    output: Path | None = None,
+) -> int:
     """Evaluate each submission in ``directories``; one that cannot be (a bad submission.yaml or agent
     target, refused before any recording is loaded, or an evaluation that stops with an error) is
-    reported and skipped, the others are still evaluated. Returns 2 if any was skipped, else 0."""
+    reported and skipped, the others are still evaluated. Returns 2 if any was skipped, else 0.
+
+    ``partial``: ``protocol`` holds only some of the board's tracks (``--track``); the table is
+    printed, said to be partial, and no results.json is written or replaced (the board's results
+    must hold exactly the protocol's runs); ``output``: where its results go instead (see :func:`check_output`)."""
     submissions, skipped = [], 0
 
     def skip(error: LeaderboardError) -> None:
@@ -158,7 +197,9 @@ def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, 
     for submission in submissions:
         before = submission.results_path.stat().st_mtime_ns if submission.results_path.is_file() else None
         try:
-            results = evaluate_submission(submission, protocol, contexts, show_progress=show_progress)
+            results = evaluate_submission(
+                submission, protocol, contexts, show_progress=show_progress, write=not partial
+            )
         except LeaderboardError as error:
             skip(error)
             continue
@@ -168,6 +209,13 @@ def evaluate_all(directories: list[Path], protocol: Protocol, console: Console, 
             reason = "".join(c if c.isprintable() else "?" for c in failed[0].error or "")
             console.print(f"{len(failed)} run(s) failed; the first, {failed[0].key}: {reason}",
                           markup=False, highlight=False)
+        if partial:
+            console.print(f"partial evaluation (tracks: {', '.join(results.tracks)}): not for the board; "
+                          f"{submission.results_path} was not written", markup=False, highlight=False)
+            if output is not None:
+                console.print(f"wrote the partial results to {write_results(output, results)}", markup=False,
+                              highlight=False)
+            continue
         unchanged = before is not None and submission.results_path.stat().st_mtime_ns == before
         console.print(f"{'unchanged (same figures)' if unchanged else 'wrote'} {submission.results_path}")
     return 2 if skipped else 0

@@ -32,7 +32,8 @@ from messenv.leaderboard.sandbox import sandbox_kind
 from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.scoring import worst_deficit
 from messenv.leaderboard.streams import References, stream_references
-from messenv.leaderboard.submission import LoadedSubmission, check_target, worker_spec
+from messenv.leaderboard.submission import SUBMISSION_FILE, LoadedSubmission, check_target, worker_spec
+from messenv.leaderboard.worker import PARAMETER_ERROR
 from messenv.home import messenv_home
 from messenv.progress import DelayedProgress
 from messenv.recordings import Recording
@@ -90,6 +91,22 @@ class TrackContext:
             name=self.recording.name, fingerprint=self.recording.fingerprint(),
             source_sha256=meta.source_sha256, file_sha256=self.file_sha256, private=self.track.private,
         )
+
+
+def partial_protocol(protocol: Protocol, names: list[str]) -> Protocol:
+    """``protocol`` with only the tracks called ``names`` (in the protocol's order), for a quick
+    partial evaluation. Its results are never the board's: their runs are not the protocol's, and
+    their protocol digest is not the protocol's, so the audit and ``verify`` refuse them.
+
+    Raises:
+        LeaderboardError: a name that is no track of the protocol (one line listing the tracks).
+    """
+    for name in names:
+        try:
+            protocol.track(name)
+        except LeaderboardError as error:
+            raise LeaderboardError(f"--track {name!r}: {error}") from None
+    return protocol.model_copy(update={"tracks": [track for track in protocol.tracks if track.name in names]})
 
 
 def open_tracks(protocol: Protocol) -> list[TrackContext]:
@@ -182,6 +199,24 @@ def _constraint_figures(summary: dict[str, Any], scenario: Scenario) -> dict[str
     }
 
 
+def check_parameters(submission: LoadedSubmission, spec: WorkerSpec, host: WorkerHost) -> None:
+    """Build the agent once, in a worker of ``host`` (the sandbox: the evaluator never imports the
+    submission's class), before the first run. A ``params`` key the class does not take, a required
+    one missing or a value of the wrong type would fail every run with the same reason; it stops the
+    submission instead, with one line. Any other failure is left to the runs, which record it.
+
+    Raises:
+        LeaderboardError: ``submission.yaml: agent.params (Class): unknown parameter(s) [...]; it takes [...]``.
+    """
+    try:
+        with start_agent(spec, host):
+            pass
+    except RunFailure as failure:
+        if failure.reason.startswith(PARAMETER_ERROR):
+            line = "".join(c if c.isprintable() else "?" for c in failure.reason.removeprefix(PARAMETER_ERROR))
+            raise LeaderboardError(f"{submission.directory / SUBMISSION_FILE}: {line}") from None
+
+
 def _shifted(bar: Callable[[int, int], None], offset: int, total: int) -> Callable[[int, int], None]:
     """A run's ``progress(done, _)`` reported on its track's bar, after the ``offset`` earlier requests."""
     return lambda done, _total: bar(offset + done, total)
@@ -189,7 +224,7 @@ def _shifted(bar: Callable[[int, int], None], offset: int, total: int) -> Callab
 
 def evaluate_submission(
     submission: LoadedSubmission, protocol: Protocol, contexts: list[TrackContext] | None = None,
-    show_progress: bool = True,
+    show_progress: bool = True, write: bool = True,
 ) -> Results:
     """Play every run of ``protocol`` with the submission's agent and write its results.json.
 
@@ -202,10 +237,13 @@ def evaluate_submission(
         protocol: the tracks to play.
         contexts: already opened tracks (to share loaded recordings between submissions).
         show_progress: draw a progress bar (on a terminal, after a second).
+        write: write results.json; ``False`` for a partial evaluation (:func:`partial_protocol`),
+            whose results must never replace the board's.
 
     Raises:
         LeaderboardError: the submission's target is refused (see
-            :func:`~messenv.leaderboard.submission.check_target`), or a track cannot be played.
+            :func:`~messenv.leaderboard.submission.check_target`), its agent does not take its
+            ``params`` (:func:`check_parameters`), or a track cannot be played.
     """
     check_target(submission)
     spec = worker_spec(submission, protocol)
@@ -213,12 +251,13 @@ def evaluate_submission(
     started = time.perf_counter()
     runs: list[RunRecord] = []
     plan = [(context, [key for key in protocol.runs() if key.track == context.track.name]) for context in contexts]
-    lengths = {key: context.references(key).n_requests for context, keys in plan for key in keys}  # solved unpinned
     with (
         DelayedProgress(enabled=show_progress) as bars,
         sharing_one_cpu() as cpu,
         WorkerHost(spec.directory, cpu, spec.memory_mb) as host,
     ):
+        check_parameters(submission, spec, host)
+        lengths = {key: context.references(key).n_requests for context, keys in plan for key in keys}  # solved unpinned
         for context, keys in plan:
             total = sum(lengths[key] for key in keys)
             bar = bars.bar(f"{submission.spec.name} · {context.track.name}", total=total)
@@ -238,7 +277,7 @@ def evaluate_submission(
         overall=overall,
         evaluation_s=round(time.perf_counter() - started, 3),
     )
-    if not _unchanged(submission, results):
+    if write and not _unchanged(submission, results):
         write_results(submission.results_path, results)
     return results
 

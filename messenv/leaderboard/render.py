@@ -114,13 +114,12 @@ HOWTO_MD = """\
 2. `python -m messenv.leaderboard evaluate leaderboard/submissions/<name>` plays every run of
    every track, each in a fresh sandboxed process, and writes `results.json` (a crashing or
    over-time run is recorded as a failure). Re-evaluating an unchanged submission leaves its
-   results.json as it is when only the timings differ. A misspelt `params` key fails every run
-   (each with the constructor's error), so build the agent once first:
-   `python -c "from my_router import MyRouter; MyRouter(eta=0.05)"` in its folder. To try one
-   track first, copy `leaderboard/protocol.yaml`, keep that track and pass the copy with
-   `python -m messenv.leaderboard --protocol COPY evaluate ...`: the results.json it writes (over
-   any earlier one) names the other protocol, so `verify` and the board refuse it until a full
-   `evaluate`.
+   results.json as it is when only the timings differ. The agent is built once in the sandbox
+   before the first run: a `params` key it does not take (or a missing or mistyped one) stops the
+   evaluation with one line naming submission.yaml, the key and the parameters the class takes.
+   To try some tracks first, add `--track NAME` (repeatable): it prints those tracks' table, says
+   it is partial, and writes no results.json (the board's holds every run of the protocol);
+   `--output partial.json` keeps those figures in a file of another name.
 3. `python -m messenv.leaderboard verify leaderboard/submissions/<name>` checks the file
    (schema, sandbox, harness version, protocol, recording and stream hashes, re-solved oracle, a
    re-played sample that always holds the best-scoring run; `--all` re-plays every run).

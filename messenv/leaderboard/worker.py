@@ -22,14 +22,15 @@ files, not processes (it cannot start any). Before any of the submission's code 
 
 Then it imports the target (from the submission's ``.py`` sources, never from bytecode the
 submission ships: :class:`SourceOnlyLoader`), checks it is a class with ``reset``/``act``/``update``
-defined in the submission's folder or its declared package, builds the agent and replies
-``ready``. The messages are then ``reset(spec, seed)`` (no reply: an error surfaces at the next
-message), ``act(obs, update)`` (reply: the action) and ``finish(update)`` (reply: ``ok``), where
-``update`` holds the previous step's ``(action, reward, info)``, run first with the observation of
-the previous ``act``, as the harness passes it. Any exception of the agent, ``KeyboardInterrupt``
-and ``SystemExit`` included, is replied as ``error`` and ends the worker. Nothing here is trusted
-by the evaluator: it validates every reply, enforces time by killing the worker, and measures
-energy and quality itself.
+defined in the submission's folder or its declared package and that it takes the submission's
+parameters (else a :class:`ParameterError`, which the evaluator looks for in a worker it starts
+before the first run), builds the agent and replies ``ready``. The messages are then
+``reset(spec, seed)`` (no reply: an error surfaces at the next message), ``act(obs, update)``
+(reply: the action) and ``finish(update)`` (reply: ``ok``), where ``update`` holds the previous
+step's ``(action, reward, info)``, run first with the observation of the previous ``act``, as the
+harness passes it. Any exception of the agent, ``KeyboardInterrupt`` and ``SystemExit`` included,
+is replied as ``error`` and ends the worker. Nothing here is trusted by the evaluator: it validates
+every reply, enforces time by killing the worker, and measures energy and quality itself.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from typing import Any
 import numpy as np
 
 import messenv_agents
-from messenv.config import parameter_problem
+from messenv.config import constructor_parameters, parameter_problem
 from messenv.harness import InvalidActionError
 from messenv.leaderboard.sandbox import PROCESSES, WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
@@ -66,10 +67,21 @@ PR_SET_DUMPABLE = 4
 CONTROL_BYTES = 1024
 FOLDER_TIME_NS = 0
 """The access and modification time of each writable folder when a run starts (the epoch)."""
+PARAMETER_ERROR = "ParameterError: "
+"""How a worker's error reply for a :class:`ParameterError` begins."""
+PARAMS_FIELD = "agent.params"
+"""The field of submission.yaml that a :class:`ParameterError` names."""
 
 
 class TargetError(Exception):
     """The target is not an acceptable agent class (the message says why)."""
+
+
+class ParameterError(TargetError):
+    """The agent class does not take submission.yaml's ``agent.params``: a parameter it does not
+    declare, a required one missing, or a value of the wrong type (the message names it and the
+    parameters the class takes). The evaluator builds the agent once before the first run and stops
+    the submission on this error (:func:`messenv.leaderboard.evaluate.check_parameters`)."""
 
 
 def set_limits(memory_mb: int, cpu_s: float) -> None:
@@ -160,14 +172,32 @@ def import_sources_only(submission_dir: Path) -> None:
     sys.path.insert(0, folder)
 
 
+def missing_parameters(cls: type, params: dict[str, Any], where: str) -> str | None:
+    """Why ``cls(**params)`` cannot bind its arguments (a required parameter missing), one line
+    naming ``where`` and the parameters ``cls`` takes; ``None`` if they bind (or it has no signature)."""
+    try:
+        inspect.signature(cls).bind(**params)
+    except TypeError as error:
+        takes = constructor_parameters(cls)
+        return f"{where} ({cls.__name__}): {error}; it takes {'any keyword' if takes is None else takes}"
+    except ValueError:  # no signature to check against: the constructor itself will say
+        return None
+    return None
+
+
 def build_agent(init: dict[str, Any], submission_dir: Path) -> Any:
-    """The agent named by the ``init`` message, built from its parameters."""
+    """The agent named by the ``init`` message, built from its parameters.
+
+    Raises:
+        TargetError: the target is not an acceptable agent class (:func:`load_class`).
+        ParameterError: the class does not take the parameters (:class:`ParameterError`).
+    """
     import_sources_only(submission_dir)
     cls = load_class(init["target"], submission_dir, init["packages"])
     params = init["params"]
-    problem = parameter_problem(cls, params, "params")
+    problem = parameter_problem(cls, params, PARAMS_FIELD) or missing_parameters(cls, params, PARAMS_FIELD)
     if problem is not None:
-        raise TargetError(problem)
+        raise ParameterError(problem)
     return cls(**params)
 
 
@@ -207,7 +237,12 @@ def run_worker(in_fd: int, out: int, submission_dir: Path) -> None:
         write_all(out, encode_reply("ready", str(getattr(agent, "name", type(agent).__name__))[:MAX_TEXT]))
         serve(agent, messages, out)
     except BaseException as error:  # noqa: BLE001 - every failure of the agent is reported, then the worker ends
-        text = f"InvalidActionError: {error}" if isinstance(error, InvalidActionError) else describe(error)
+        if isinstance(error, InvalidActionError):
+            text = f"InvalidActionError: {error}"
+        elif isinstance(error, ParameterError):  # a line about submission.yaml: where in the worker is noise
+            text = f"{PARAMETER_ERROR}{error}"
+        else:
+            text = describe(error)
         write_all(out, encode_reply("error", text[:MAX_TEXT]))
 
 

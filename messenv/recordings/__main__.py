@@ -4,11 +4,15 @@
     python -m messenv.recordings info NAME_OR_PARQUET
     python -m messenv.recordings pull NAME
     python -m messenv.recordings import PATH --name NAME
+    python -m messenv.recordings remove NAME
 
 ``import`` with a catalogue name verifies a local copy of that entry's files against the
 catalogue's sha256; with any other name it imports your own zoo (a MESS+ CSV, a Llama-3 style
 tarball, a folder of Qwen2 style JSON files, or a messenv parquet) into the local registry
 (:mod:`messenv.recordings.local`), where ``list`` and ``info`` show it as local with its sha256.
+``remove`` deletes a local recording, or the cached file of a catalogue recording (``pull`` or
+``import`` brings it back). After ``import``, ``pull`` and ``remove``, the numpy copies of
+recordings (:mod:`messenv.recordings.arrays`) that no name loads any more are deleted.
 
 Errors (unknown name, sha256 mismatch, failed download, malformed file) end the command with exit
 status 1 and one line on stderr that says what is wrong and where.
@@ -25,10 +29,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from messenv.recordings.arrays import remove_unused_copies
 from messenv.recordings.catalogue import (
     CatalogueEntry,
     cache_path,
     catalogue,
+    checksum_path,
     get_entry,
     import_local,
     is_cached,
@@ -182,6 +188,40 @@ def _report_cached(console: Console, path: Path) -> None:
     )
 
 
+def _recording_files() -> list[Path]:
+    """The parquet file each name loads: every local recording's and every catalogue recording's cache."""
+    return [entry.path for entry in local_entries().values()] + [cache_path(entry) for entry in catalogue().values()]
+
+
+def _remove_unused_copies(console: Console) -> None:
+    """Delete the numpy copies no recording uses any more (see :func:`remove_unused_copies`), and say so."""
+    removed = [path for path in remove_unused_copies(_recording_files()) if path.suffix == ".npz"]
+    if removed:
+        console.print(f"deleted {len(removed)} numpy cop{'y' if len(removed) == 1 else 'ies'} no recording uses "
+                      f"any more ({removed[0].parent})", soft_wrap=True, highlight=False)
+
+
+def _remove(console: Console, name: str) -> None:
+    """Delete a local recording (its registry entry first: a name never points at a missing file), or
+    a catalogue recording's cached file and its recorded sha256.
+
+    Raises:
+        RecordingError: a name that is neither local nor in the catalogue (the known ones are listed).
+    """
+    local = None if name in catalogue() else local_entry(name)
+    if local is not None:
+        kind, recording = "local recording", local.path
+        files = [recording.with_suffix(".json"), recording]
+    else:
+        kind, recording = "cached catalogue recording", cache_path(get_entry(name))
+        files = [recording, checksum_path(recording)]
+    present = [path for path in files if path.exists()]
+    for path in present:
+        path.unlink()
+    done = f"removed {kind} {name!r} ({recording})" if present else f"{name!r} is not cached: nothing to remove"
+    console.print(done, soft_wrap=True, highlight=False)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m messenv.recordings", description="The messenv recording catalogue.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +243,10 @@ def _parser() -> argparse.ArgumentParser:
     import_cmd.add_argument(
         "--name", required=True, help="a catalogue name (its files are checked against its sha256), or a new local name"
     )
+    remove_cmd = commands.add_parser(
+        "remove", help="delete a local recording, or a catalogue recording's cached file (pull or import it again)"
+    )
+    remove_cmd.add_argument("name", metavar="NAME")
     return parser
 
 
@@ -217,8 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _info(console, args.name)
         elif args.command == "pull":
             _report_cached(console, pull(args.name))
+        elif args.command == "remove":
+            _remove(console, args.name)
         else:
             _import(console, args.path, args.name)
+        if args.command in ("pull", "import", "remove"):  # each may have replaced or removed a recording
+            _remove_unused_copies(console)
     except (RecordingError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

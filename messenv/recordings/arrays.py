@@ -10,7 +10,9 @@ also writes those arrays with numpy's own ``.npz`` format (uncompressed, read wi
 The copy is named by the sha256 of the parquet file it was read from
 (``$MESSENV_HOME/arrays/<sha256>.npz``), which the catalogue checks on every load anyway: a parquet
 file that changes gets a new copy, and a stale copy is never read (copies of earlier versions stay
-until deleted; deleting any copy is safe). The copy's own sha256 is recorded beside it
+until :func:`remove_unused_copies` deletes them: ``python -m messenv.recordings`` calls it
+whenever an ``import``, ``pull`` or ``remove`` replaces or removes a recording; deleting any copy
+is safe, it is written again on the next load). The copy's own sha256 is recorded beside it
 (``<sha256>.npz.sha256``) and checked on every read, as the parquet file's is, so an edited copy is
 never served: it is read from parquet again and rewritten, as is a copy that cannot be read
 (truncated, another format); one that cannot be written (a read-only home) only costs the parquet
@@ -26,6 +28,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +37,11 @@ from messenv.atomic import atomic_write_bytes, atomic_write_text
 from messenv.home import messenv_home
 from messenv.recordings.errors import RecordingError
 from messenv.recordings.recording import Recording, RecordingMetadata
-from messenv.recordings.store import read_recording
+from messenv.recordings.store import file_sha256, read_recording
 
-__all__ = ["ARRAYS_FORMAT", "arrays_path", "read_arrays", "read_cached_recording", "write_arrays"]
+__all__ = [
+    "ARRAYS_FORMAT", "arrays_path", "read_arrays", "read_cached_recording", "remove_unused_copies", "write_arrays",
+]
 
 ARRAYS_FORMAT = "messenv-arrays/1"
 """Written into every copy and required on read: bump it when the copy's layout, or how
@@ -47,6 +52,7 @@ _UNREADABLE = (
     OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile, RecordingError
 )  # what a damaged or foreign copy raises in np.load, json or Recording's validation
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_COPY_NAME = re.compile(r"([0-9a-f]{64})\.npz(\.sha256)?")
 
 
 def arrays_path(parquet_sha256: str) -> Path:
@@ -155,3 +161,23 @@ def read_cached_recording(parquet: Path, parquet_sha256: str) -> Recording:
     except OSError:
         pass  # a read-only home: every load reads the parquet file
     return recording
+
+
+def remove_unused_copies(recording_files: Iterable[Path]) -> list[Path]:
+    """Delete every numpy copy (and its checksum) made from a parquet file that is none of
+    ``recording_files`` (the parquet files of every recording a name still loads); returns what was deleted.
+
+    A copy is kept while any of those files has its sha256, so two recordings with the same
+    parquet content share one copy and removing either keeps it. The copies are listed *before*
+    the files are hashed, so a copy that a concurrent load writes meanwhile, for a file imported
+    meanwhile, is never among those deleted. Each file goes in one ``unlink`` (atomic), the checksum
+    first: a copy without its checksum is never read. Files that are not copies (an atomic write's
+    temporary file) are left alone, as are files of ``recording_files`` that do not exist.
+    """
+    folder = messenv_home() / "arrays"
+    listed = [(path, match[1]) for path in sorted(folder.glob("*.npz*")) if (match := _COPY_NAME.fullmatch(path.name))]
+    in_use = {file_sha256(path) for path in recording_files if path.is_file()}
+    unused = [path for path, sha256 in listed if sha256 not in in_use]
+    for path in sorted(unused, key=lambda path: path.suffix != ".sha256"):
+        path.unlink(missing_ok=True)
+    return unused

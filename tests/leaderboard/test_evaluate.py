@@ -175,6 +175,67 @@ def test_cli_writes_results_json_atomically(tmp_path: Path, tiny_protocol: Proto
     assert sorted(p.name for p in submission.directory.iterdir()) == ["results.json", "submission.yaml"]  # no temp file left
 
 
+@pytest.mark.parametrize("earlier", [None, b"an earlier results.json"])
+def test_evaluate_track_plays_those_tracks_only_and_writes_nothing(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture, earlier: bytes | None
+) -> None:
+    """``--track`` (repeatable) is a quick partial check: the table of those tracks, in the
+    protocol's order, said to be partial; results.json is neither written nor replaced (the board's
+    must hold exactly the protocol's runs)."""
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    if earlier is not None:
+        submission.results_path.write_bytes(earlier)
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory),
+                   "--no-progress", "--track", "sparse"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert f"partial evaluation (tracks: sparse): not for the board; {submission.results_path} was not written" in out
+    assert "│ sparse" in out and "│ full" not in out
+    assert (submission.results_path.read_bytes() if earlier else submission.results_path.exists()) == (earlier or False)
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory),
+                   "--no-progress", "--track", "sparse", "--track", "full"])
+    assert status == 0 and "partial evaluation (tracks: full, sparse)" in capsys.readouterr().out
+
+
+def test_evaluate_track_output_keeps_the_partial_figures_under_another_name(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture
+) -> None:
+    """``--output PATH`` writes the partial results; the audit refuses them for the board."""
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    protocol = str(tmp_path / "protocol.yaml")
+    partial = tmp_path / "partial.json"
+    status = main(["--protocol", protocol, "evaluate", str(submission.directory), "--no-progress", "--track", "full",
+                   "--output", str(partial)])
+    assert status == 0 and f"wrote the partial results to {partial}" in capsys.readouterr().out
+    results = read_results(partial)
+    assert {run.track for run in results.runs} == {"full"} and len(results.runs) == 4
+    assert not submission.results_path.exists()
+    assert "protocol_sha256 does not match the current protocol.yaml: re-evaluate" in audit(
+        results, tiny_protocol, HARNESS_VERSION
+    )
+    folder = str(submission.directory)
+    for refused, fragment in (
+        ([folder, "--output", str(partial)], "--output is for a partial evaluation (--track NAME)"),
+        ([folder, "--track", "full", "--output", str(submission.results_path)], "results.json is the board's name"),
+        ([folder, folder, "--track", "full", "--output", str(partial)], "one submission at a time (2 given)"),
+    ):
+        assert main(["--protocol", protocol, "evaluate", *refused]) == 2
+        assert fragment in capsys.readouterr().err
+    assert not submission.results_path.exists()
+
+
+def test_evaluate_refuses_an_unknown_track_in_one_line(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture
+) -> None:
+    submission = write_submission(tmp_path, "cheap", "messenv_agents.fixed.CheapestFirstAgent")
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", str(submission.directory),
+                   "--track", "full", "--track", "sprase"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err == ["error: --track 'sprase': no track 'sprase' in the protocol; tracks: ['full', 'sparse']"]
+    assert not submission.results_path.exists()
+
+
 def test_results_record_the_converted_file_and_the_sandbox(
     tmp_path: Path, tiny_protocol: Protocol, tiny_parquet: Path
 ) -> None:

@@ -294,6 +294,33 @@ def test_no_state_is_carried_from_run_to_run(tmp_path: Path, batch: Batch, monke
     assert [run.status for run in results.runs] == ["ok"] * 4, [run.error for run in results.runs]
 
 
+BUILT_BEFORE = BASE + """
+    built = 0
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        Hostile.built += 1
+        evidence = [f"built {Hostile.built} times in this worker"] if Hostile.built > 1 else []
+        evidence += ["/tmp/built"] if os.path.exists("/tmp/built") else []
+        open("/tmp/built", "w").close()
+        if evidence:
+            raise RuntimeError(f"a trace of an earlier construction: {evidence}")
+"""
+"""An agent whose constructor fails if an earlier construction left a trace (the class counter in its
+worker, a file in /tmp): the agent built once to check its parameters before the first run must
+leave none for the runs."""
+
+
+@needs_bwrap
+def test_the_agent_built_to_check_its_parameters_leaves_no_trace_for_the_runs(
+    tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESSENV_HOME", str(batch.home))
+    submission = write_submission(tmp_path, "built", "hostile_built.Hostile", code=BUILT_BEFORE)
+    results = evaluate_submission(submission, one_track(batch, [0, 1]), show_progress=False)
+    assert [run.status for run in results.runs] == ["ok"] * 2, [run.error for run in results.runs]
+
+
 @needs_bwrap
 @pytest.mark.parametrize("channel", CARRIED_IN_FOLDERS)
 def test_no_state_is_carried_by_the_writable_folders_themselves(

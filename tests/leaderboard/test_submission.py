@@ -13,7 +13,7 @@ from messenv.leaderboard.schema import LeaderboardError
 from messenv.leaderboard.evaluate import evaluate_submission
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.submission import check_target, load_submission
-from tests.leaderboard.conftest import LEADERBOARD, PARSER_BOMB, logged_reason, write_submission
+from tests.leaderboard.conftest import LEADERBOARD, PARSER_BOMB, write_submission
 
 
 def _write(tmp_path: Path, name: str, data: object) -> Path:
@@ -75,17 +75,64 @@ def test_unimportable_and_missing_targets(tmp_path: Path) -> None:
         check_target(no_class)
 
 
+REQUIRED_PARAMETER_AGENT = """
+    from messenv_agents.base import BaseAgent
+
+    class Needs(BaseAgent):
+        name = "needs"
+
+        def __init__(self, eta: float) -> None:
+            super().__init__()
+            self.eta = eta
+
+        def act(self, obs):
+            return 0
+"""
+
+
 @pytest.mark.parametrize(
-    "params, reason",
-    [({"etaa": 0.1}, "unknown parameter(s) ['etaa']"), ({"eta": "fast"}, "params.eta must be a number, got 'fast'")],
+    "target, params, code, reason",
+    [
+        ("messenv_agents.primal_dual.PrimalDualAgent", {"etaa": 0.1}, None,
+         r"agent\.params \(PrimalDualAgent\): unknown parameter\(s\) \['etaa'\]; it takes \['c', .*'eta'"),
+        ("messenv_agents.primal_dual.PrimalDualAgent", {"eta": "fast"}, None,
+         r"agent\.params\.eta must be a number, got 'fast'"),
+        ("needs_agent_for_tests.Needs", {}, REQUIRED_PARAMETER_AGENT,
+         r"agent\.params \(Needs\): missing a required argument: 'eta'; it takes \['eta'\]"),
+    ],
 )
-def test_an_unknown_or_mistyped_parameter_fails_every_run(
-    tmp_path: Path, tiny_protocol: Protocol, params: dict, reason: str
+def test_a_parameter_the_agent_does_not_take_stops_the_submission_before_any_run(
+    tmp_path: Path, tiny_protocol: Protocol, target: str, params: dict, code: str | None, reason: str
 ) -> None:
-    """Checking parameters needs the class, which only the worker imports: each run fails with the reason."""
-    typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", params)
-    results = evaluate_submission(typo, tiny_protocol, show_progress=False)
-    assert all(run.status == "error" and reason in logged_reason(run) for run in results.runs)
+    """Checking parameters needs the class, which only the sandboxed worker imports: it builds the
+    agent once before the first run, and the evaluator stops the submission with one line naming
+    submission.yaml, the key and the parameters the agent takes; no results.json is written."""
+    typo = write_submission(tmp_path, "typo", target, params, code=code)
+    with pytest.raises(LeaderboardError, match=rf"^{typo.directory}/submission\.yaml: {reason}") as error:
+        evaluate_submission(typo, tiny_protocol, show_progress=False)
+    assert "\n" not in str(error.value) and "worker.py" not in str(error.value)
+    assert not typo.results_path.exists()
+
+
+def test_parameters_the_agent_takes_are_played(tmp_path: Path, tiny_protocol: Protocol) -> None:
+    """The check before the runs lets correct parameters through, and the agent gets them."""
+    code = REQUIRED_PARAMETER_AGENT
+    good = write_submission(tmp_path, "good", "needs_agent_for_tests.Needs", {"eta": 0.5}, code=code)
+    results = evaluate_submission(good, tiny_protocol, show_progress=False)
+    assert [run.status for run in results.runs] == ["ok"] * len(tiny_protocol.runs())
+    assert good.results_path.is_file()
+
+
+def test_evaluate_cli_names_a_mistyped_parameter_in_one_line(
+    tmp_path: Path, tiny_protocol: Protocol, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evaluate`` skips the submission with that line and exit status 2, as for any bad submission."""
+    typo = write_submission(tmp_path, "typo", "messenv_agents.primal_dual.PrimalDualAgent", {"etaa": 0.1})
+    status = main(["--protocol", str(tmp_path / "protocol.yaml"), "evaluate", "--no-progress", str(typo.directory)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(lines) == 1, lines
+    assert "submission.yaml: agent.params (PrimalDualAgent): unknown parameter(s) ['etaa']; it takes" in lines[0]
+    assert not typo.results_path.exists()
 
 
 def test_agent_code_beside_the_yaml_is_accepted(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from messenv.recordings import RecordingError, load
-from messenv.recordings.arrays import arrays_path, read_arrays, write_arrays
+from messenv.recordings.arrays import arrays_path, read_arrays, remove_unused_copies, write_arrays
 from messenv.recordings.local import import_file
 from messenv.recordings.readers import write_mess_csv
 from messenv.recordings.recording import Recording
@@ -128,3 +128,40 @@ def test_a_home_where_the_copy_cannot_be_written_still_loads(imported: Path, mes
 def test_a_copy_name_is_a_sha256() -> None:
     with pytest.raises(ValueError, match="not a sha256"):
         arrays_path("../recordings/x")
+
+
+def test_a_replaced_recordings_copy_is_removed_and_the_new_one_kept(tmp_path: Path, imported: Path) -> None:
+    load("myzoo")
+    old = arrays_path(file_sha256(imported))
+    other = tmp_path / "other.csv"
+    write_mess_csv(make_tiny_zoo(n=40, seed=7), other)
+    import_file(other, "myzoo")  # the same name, other content: the old copy is no recording's any more
+    load("myzoo")
+    new = arrays_path(file_sha256(imported))
+    stray = old.with_name(f".{old.name}.3fa2c1d0.tmp.npz")  # an atomic write's temporary file: not a copy
+    stray.write_bytes(b"")
+    removed = remove_unused_copies([imported])
+    assert sorted(removed) == sorted([old, old.with_name(old.name + ".sha256")])
+    assert not old.exists() and not old.with_name(old.name + ".sha256").exists() and stray.exists()
+    assert new.is_file() and new.with_name(new.name + ".sha256").is_file()
+    assert remove_unused_copies([imported]) == []
+
+
+def test_a_copy_another_recording_still_uses_is_kept(tmp_path: Path, imported: Path) -> None:
+    """Two recordings with the same parquet content share one copy: removing one keeps it."""
+    load("myzoo")
+    twin = tmp_path / "twin.parquet"
+    twin.write_bytes(imported.read_bytes())
+    copy = arrays_path(file_sha256(imported))
+    imported.unlink()
+    assert remove_unused_copies([imported, twin]) == [] and copy.is_file()
+    assert copy in remove_unused_copies([twin.with_name("gone.parquet")]) and not copy.exists()
+
+
+def test_a_checksum_whose_copy_is_gone_is_removed_too(imported: Path) -> None:
+    """An interrupted removal (the checksum goes first, then the copy) is finished by the next one."""
+    load("myzoo")
+    copy = arrays_path(file_sha256(imported))
+    copy.unlink()
+    assert remove_unused_copies([]) == [copy.with_name(copy.name + ".sha256")]
+    assert not any(copy.parent.iterdir())

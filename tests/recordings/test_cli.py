@@ -137,3 +137,30 @@ def test_import_own_zoo_error_names_the_users_file_row_and_column(tmp_path: Path
     result = run_cli("import", str(own), "--name", "myzoo", home=tmp_path / "home")
     assert_one_line_error(result, f"{own}, data row 3, column 'acc_l'")
     assert "staging" not in result.stderr
+
+
+def test_reimport_and_remove_delete_the_numpy_copies_no_recording_uses(tmp_path: Path) -> None:
+    """A recording's numpy copy ($MESSENV_HOME/arrays) goes when the recording is replaced or removed."""
+    home = tmp_path / "home"
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    write_mess_csv(make_tiny_zoo(), first)
+    write_mess_csv(make_tiny_zoo(n=20, seed=3), second)
+
+    def copies() -> list[str]:
+        return sorted(path.name for path in (home / "arrays").glob("*.npz"))
+
+    assert run_cli("import", str(first), "--name", "myzoo", home=home).returncode == 0
+    assert run_cli("info", "myzoo", home=home).returncode == 0  # loading writes the copy
+    (old,) = copies()
+    result = run_cli("import", str(second), "--name", "myzoo", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "deleted 1 numpy copy no recording uses any more" in result.stdout and copies() == []
+    assert run_cli("info", "myzoo", home=home).returncode == 0
+    (new,) = copies()
+    assert new != old
+    result = run_cli("remove", "myzoo", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "removed local recording 'myzoo'" in result.stdout and "deleted 1 numpy copy" in result.stdout
+    assert copies() == [] and not any((home / "local").iterdir())
+    assert_one_line_error(run_cli("info", "myzoo", home=home), "no recording named 'myzoo'")
+    assert_one_line_error(run_cli("remove", "nozoo", home=home), "no recording named 'nozoo'")

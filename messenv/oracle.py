@@ -237,8 +237,8 @@ def best_static_mix(mean_quality: np.ndarray, mean_energy_j: np.ndarray, alpha: 
             f"infeasible: alpha={alpha:g} is above every model's mean quality (best {quality.max():.6g})",
         )
     result = linprog(
-        energy_j / lp_energy_scale(energy_j), A_ub=-quality[None, :], b_ub=[-alpha], A_eq=np.ones((1, len(quality))), b_eq=[1.0],
-        bounds=(0, None), method="highs",
+        energy_j / lp_energy_scale(energy_j), A_ub=-quality[None, :], b_ub=[-alpha],
+        A_eq=np.ones((1, len(quality))), b_eq=[1.0], bounds=(0, None), method="highs",
     )
     if not result.success:
         raise RuntimeError(f"best_static_mix: HiGHS failed on a feasible LP: {result.message}")

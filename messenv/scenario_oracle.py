@@ -183,7 +183,8 @@ def constrained_oracle(
     bounds = np.column_stack([np.zeros(available.size), np.where(available.ravel(), np.inf, 0.0)])
     scale = lp_energy_scale(energy_j)  # HiGHS reads costs of 1e20 J and above as infinite
     result = linprog(
-        energy_j.ravel() / scale, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_requests), bounds=bounds, method="highs"
+        energy_j.ravel() / scale, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_requests), bounds=bounds,
+        method="highs",
     )
     if result.status == 0:
         x = result.x

@@ -186,7 +186,8 @@ def import_file(path: str | os.PathLike[str], name: str) -> LocalEntry:
 
     Raises:
         RecordingError: a name that is not lower-case letters, digits, ``.``, ``_``, ``-``; a name
-            the catalogue already uses; or any reader error, naming ``path``, row and column.
+            the catalogue already uses; a name ending like a file (``myzoo.csv``), which every
+            reference would read as a path; or any reader error, naming ``path``, row and column.
     """
     from messenv.recordings.catalogue import catalogue  # the catalogue reads this module: import late
 
@@ -196,6 +197,11 @@ def import_file(path: str | os.PathLike[str], name: str) -> LocalEntry:
         )
     if name in catalogue():
         raise RecordingError(f"--name {name!r} is a catalogue recording; choose another name for your own zoo")
+    if looks_like_path(name):  # load("myzoo.csv") and env.recording=myzoo.csv would look for that file
+        raise RecordingError(
+            f"--name {name!r} ends like a file ({_suffix(Path(name))}), so env.recording={name} would be read as "
+            f"a path; choose a name without it, e.g. {name[: -len(_suffix(Path(name)))] or 'myzoo'!r}"
+        )
     source = Path(path).expanduser()
     recording, sha256, reader = _convert(source, name)
     entry = LocalEntry(

@@ -76,11 +76,19 @@ def test_bad_cell_names_the_users_file_row_and_column(user_csv: Path, messenv_ho
 
 @pytest.mark.parametrize(
     "name, fragment",
-    [("My Zoo", "may only hold lower-case"), ("messplus-llama3", "is a catalogue recording"), ("../x", "may only")],
+    [
+        ("My Zoo", "may only hold lower-case"),
+        ("messplus-llama3", "is a catalogue recording"),
+        ("../x", "may only"),
+        # Read as a path by load(), gym.make and env.recording=: such a name was imported, then never found.
+        ("myzoo.csv", r"ends like a file \(\.csv\), so env\.recording=myzoo\.csv would be read as a path; .* 'myzoo'"),
+        ("zoo.tar.gz", r"ends like a file \(\.tar\.gz\)"),
+    ],
 )
-def test_bad_names_are_refused(user_csv: Path, name: str, fragment: str) -> None:
+def test_bad_names_are_refused(user_csv: Path, name: str, fragment: str, messenv_home: Path) -> None:
     with pytest.raises(RecordingError, match=fragment):
         import_file(user_csv, name)
+    assert local_entries() == {}
 
 
 def test_catalogue_names_win_over_local_files(messenv_home: Path, user_csv: Path) -> None:

@@ -47,8 +47,8 @@ class MessVectorEnv(VectorEnv):
     does not read; a sweep of non-contextual agents runs several times faster without prompts and
     features (see ``benchmarks/test_env_speed.py``).
 
-    Info holds arrays over sub-envs: ``quality`` (NaN where withheld, with the mask ``_quality``),
-    ``feedback``, ``explored``, ``energy_j``, ``latency_s``, ``running_quality``, ``sla_gap``; with the
+    Info holds arrays over sub-envs: ``quality`` and ``cost`` = 1 - quality (NaN where withheld,
+    with the masks ``_quality`` and ``_cost``), ``feedback``, ``explored``, ``energy_j``, ``latency_s``, ``running_quality``, ``sla_gap``; with the
     explore action also ``outcomes`` = ``{"quality", "energy_j", "latency_s"}`` of shape ``[n, M]``
     (NaN rows where the sub-env did not explore, with the mask ``_outcomes``); at the last step
     ``episode_summary``, the summaries as arrays over sub-envs, the fields every sub-env shares
@@ -344,6 +344,9 @@ class MessVectorEnv(VectorEnv):
             info["_outcomes"] = explored
         if self._scenario_play is not None:
             self._scenario_play.step(t, actions, quality, latency, info)
+        # Safety-Gymnasium's per-step cost, as MessEnv and Gymnasium's Sync/AsyncVectorEnv give it:
+        # NaN wherever the quality is withheld (the scenario may have withheld it just now).
+        info["cost"], info["_cost"] = 1.0 - info["quality"], info["_quality"]
         self._t = t + 1
         terminated = np.full(self.num_envs, self._t == self._length)
         truncated = np.full(self.num_envs, self._t == self.max_episode_steps and self._t < self._length)

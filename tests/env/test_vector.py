@@ -50,8 +50,10 @@ def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording
             assert info["feedback"] == infos[t]["feedback"][i]
             if info["quality"] is None:
                 assert np.isnan(infos[t]["quality"][i]) and not infos[t]["_quality"][i]
+                assert info["cost"] is None and np.isnan(infos[t]["cost"][i]) and not infos[t]["_cost"][i]
             else:
                 assert info["quality"] == infos[t]["quality"][i]
+                assert info["cost"] == infos[t]["cost"][i]  # Safety-Gymnasium's cost, as the single env's
             if info["explored"] and info["outcomes"]["quality"] is not None:
                 np.testing.assert_array_equal(info["outcomes"]["quality"], infos[t]["outcomes"]["quality"][i])
             assert info["running_quality"] == pytest.approx(infos[t]["running_quality"][i])

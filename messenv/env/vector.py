@@ -49,8 +49,9 @@ class MessVectorEnv(VectorEnv):
 
     Info holds arrays over sub-envs: ``quality`` and ``cost`` = 1 - quality (NaN where withheld,
     with the masks ``_quality`` and ``_cost``), ``feedback``, ``explored``, ``energy_j``,
-    ``latency_s``, ``running_quality``, ``sla_gap``; with the explore action also ``outcomes`` = ``{"quality", "energy_j", "latency_s"}`` of shape ``[n, M]``
-    (NaN rows where the sub-env did not explore, with the mask ``_outcomes``); at the last step
+    ``latency_s``, ``running_quality``, ``sla_gap``; with the explore action also ``outcomes`` =
+    ``{"quality", "energy_j", "latency_s"}`` of shape ``[n, M]`` (NaN rows where the sub-env did
+    not explore, with the mask ``_outcomes``); at the last step
     ``episode_summary``, the summaries as arrays over sub-envs, the fields every sub-env shares
     (``n_requests``, ``alpha``, ``models``...) repeated (mask ``_episode_summary``), so that
     Gymnasium's ``DictInfoToList`` splits them.

@@ -17,7 +17,8 @@ Forms read (:data:`READERS`):
 - ``*.tar.gz`` / ``*.tgz``: the Llama-3 style tarball of CSVs (:func:`~messenv.recordings.readers.read_llama3_tarball`);
 - ``*.json``, or a folder of ``*_qwen.json`` files: the Qwen2 style JSON
   (:func:`~messenv.recordings.readers.read_qwen2_json`);
-- ``*.parquet``: a messenv recording, e.g. one written by ``python -m messenv.record``.
+- ``*.parquet``: a messenv recording, e.g. one written by ``python -m messenv.record``, or a table
+  of the MESS+ CSV's columns (``DataFrame.to_parquet``; :mod:`~messenv.recordings.readers.mess_parquet`).
 
 Layout under ``$MESSENV_HOME`` (:func:`messenv.home.messenv_home`)::
 
@@ -71,7 +72,7 @@ READERS: dict[str, str] = {
     ".tar.gz": "messenv.recordings.readers:read_llama3_tarball",
     ".tgz": "messenv.recordings.readers:read_llama3_tarball",
     ".json": "messenv.recordings.readers:read_qwen2_json",
-    ".parquet": "messenv.recordings.store:read_recording",
+    ".parquet": "messenv.recordings.readers.mess_parquet:read_parquet_zoo",
 }
 """File suffix -> its reader as ``module:function``, imported when a file of that form is read
 (:func:`reader_for`): :mod:`messenv.recordings.readers` needs pandas, which loading a cached
@@ -247,11 +248,14 @@ def local_entry(name: str) -> LocalEntry | None:
 
 
 def read_path(path: str | os.PathLike[str]) -> Recording:
-    """A recording from a path: a ``.parquet`` is read as is; any other form is converted once and
-    cached by the sha256 of its content, named after the file first converted with that content."""
+    """A recording from a path: a messenv recording (``.parquet``) is read as is; any other form is
+    converted once and cached by the sha256 of its content, named after the file first converted
+    with that content."""
+    from messenv.recordings.readers.mess_parquet import is_messenv_recording
+
     source = Path(path).expanduser()
-    if _suffix(source) == ".parquet":
-        return read_recording(source)
+    if _suffix(source) == ".parquet" and (not source.is_file() or is_messenv_recording(source)):
+        return read_recording(source)  # (which names a missing file)
     reader_for(source)  # an unreadable form fails here, before any hashing
     cached = messenv_home() / "recordings" / "by-content" / f"{content_sha256(source)}.parquet"
     if cached.is_file():

@@ -80,7 +80,9 @@ def read_qwen2_json(path_or_dir: str | os.PathLike[str]) -> Recording:
             extra={"repeats": "social_iqa holds every prompt twice: the first measurement is kept"},
         )
     metadata = replace(metadata, extra={**metadata.extra, "sha256_matches_source": published, "files": sorted(hashes)})
-    parts = [(name, _records_frame(data, name)) for name, data in contents.items()]
+    # Errors name each file by the path it was found at, as the CSV reader's do (not its bare name).
+    paths = {file.name: str(file) for file in files}
+    parts = [(paths[name], _records_frame(data, paths[name])) for name, data in contents.items()]
     return read_mess_frames(parts, "messplus-qwen2", metadata=metadata, remeasured="first")
 
 

@@ -81,10 +81,10 @@ def test_a_bad_record_names_the_file_row_and_column(tmp_path: Path) -> None:
     bad = record(1, "boolq")
     bad["inference_time_medium"] = None
     write_json(tmp_path, "boolq", [record(0, "boolq"), bad])
-    with pytest.raises(
-        RecordingError, match="boolq_qwen.json, data row 2, column 'inference_time_medium': empty value"
-    ):
+    with pytest.raises(RecordingError) as error:
         read_qwen2_json(tmp_path)
+    # The file's path, as the CSV reader names its file, not the bare name of a file in some folder.
+    assert str(error.value).startswith(f"{tmp_path / 'boolq_qwen.json'}, data row 2, column 'inference_time_medium'")
 
 
 def test_a_missing_doc_id_is_named(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ Forms read (:data:`READERS`):
 - ``*.tar.gz`` / ``*.tgz``: the Llama-3 style tarball of CSVs (:func:`~messenv.recordings.readers.read_llama3_tarball`);
 - ``*.json``, or a folder of ``*_qwen.json`` files: the Qwen2 style JSON
   (:func:`~messenv.recordings.readers.read_qwen2_json`);
+- ``*.jsonl``: JSON Lines, one record of the CSV's columns per line
+  (:func:`~messenv.recordings.readers.read_mess_jsonl`);
 - ``*.parquet``: a messenv recording, e.g. one written by ``python -m messenv.record``, or a table
   of the MESS+ CSV's columns (``DataFrame.to_parquet``; :mod:`~messenv.recordings.readers.mess_parquet`).
 
@@ -72,6 +74,7 @@ READERS: dict[str, str] = {
     ".tar.gz": "messenv.recordings.readers:read_llama3_tarball",
     ".tgz": "messenv.recordings.readers:read_llama3_tarball",
     ".json": "messenv.recordings.readers:read_qwen2_json",
+    ".jsonl": "messenv.recordings.readers:read_mess_jsonl",
     ".parquet": "messenv.recordings.readers.mess_parquet:read_parquet_zoo",
 }
 """File suffix -> its reader as ``module:function``, imported when a file of that form is read
@@ -132,7 +135,7 @@ def reader_for(path: Path) -> Reader:
         if not any(path.glob(_QWEN2_PATTERN)):
             raise RecordingError(
                 f"{path}: a folder is read as Qwen2 style {_QWEN2_PATTERN} files and it holds none; "
-                "pass a MESS+ .csv, a .tar.gz of CSVs, a .json or a .parquet file instead"
+                "pass a MESS+ .csv, .jsonl, .parquet or .json file, or a .tar.gz of CSVs, instead"
             )
         return _import_reader(FOLDER_READER)
     if not path.is_file():

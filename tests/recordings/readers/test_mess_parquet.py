@@ -49,15 +49,16 @@ def test_a_bad_cell_names_the_file_row_and_column(tmp_path: Path, frame: pd.Data
         read_mess_parquet(path)
 
 
-def test_a_missing_column_is_named(tmp_path: Path, frame: pd.DataFrame) -> None:
+@pytest.mark.parametrize(
+    "write, problem",
+    [
+        (lambda frame, path: frame.drop(columns="benchmark_name").to_parquet(path), "missing column 'benchmark_name'"),
+        (lambda frame, path: path.write_text("doc_id,input_text\n"), "not a parquet file"),
+    ],
+    ids=["missing-column", "not-parquet"],
+)
+def test_a_bad_file_is_named(tmp_path: Path, frame: pd.DataFrame, write, problem: str) -> None:
     path = tmp_path / "zoo.parquet"
-    frame.drop(columns=["benchmark_name"]).to_parquet(path)
-    with pytest.raises(RecordingError, match=rf"^{path}: missing column 'benchmark_name'"):
-        read_parquet_zoo(path)
-
-
-def test_a_file_that_is_not_parquet_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "zoo.parquet"
-    path.write_text("doc_id,input_text\n")
-    with pytest.raises(RecordingError, match=rf"^{path}: not a parquet file"):
+    write(frame, path)
+    with pytest.raises(RecordingError, match=rf"^{path}: {problem}"):
         read_parquet_zoo(path)

@@ -82,6 +82,8 @@ class MessVectorEnv(VectorEnv):
             ``gym.make(..., max_episode_steps=k)`` wraps a single env in ``TimeLimit``; passed by
             ``gym.make_vec``): ``truncated`` is True on that step, the summary covers the requests
             played, and the next step resets.
+        render_mode: ``None``; the vector env renders nothing (a mode is a one-line ValueError that
+            names sync mode, whose sub-envs render ``"ansi"``, instead of a TypeError).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -101,7 +103,13 @@ class MessVectorEnv(VectorEnv):
         scenario: Scenario | dict | str | None = None,
         sampler: str = "pcg64",
         max_episode_steps: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        if render_mode is not None:  # gym.make_vec(..., render_mode=...) passes it here
+            raise ValueError(
+                f"render_mode={render_mode!r}: MessVectorEnv renders nothing; gym.make_vec(..., "
+                "vectorization_mode='sync', render_mode='ansi') renders each sub-env"
+            )
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         limit = max_episode_steps

@@ -210,6 +210,8 @@ def episode_rows(env: gym.Env) -> np.ndarray:
     ``TimeLimit``'s truncation), which are the ones its summary and its oracle must cover."""
     base = env.unwrapped
     rows = base.stream_rows
+    if len(rows) == 0:  # an oracle over no requests would fail far from here, or score nothing
+        raise RuntimeError("no episode yet: call env.reset() (or run_episode) before asking for its requests")
     played = base.requests_played
     return rows[:played] if 0 < played < len(rows) else rows
 
@@ -258,10 +260,16 @@ def run_episode(
             main job's episodes' CPU time).
 
     Raises:
+        TypeError: ``env`` is a vector env.
         InvalidActionError: the agent returned a non-int or an out-of-range action.
         MaskedActionError: the agent played a model the scenario's zoo does not offer at that step.
         Both carry ``agent`` (the agent's name) and ``step`` (the request index, from 0).
     """
+    if isinstance(env, gym.vector.VectorEnv):
+        raise TypeError(
+            f"run_episode plays one env (gym.make), not a vector env ({type(env).__name__}): play one env "
+            "per seed, or step the vector env yourself with one agent per sub-env"
+        )
     obs, _ = env.reset(seed=seed)
     task = env.unwrapped.task
     agent.reset(task, seed)

@@ -28,6 +28,12 @@ from scipy.optimize import linprog
 
 BISECTION_STEPS = 200
 QUALITY_TOL = 1e-12
+LP_ENERGY_LIMIT = 2.0**20
+"""Largest energy (J) handed to HiGHS unscaled. HiGHS reads a cost of 1e20 or more as infinite
+(its ``kHighsInf``) and fails on the LP ("model_status is Unknown"), so a zoo of one's own whose
+energies reach that range is solved on energies divided by a power of two (:func:`lp_energy_scale`).
+2**20 J is far above any recorded request (the Llama-3 recording's largest is 2.8 kJ), so the
+published recordings are solved unscaled, as before."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +98,18 @@ def _validated(quality: np.ndarray, energy_j: np.ndarray, alpha: float, ndim: in
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     return quality, energy_j
+
+
+def lp_energy_scale(energy_j: np.ndarray) -> float:
+    """The power of two that brings the largest energy to at most :data:`LP_ENERGY_LIMIT` (1 if it is).
+
+    Dividing by a power of two is exact, and an LP's optimal weights do not change when its costs
+    are scaled; its objective and duals scale back by the same factor.
+    """
+    largest = float(np.max(np.abs(energy_j), initial=0.0))
+    if largest <= LP_ENERGY_LIMIT:
+        return 1.0
+    return float(2.0 ** np.ceil(np.log2(largest / LP_ENERGY_LIMIT)))
 
 
 def best_response(quality: np.ndarray, energy_j: np.ndarray, lam: float) -> np.ndarray:
@@ -219,8 +237,8 @@ def best_static_mix(mean_quality: np.ndarray, mean_energy_j: np.ndarray, alpha: 
             f"infeasible: alpha={alpha:g} is above every model's mean quality (best {quality.max():.6g})",
         )
     result = linprog(
-        energy_j, A_ub=-quality[None, :], b_ub=[-alpha], A_eq=np.ones((1, len(quality))), b_eq=[1.0],
-        bounds=(0, None), method="highs",
+        energy_j / lp_energy_scale(energy_j), A_ub=-quality[None, :], b_ub=[-alpha],
+        A_eq=np.ones((1, len(quality))), b_eq=[1.0], bounds=(0, None), method="highs",
     )
     if not result.success:
         raise RuntimeError(f"best_static_mix: HiGHS failed on a feasible LP: {result.message}")

@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from messenv.env.scenario import Scenario
-from messenv.oracle import energy_ratio
+from messenv.oracle import energy_ratio, lp_energy_scale
 
 FEASIBILITY_TOL = 1e-9
 WINDOW = "window_quality"  # the name of a windowed SLA's constraints
@@ -181,16 +181,18 @@ def constrained_oracle(
     a_ub, b_ub = _constraint_rows(constraints, n_requests, n_models)
     a_eq = _one_per_request(n_requests, n_models)
     bounds = np.column_stack([np.zeros(available.size), np.where(available.ravel(), np.inf, 0.0)])
+    scale = lp_energy_scale(energy_j)  # HiGHS reads costs of 1e20 J and above as infinite
     result = linprog(
-        energy_j.ravel(), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_requests), bounds=bounds, method="highs"
+        energy_j.ravel() / scale, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(n_requests), bounds=bounds,
+        method="highs",
     )
     if result.status == 0:
         x = result.x
-        duals = -np.asarray(result.ineqlin.marginals)
+        duals = -np.asarray(result.ineqlin.marginals) * scale
         message = f"optimal under {_describe(constraints)} (HiGHS)"
         feasible = True
     elif result.status == 2:
-        x = _least_violation(energy_j, a_ub, b_ub, a_eq, bounds)
+        x = _least_violation(energy_j / scale, a_ub, b_ub, a_eq, bounds)
         duals = np.full(len(constraints), np.inf)
         feasible = False
         message = (

@@ -300,3 +300,16 @@ def test_stream_outcomes_cover_the_requests_a_time_limit_let_play(tiny_recording
     np.testing.assert_array_equal(quality, tiny_recording.quality[env.unwrapped.stream_rows[:15]])
     env.reset(seed=1)
     assert len(stream_outcomes(env)[0]) == 40  # after a reset: the whole stream
+
+
+def test_stream_outcomes_before_any_reset_is_an_error_not_an_empty_stream(zoo):
+    """Before a reset there is no stream: empty arrays made ``hindsight_oracle`` fail far from the cause."""
+    with pytest.raises(RuntimeError, match=r"no episode yet: call env\.reset\(\)"):
+        stream_outcomes(make_env(zoo))
+
+
+def test_a_vector_env_is_refused_by_name(zoo):
+    """``run_episode(gym.make_vec(...))`` failed with "'MultiDiscrete' object has no attribute 'n'"."""
+    envs = gym.make_vec("messenv/MessEnv-v0", num_envs=2, recording=zoo, n_requests=T)
+    with pytest.raises(TypeError, match=r"run_episode plays one env \(gym\.make\), not a vector env \(MessVectorEnv\)"):
+        run_episode(envs, AGENTS["cheapest_first"](), 0)

@@ -113,6 +113,16 @@ def test_best_static_mix_hand_solved_and_infeasible():
     np.testing.assert_array_equal(out_of_reach.weights, [0.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("scale", [1e20, 1e100, 1e300])
+def test_best_static_mix_of_a_zoo_with_astronomical_energies(scale):
+    # HiGHS reads costs of 1e20 and above as infinite: it failed on this feasible LP ("model_status
+    # is Unknown"), and the runner stopped with a traceback on a zoo of one's own with such a cell.
+    mix = best_static_mix(np.array([0.5, 0.9]), np.array([1.0, 10.0]) * scale, alpha=0.7)
+    assert mix.feasible
+    np.testing.assert_allclose(mix.weights, [0.5, 0.5], atol=1e-9)
+    assert mix.energy_j == pytest.approx(5.5 * scale)
+
+
 def test_energy_ratio():
     assert energy_ratio(30.0, 20.0) == 1.5
     with pytest.raises(ValueError, match="oracle energy must be finite and > 0"):

@@ -108,6 +108,19 @@ def test_hand_solved_latency_bound_binds():
     assert sum(worst.violations) == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e20, 1e200])
+def test_astronomical_energies_give_the_same_routing_and_scaled_duals(scale):
+    # HiGHS reads costs of 1e20 and above as infinite; the LP is solved on scaled energies instead.
+    quality = np.array([[0.0, 1.0], [0.0, 1.0]])
+    latency = np.array([[1.0, 3.0], [1.0, 3.0]])
+    constraints = scenario_constraints(quality, latency, 0.5, Scenario(latency=LatencySLO(mean_s=2.0)))
+    solution = constrained_oracle(np.array([[1.0, 2.0], [1.0, 2.0]]) * scale, constraints)
+    assert solution.feasible
+    assert solution.energy_j == pytest.approx(3.0 * scale)
+    bound = lagrangian_dual(np.array([[1.0, 2.0], [1.0, 2.0]]) * scale, constraints, np.clip(solution.duals, 0, None))
+    assert bound == pytest.approx(solution.energy_j, rel=1e-6)
+
+
 def test_the_deadline_form_bounds_the_late_share():
     quality = np.array([[0.0, 1.0]] * 4)
     energy = np.array([[1.0, 5.0]] * 4)

@@ -48,10 +48,11 @@ class MessVectorEnv(VectorEnv):
     does not read; a sweep of non-contextual agents runs several times faster without prompts and
     features (see ``benchmarks/test_env_speed.py``).
 
-    Info holds arrays over sub-envs: ``quality`` (NaN where withheld, with the mask ``_quality``),
-    ``feedback``, ``explored``, ``energy_j``, ``latency_s``, ``running_quality``, ``sla_gap``; with the
-    explore action also ``outcomes`` = ``{"quality", "energy_j", "latency_s"}`` of shape ``[n, M]``
-    (NaN rows where the sub-env did not explore, with the mask ``_outcomes``); at the last step
+    Info holds arrays over sub-envs: ``quality`` and ``cost`` = 1 - quality (NaN where withheld,
+    with the masks ``_quality`` and ``_cost``), ``feedback``, ``explored``, ``energy_j``,
+    ``latency_s``, ``running_quality``, ``sla_gap``; with the explore action also ``outcomes`` =
+    ``{"quality", "energy_j", "latency_s"}`` of shape ``[n, M]`` (NaN rows where the sub-env did
+    not explore, with the mask ``_outcomes``); at the last step
     ``episode_summary``, the summaries as arrays over sub-envs, the fields every sub-env shares
     (``n_requests``, ``alpha``, ``models``...) repeated (mask ``_episode_summary``), so that
     Gymnasium's ``DictInfoToList`` splits them.
@@ -82,6 +83,8 @@ class MessVectorEnv(VectorEnv):
             ``gym.make(..., max_episode_steps=k)`` wraps a single env in ``TimeLimit``; passed by
             ``gym.make_vec``): ``truncated`` is True on that step, the summary covers the requests
             played, and the next step resets.
+        render_mode: ``None``; the vector env renders nothing (a mode is a one-line ValueError that
+            names sync mode, whose sub-envs render ``"ansi"``, instead of a TypeError).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -101,7 +104,13 @@ class MessVectorEnv(VectorEnv):
         scenario: Scenario | dict | str | None = None,
         sampler: str = "pcg64",
         max_episode_steps: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        if render_mode is not None:  # gym.make_vec(..., render_mode=...) passes it here
+            raise ValueError(
+                f"render_mode={render_mode!r}: MessVectorEnv renders nothing; gym.make_vec(..., "
+                "vectorization_mode='sync', render_mode='ansi') renders each sub-env"
+            )
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         limit = max_episode_steps
@@ -349,6 +358,9 @@ class MessVectorEnv(VectorEnv):
             info["_outcomes"] = explored
         if self._scenario_play is not None:
             self._scenario_play.step(t, actions, quality, latency, info)
+        # Safety-Gymnasium's per-step cost, as MessEnv and Gymnasium's Sync/AsyncVectorEnv give it:
+        # NaN wherever the quality is withheld (the scenario may have withheld it just now).
+        info["cost"], info["_cost"] = 1.0 - info["quality"], info["_quality"]
         self._t = t + 1
         terminated = np.full(self.num_envs, self._t == self._length)
         truncated = np.full(self.num_envs, self._t == self.max_episode_steps and self._t < self._length)

@@ -17,7 +17,10 @@ Forms read (:data:`READERS`):
 - ``*.tar.gz`` / ``*.tgz``: the Llama-3 style tarball of CSVs (:func:`~messenv.recordings.readers.read_llama3_tarball`);
 - ``*.json``, or a folder of ``*_qwen.json`` files: the Qwen2 style JSON
   (:func:`~messenv.recordings.readers.read_qwen2_json`);
-- ``*.parquet``: a messenv recording, e.g. one written by ``python -m messenv.record``.
+- ``*.jsonl``: JSON Lines, one record of the CSV's columns per line
+  (:func:`~messenv.recordings.readers.read_mess_jsonl`);
+- ``*.parquet``: a messenv recording, e.g. one written by ``python -m messenv.record``, or a table
+  of the MESS+ CSV's columns (``DataFrame.to_parquet``; :mod:`~messenv.recordings.readers.mess_parquet`).
 
 Layout under ``$MESSENV_HOME`` (:func:`messenv.home.messenv_home`)::
 
@@ -71,7 +74,8 @@ READERS: dict[str, str] = {
     ".tar.gz": "messenv.recordings.readers:read_llama3_tarball",
     ".tgz": "messenv.recordings.readers:read_llama3_tarball",
     ".json": "messenv.recordings.readers:read_qwen2_json",
-    ".parquet": "messenv.recordings.store:read_recording",
+    ".jsonl": "messenv.recordings.readers:read_mess_jsonl",
+    ".parquet": "messenv.recordings.readers.mess_parquet:read_parquet_zoo",
 }
 """File suffix -> its reader as ``module:function``, imported when a file of that form is read
 (:func:`reader_for`): :mod:`messenv.recordings.readers` needs pandas, which loading a cached
@@ -131,7 +135,7 @@ def reader_for(path: Path) -> Reader:
         if not any(path.glob(_QWEN2_PATTERN)):
             raise RecordingError(
                 f"{path}: a folder is read as Qwen2 style {_QWEN2_PATTERN} files and it holds none; "
-                "pass a MESS+ .csv, a .tar.gz of CSVs, a .json or a .parquet file instead"
+                "pass a MESS+ .csv, .jsonl, .parquet or .json file, or a .tar.gz of CSVs, instead"
             )
         return _import_reader(FOLDER_READER)
     if not path.is_file():
@@ -186,7 +190,8 @@ def import_file(path: str | os.PathLike[str], name: str) -> LocalEntry:
 
     Raises:
         RecordingError: a name that is not lower-case letters, digits, ``.``, ``_``, ``-``; a name
-            the catalogue already uses; or any reader error, naming ``path``, row and column.
+            the catalogue already uses; a name ending like a file (``myzoo.csv``), which every
+            reference would read as a path; or any reader error, naming ``path``, row and column.
     """
     from messenv.recordings.catalogue import catalogue  # the catalogue reads this module: import late
 
@@ -196,6 +201,11 @@ def import_file(path: str | os.PathLike[str], name: str) -> LocalEntry:
         )
     if name in catalogue():
         raise RecordingError(f"--name {name!r} is a catalogue recording; choose another name for your own zoo")
+    if looks_like_path(name):  # load("myzoo.csv") and env.recording=myzoo.csv would look for that file
+        raise RecordingError(
+            f"--name {name!r} ends like a file ({_suffix(Path(name))}), so env.recording={name} would be read as "
+            f"a path; choose a name without it, e.g. {name[: -len(_suffix(Path(name)))] or 'myzoo'!r}"
+        )
     source = Path(path).expanduser()
     recording, sha256, reader = _convert(source, name)
     entry = LocalEntry(
@@ -241,11 +251,14 @@ def local_entry(name: str) -> LocalEntry | None:
 
 
 def read_path(path: str | os.PathLike[str]) -> Recording:
-    """A recording from a path: a ``.parquet`` is read as is; any other form is converted once and
-    cached by the sha256 of its content, named after the file first converted with that content."""
+    """A recording from a path: a messenv recording (``.parquet``) is read as is; any other form is
+    converted once and cached by the sha256 of its content, named after the file first converted
+    with that content."""
+    from messenv.recordings.readers.mess_parquet import is_messenv_recording
+
     source = Path(path).expanduser()
-    if _suffix(source) == ".parquet":
-        return read_recording(source)
+    if _suffix(source) == ".parquet" and (not source.is_file() or is_messenv_recording(source)):
+        return read_recording(source)  # (which names a missing file)
     reader_for(source)  # an unreadable form fails here, before any hashing
     cached = messenv_home() / "recordings" / "by-content" / f"{content_sha256(source)}.parquet"
     if cached.is_file():

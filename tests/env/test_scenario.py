@@ -175,6 +175,10 @@ def test_each_sub_env_replays_the_single_env_scenario(tiny_recording, spec, samp
         np.testing.assert_array_equal(env.stream_rows, envs.stream_rows[:, i])
         for info, batched in zip(infos, vector_infos):
             assert info["feedback"] == batched["feedback"][i]
+            if info["cost"] is None:  # withheld, by feedback_rate or a delay: NaN and masked
+                assert np.isnan(batched["cost"][i]) and not batched["_cost"][i]
+            else:
+                assert info["cost"] == batched["cost"][i]
             if "costs" in info:
                 np.testing.assert_array_equal(info["costs"], batched["costs"][i])
             if "delayed_feedback" in info:

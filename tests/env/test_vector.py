@@ -50,8 +50,10 @@ def test_each_sub_env_replays_the_single_env_with_seed_plus_index(tiny_recording
             assert info["feedback"] == infos[t]["feedback"][i]
             if info["quality"] is None:
                 assert np.isnan(infos[t]["quality"][i]) and not infos[t]["_quality"][i]
+                assert info["cost"] is None and np.isnan(infos[t]["cost"][i]) and not infos[t]["_cost"][i]
             else:
                 assert info["quality"] == infos[t]["quality"][i]
+                assert info["cost"] == infos[t]["cost"][i]  # Safety-Gymnasium's cost, as the single env's
             if info["explored"] and info["outcomes"]["quality"] is not None:
                 np.testing.assert_array_equal(info["outcomes"]["quality"], infos[t]["outcomes"]["quality"][i])
             assert info["running_quality"] == pytest.approx(infos[t]["running_quality"][i])
@@ -255,3 +257,15 @@ def test_make_vec_max_episode_steps_truncates_like_time_limit(tiny_recording):
         with pytest.raises(ValueError, match="max_episode_steps must be a positive int"):
             MessVectorEnv(2, recording=tiny_recording, max_episode_steps=bad)
     assert MessVectorEnv(2, recording=tiny_recording, max_episode_steps=np.int64(3)).max_episode_steps == 3
+
+
+@pytest.mark.filterwarnings("ignore:.*render fps")  # MessEnv declares no render_fps for its text
+def test_a_render_mode_is_refused_in_one_line_that_names_sync_mode(tiny_recording):
+    """``gym.make_vec(..., render_mode="ansi")`` failed with "unexpected keyword argument 'render_mode'"."""
+    with pytest.raises(ValueError, match=r"render_mode='ansi': MessVectorEnv renders nothing; .*mode='sync'"):
+        gym.make_vec("messenv/MessEnv-v0", num_envs=2, recording=tiny_recording, render_mode="ansi")
+    synced = gym.make_vec(
+        "messenv/MessEnv-v0", num_envs=2, recording=tiny_recording, render_mode="ansi", vectorization_mode="sync"
+    )
+    synced.reset(seed=0)
+    assert all(text.startswith("request 0/") for text in synced.render())

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import gymnasium as gym
+import pandas as pd
 import pytest
 
 import messenv  # noqa: F401 - registers messenv/MessEnv-v0
@@ -76,11 +77,19 @@ def test_bad_cell_names_the_users_file_row_and_column(user_csv: Path, messenv_ho
 
 @pytest.mark.parametrize(
     "name, fragment",
-    [("My Zoo", "may only hold lower-case"), ("messplus-llama3", "is a catalogue recording"), ("../x", "may only")],
+    [
+        ("My Zoo", "may only hold lower-case"),
+        ("messplus-llama3", "is a catalogue recording"),
+        ("../x", "may only"),
+        # Read as a path by load(), gym.make and env.recording=: such a name was imported, then never found.
+        ("myzoo.csv", r"ends like a file \(\.csv\), so env\.recording=myzoo\.csv would be read as a path; .* 'myzoo'"),
+        ("zoo.tar.gz", r"ends like a file \(\.tar\.gz\)"),
+    ],
 )
-def test_bad_names_are_refused(user_csv: Path, name: str, fragment: str) -> None:
+def test_bad_names_are_refused(user_csv: Path, name: str, fragment: str, messenv_home: Path) -> None:
     with pytest.raises(RecordingError, match=fragment):
         import_file(user_csv, name)
+    assert local_entries() == {}
 
 
 def test_catalogue_names_win_over_local_files(messenv_home: Path, user_csv: Path) -> None:
@@ -129,6 +138,20 @@ def test_a_parquet_imports_under_a_local_name(tmp_path: Path) -> None:
     path = write_recording(make_tiny_zoo(), tmp_path / "recorded.parquet")
     import_file(path, "recorded")
     assert_same_measurements(load("recorded"), make_tiny_zoo())
+
+
+def test_a_table_of_the_csv_columns_in_parquet_imports_and_loads_by_path(
+    user_csv: Path, messenv_home: Path
+) -> None:
+    """A pandas frame of the MESS+ CSV's columns saved as parquet (refused before as "not a messenv
+    recording") imports under a name, and as a path is converted once and cached by content."""
+    table = user_csv.with_suffix(".parquet")
+    pd.read_csv(user_csv).to_parquet(table)
+    entry = import_file(table, "fromtable")
+    assert entry.reader.endswith("mess_parquet:read_parquet_zoo")
+    assert_same_measurements(load("fromtable"), read_mess_csv(user_csv))
+    assert_same_measurements(load(str(table)), read_mess_csv(user_csv))
+    assert [p.name for p in (messenv_home / "recordings" / "by-content").iterdir()] == [f"{entry.sha256}.parquet"]
 
 
 def test_unknown_forms_are_named(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 * :func:`read_mess_csv` / :func:`write_mess_csv`: the MESS+ simulator CSV (any label set).
 * :func:`read_mess_frame` / :func:`read_mess_frames`: the same schema from pandas frames (the core
   every other reader goes through).
+* :func:`read_mess_parquet`: the same schema as a parquet table (a user's ``DataFrame.to_parquet``).
+* :func:`read_mess_jsonl`: the same schema as JSON Lines, one record per line.
 * :func:`read_llama3_tarball`: ``inference_outputs.tar.gz`` -> ``messplus-llama3``.
 * :func:`read_qwen2_json`: the ``<benchmark>_qwen.json`` files -> ``messplus-qwen2``.
 
@@ -22,6 +24,8 @@ _MODULES = {
     "write_mess_csv": "mess_csv",
     "read_mess_frame": "mess_frame",
     "read_mess_frames": "mess_frame",
+    "read_mess_jsonl": "mess_jsonl",
+    "read_mess_parquet": "mess_parquet",
     "read_qwen2_json": "qwen2",
 }
 __all__ = sorted(_MODULES)

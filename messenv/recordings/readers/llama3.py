@@ -16,6 +16,7 @@ import os
 import re
 import tarfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 from messenv.recordings.errors import RecordingError
@@ -42,7 +43,8 @@ def read_llama3_tarball(path: str | os.PathLike[str]) -> Recording:
     """Read ``inference_outputs.tar.gz`` into the ``messplus-llama3`` recording.
 
     ``metadata.source_sha256`` is the sha256 of the file read; ``metadata.extra`` says whether it
-    matches the published file.
+    matches the published file. Only the published file is given the Llama-3 zoo's provenance (URL,
+    model ids, Zeus-measured energy): a tarball of one's own in this layout claims none.
 
     Raises:
         RecordingError: for a file that is not a gzip tarball, an unexpected member name, or a bad
@@ -58,18 +60,22 @@ def read_llama3_tarball(path: str | os.PathLike[str]) -> Recording:
         parts.append((source, read_csv_frame(blobs[member], source)))
     if not parts:
         raise RecordingError(f"{path}: no CSV members under inference_outputs/<benchmark>/")
+    published = sha256 == LLAMA3_SHA256
     metadata = RecordingMetadata(
-        source_url=LLAMA3_URL,
-        source_sha256=sha256,
-        zoo="MESS+ Llama-3 zoo: Llama-3.2-1B-Instruct, Llama-3.1-8B-Instruct, Llama-3.3-70B-Instruct",
-        model_ids=dict(LLAMA3_MODEL_IDS),
-        energy_source="zeus (measured)",
-        extra={
-            "sha256_matches_source": sha256 == LLAMA3_SHA256,
-            "members": len(parts),
-            "repeats": "batches run more than once: the first measurement of a (benchmark, doc_id) is kept",
-        },
+        source_sha256=sha256, extra={"sha256_matches_source": published, "members": len(parts)}
     )
+    if published:  # a zoo of one's own in this layout is not the Llama-3 zoo: claim nothing of it
+        metadata = replace(
+            metadata,
+            source_url=LLAMA3_URL,
+            zoo="MESS+ Llama-3 zoo: Llama-3.2-1B-Instruct, Llama-3.1-8B-Instruct, Llama-3.3-70B-Instruct",
+            model_ids=dict(LLAMA3_MODEL_IDS),
+            energy_source="zeus (measured)",
+            extra={
+                **metadata.extra,
+                "repeats": "batches run more than once: the first measurement of a (benchmark, doc_id) is kept",
+            },
+        )
     return read_mess_frames(parts, "messplus-llama3", metadata=metadata, remeasured="first")
 
 

@@ -38,6 +38,20 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def _not_utf8(data: bytes) -> str:
+    """Where ``data`` stops being UTF-8, as a line of the file: pandas' own message gives an offset
+    into the chunk it was decoding (``position 17``), which points nowhere in the file."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return (
+            f"not UTF-8 text: byte 0x{data[error.start]:02x} on line {line} (offset {error.start}) "
+            "cannot be decoded; save the file as UTF-8"
+        )
+    return "not UTF-8 text"
+
+
 def read_csv_frame(data: bytes, source: str) -> pd.DataFrame:
     """Parse CSV bytes into a frame of strings (empty cells are ``""``), without validating it.
 
@@ -54,7 +68,9 @@ def read_csv_frame(data: bytes, source: str) -> pd.DataFrame:
         frame = pd.read_csv(io.BytesIO(data), dtype=object, na_filter=False, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise RecordingError(f"{source}: empty file (no header line)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise RecordingError(f"{source}: not a readable CSV file: {_not_utf8(data)}") from None
+    except pd.errors.ParserError as error:
         raise RecordingError(f"{source}: not a readable CSV file: {_one_line(str(error))}") from None
     header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8", "replace"))), [])
     repeated = sorted({name for name in header if header.count(name) > 1})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -51,7 +52,9 @@ def read_qwen2_json(path_or_dir: str | os.PathLike[str]) -> Recording:
     """Read the ``messplus-qwen2`` recording from a directory of ``*_qwen.json`` files (or one file).
 
     ``metadata.source_sha256`` is a JSON object {file name: sha256} of the files read;
-    ``metadata.extra`` says whether they match the published files.
+    ``metadata.extra`` says whether they match the published files. Only files that do are given
+    the Qwen2 zoo's provenance (URL, model ids, Zeus-measured energy): files of one's own in this
+    layout (``python -m messenv.recordings import my.json``) claim none.
 
     Raises:
         RecordingError: for a directory without ``*_qwen.json`` files, a file that is not a JSON
@@ -64,20 +67,22 @@ def read_qwen2_json(path_or_dir: str | os.PathLike[str]) -> Recording:
         raise RecordingError(f"{path}: no *_qwen.json files in this directory")
     contents = {file.name: file.read_bytes() for file in files}
     hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
-    metadata = RecordingMetadata(
-        source_url=QWEN2_URL,
-        source_sha256=json.dumps(hashes, sort_keys=True),
-        zoo="MESS+ Qwen2 zoo: Qwen2-0.5B-Instruct, Qwen2-1.5B-Instruct, Qwen2-7B-Instruct (4-bit), "
-        "Qwen2.5-32B-Instruct (4-bit), measured sharing one GPU",
-        model_ids=dict(QWEN2_MODEL_IDS),
-        energy_source="zeus (measured)",
-        extra={
-            "sha256_matches_source": all(QWEN2_SHA256.get(name) == digest for name, digest in hashes.items()),
-            "files": sorted(hashes),
-            "repeats": "social_iqa holds every prompt twice: the first measurement is kept",
-        },
-    )
-    parts = [(name, _records_frame(data, name)) for name, data in contents.items()]
+    published = all(QWEN2_SHA256.get(name) == digest for name, digest in hashes.items())
+    metadata = RecordingMetadata(source_sha256=json.dumps(hashes, sort_keys=True))
+    if published:  # a zoo of one's own in this layout is not the Qwen2 zoo: claim nothing of it
+        metadata = replace(
+            metadata,
+            source_url=QWEN2_URL,
+            zoo="MESS+ Qwen2 zoo: Qwen2-0.5B-Instruct, Qwen2-1.5B-Instruct, Qwen2-7B-Instruct (4-bit), "
+            "Qwen2.5-32B-Instruct (4-bit), measured sharing one GPU",
+            model_ids=dict(QWEN2_MODEL_IDS),
+            energy_source="zeus (measured)",
+            extra={"repeats": "social_iqa holds every prompt twice: the first measurement is kept"},
+        )
+    metadata = replace(metadata, extra={**metadata.extra, "sha256_matches_source": published, "files": sorted(hashes)})
+    # Errors name each file by the path it was found at, as the CSV reader's do (not its bare name).
+    paths = {file.name: str(file) for file in files}
+    parts = [(paths[name], _records_frame(data, paths[name])) for name, data in contents.items()]
     return read_mess_frames(parts, "messplus-qwen2", metadata=metadata, remeasured="first")
 
 

@@ -54,7 +54,9 @@ def test_reads_members_and_keeps_the_earliest_measurement(tmp_path: Path) -> Non
     arc = recording.select(benchmarks=["arc"])
     assert dict(zip(arc.doc_ids, arc.energy_j[:, 0], strict=True)) == {"0": 10.0, "1": 10.0, "2": 99.0}
     assert recording.metadata.extra["sha256_matches_source"] is False
-    assert recording.metadata.model_ids["large"] == "meta-llama/Llama-3.3-70B-Instruct"
+    # Not the published file, so not the Llama-3 zoo: no model ids, URL or Zeus measurement claimed.
+    assert recording.metadata.model_ids == {} and recording.metadata.zoo == ""
+    assert recording.metadata.energy_source == "" and recording.metadata.source_url == ""
 
 
 def test_a_bad_cell_names_the_member_row_and_column(tmp_path: Path) -> None:

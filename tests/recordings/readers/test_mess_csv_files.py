@@ -158,7 +158,9 @@ def test_nul_byte(tmp_path: Path) -> None:
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "zoo.csv"
     path.write_bytes((HEADER + "\n" + ROW_1 + "\n").encode("utf-8").replace(b"What", b"Wh\xe4t"))
-    raises_naming(path, "not a readable CSV", "utf-8")
+    # The line, not pandas' "position 17" (an offset into its decoding chunk, nowhere in the file).
+    offset = len(HEADER) + 1 + ROW_1.index("What") + 2
+    raises_naming(path, "not a readable CSV", f"not UTF-8 text: byte 0xe4 on line 2 (offset {offset})", "as UTF-8")
 
 
 def test_missing_base_column(tmp_path: Path) -> None:

@@ -49,6 +49,11 @@ def test_reads_a_directory_of_files(tmp_path: Path) -> None:
     assert list(recording.doc_ids) == ["0", "1", "0"]  # 0.0 -> "0"
     assert recording.benchmark_names == ("boolq", "piqa")
     assert sorted(recording.metadata.extra["files"]) == ["boolq_qwen.json", "piqa_qwen.json"]
+    # Not the published files, so not the Qwen2 zoo: no model ids, URL or Zeus measurement claimed.
+    assert recording.metadata.extra["sha256_matches_source"] is False
+    assert recording.metadata.model_ids == {} and recording.metadata.zoo == ""
+    assert recording.metadata.energy_source == "" and recording.metadata.source_url == ""
+    assert "repeats" not in recording.metadata.extra
 
 
 def test_reads_a_single_file(tmp_path: Path) -> None:
@@ -76,10 +81,10 @@ def test_a_bad_record_names_the_file_row_and_column(tmp_path: Path) -> None:
     bad = record(1, "boolq")
     bad["inference_time_medium"] = None
     write_json(tmp_path, "boolq", [record(0, "boolq"), bad])
-    with pytest.raises(
-        RecordingError, match="boolq_qwen.json, data row 2, column 'inference_time_medium': empty value"
-    ):
+    with pytest.raises(RecordingError) as error:
         read_qwen2_json(tmp_path)
+    # The file's path, as the CSV reader names its file, not the bare name of a file in some folder.
+    assert str(error.value).startswith(f"{tmp_path / 'boolq_qwen.json'}, data row 2, column 'inference_time_medium'")
 
 
 def test_a_missing_doc_id_is_named(tmp_path: Path) -> None:
@@ -121,6 +126,7 @@ def test_published_zoo_and_provenance(qwen2) -> None:
     assert len(qwen2.benchmark_names) == 8
     assert qwen2.metadata.extra["sha256_matches_source"] is True
     assert qwen2.metadata.model_ids["large"] == "Qwen/Qwen2.5-32B-Instruct"
+    assert qwen2.metadata.energy_source == "zeus (measured)" and qwen2.metadata.source_url.startswith("https://")
 
 
 def test_published_social_iqa_is_de_duplicated(qwen2) -> None:

@@ -20,7 +20,9 @@ from messenv.env.summary import EpisodeTotals, to_builtin
 from messenv.env.task import TaskSpec
 from messenv.recordings import Recording
 
-STEP_HIGH = np.iinfo(np.int64).max
+STEP_HIGH = np.iinfo(np.int64).max - 1
+"""Upper bound of the ``step`` observation: one below int64's largest, because Gymnasium's
+``Box.sample`` draws integers below ``high + 1``, which overflows at the largest."""
 
 
 def resolve_recording(recording: Recording | str | Path | None, features: str | None) -> Recording:
@@ -218,7 +220,9 @@ class MessEnv(gym.Env[dict, int]):
       or delayed feedback, seeds below 2**64).
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    # render_fps: a frame rate is what Gymnasium's checker and its render wrappers expect of every env;
+    # one line of text per request has none of its own, and 4 is what FrozenLake-v1 declares for its ansi.
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -355,6 +359,8 @@ class MessEnv(gym.Env[dict, int]):
             return action
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < self._n_actions:
             return int(action)
+        if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":  # as Discrete.contains
+            return self._check_action(action.item())
         explore = f", {self.explore_index} = query every model" if self.explore_index is not None else ""
         raise ValueError(
             f"invalid action {action!r}: MessEnv takes an int in [0, {self._n_actions - 1}] "
@@ -432,7 +438,24 @@ class MessEnv(gym.Env[dict, int]):
         if self.render_mode != "ansi":
             return None
         totals = self._totals
+        quality = f"{totals.running_quality():.3f}" if totals.steps else "n/a"  # no request answered yet
         return (
             f"request {self._t}/{len(self._rows)}  energy {totals.energy_j:.1f} J  "
-            f"quality {totals.running_quality():.3f}  alpha {self.alpha:.3f}"
+            f"quality {quality}  alpha {self.alpha:.3f}"
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The env's attributes for pickle and ``copy.deepcopy``, its memoryviews (which neither can
+        copy) as the numpy arrays they view; :meth:`__setstate__` views them again."""
+        views = [key for key, value in vars(self).items() if isinstance(value, memoryview)]
+        state = {key: np.asarray(value) if key in views else value for key, value in vars(self).items()}
+        state["_memoryviews"] = views
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`__getstate__` gave, each memoryview over its array again."""
+        state = dict(state)
+        views = state.pop("_memoryviews")
+        vars(self).update(state)
+        for key in views:
+            setattr(self, key, memoryview(state[key]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import warnings
 
 import gymnasium as gym
@@ -32,10 +34,56 @@ def play(env: gym.Env, actions, seed: int = 0, options: dict | None = None):
             return observations, rewards, infos
 
 
+def pickle_round_trip(env: gym.Env) -> gym.Env:
+    return pickle.loads(pickle.dumps(env))
+
+
 def test_check_env_passes(tiny_recording):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Box(-inf, inf) features are intended
         check_env(MessEnv(recording=tiny_recording, alpha=0.6, explore_action=True), skip_render_check=True)
+
+
+def test_check_env_with_ansi_rendering_warns_only_of_the_unbounded_features(tiny_recording):
+    env = gym.make("messenv/MessEnv-v0", recording=tiny_recording, alpha=0.6, render_mode="ansi").unwrapped
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env)  # its render check included: the render modes, and the frame rate they need
+    assert [str(w.message) for w in caught if "infinity" not in str(w.message)] == []
+    env.reset(seed=0)
+    assert "quality n/a" in env.render()  # no request answered yet: no running quality to show
+    env.step(0)
+    assert "quality n/a" not in env.render()
+
+
+@pytest.mark.parametrize("copy_env", [pickle_round_trip, copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_a_copied_env_plays_on_exactly_as_the_original(tiny_recording, copy_env):
+    env = gym.make("messenv/MessEnv-v0", recording=tiny_recording, alpha=0.6, explore_action=True, feedback_rate=0.5)
+    env.reset(seed=4)
+    for action in (0, 3, 1):
+        env.step(action)
+    clone = copy_env(env)
+    for action in (2, 3, 0, 1, 1):
+        mine, theirs = env.step(action), clone.step(action)
+        assert repr(mine) == repr(theirs)
+    assert clone.unwrapped.summary() == env.unwrapped.summary()
+
+
+def test_samples_of_the_observation_space_are_in_it(tiny_recording):
+    space = MessEnv(recording=tiny_recording, explore_action=True).observation_space
+    space.seed(0)
+    assert all(space.contains(space.sample()) for _ in range(20))
+
+
+def test_a_zero_dimensional_integer_array_is_an_action_as_discrete_says(tiny_recording):
+    env = MessEnv(recording=tiny_recording, alpha=0.6)
+    assert env.action_space.contains(np.array(1))
+    env.reset(seed=0)
+    row = env.stream_rows[0]
+    assert env.step(np.array(1))[1] == -tiny_recording.energy_j[row, 1]
+    for bad in (np.array(True), np.array(1.0), np.array([1]), np.array(7)):
+        with pytest.raises(ValueError, match="invalid action"):
+            env.step(bad)
 
 
 def test_registered_make_gives_messenv(tiny_recording):

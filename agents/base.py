@@ -102,9 +102,29 @@ def allowed_models(obs: dict[str, Any], n_models: int) -> np.ndarray | None:
     return None if mask is None else np.asarray(mask, dtype=bool)[:n_models]
 
 
+class MissingObservationError(KeyError):
+    """An agent reads an observation key that its env does not give: the env was made without it
+    (``observation_keys``) or a wrapper dropped it (``FilterObservation``). A KeyError, as a dict
+    lookup would raise, whose text says what to change instead of quoting the bare key."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def observed(obs: dict[str, Any], key: str) -> Any:
+    """``obs[key]``, or :class:`MissingObservationError` naming the key and how to keep it."""
+    try:
+        return obs[key]
+    except KeyError:
+        raise MissingObservationError(
+            f"this agent reads obs[{key!r}], which the observation does not hold (it has {sorted(obs)}): keep "
+            f"{key!r} in the env's observation_keys, or in the keys a FilterObservation wrapper keeps"
+        ) from None
+
+
 def feature_vector(obs: dict[str, Any]) -> np.ndarray:
     """The observation's ``features`` as a float32 vector (one place that knows the key)."""
-    return np.asarray(obs["features"], dtype=np.float32)
+    return np.asarray(observed(obs, "features"), dtype=np.float32)
 
 
 class PendingRequests:
@@ -128,5 +148,5 @@ class PendingRequests:
         """Remember ``obs`` until its quality arrives; the earlier requests whose quality did."""
         if not self.delayed:
             return []
-        self._observations[int(obs["step"])] = obs
+        self._observations[int(observed(obs, "step"))] = obs
         return [(self._observations.pop(entry["step"]), entry) for entry in info.get("delayed_feedback", ())]

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.linalg.blas import dger, dsymv, dsyr
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import feature_vector
+from messenv_agents.base import feature_vector, observed
 from messenv_agents.blas_threads import single_threaded_blas
 from messenv_agents.lagrangian import LagrangianBandit
 
@@ -85,7 +85,7 @@ class LinUCBAgent(LagrangianBandit):
         symmetric matrix-vector product per model, which reads one triangle of ``A_m⁻¹``: 2.6x
         faster than a general product at D = 385.
         """
-        raw = obs["features"]
+        raw = observed(obs, "features")
         x = self._x
         if self._fresh and raw is self._features:  # act, then update, of one request: the same array
             return x, self._a_inv_x

@@ -133,7 +133,7 @@ import math
 import numpy as np
 
 from messenv.env.task import TaskSpec
-from messenv_agents.base import BaseAgent, PendingRequests, allowed_models
+from messenv_agents.base import BaseAgent, PendingRequests, allowed_models, observed
 from messenv_agents.mix_lp import Mix, cheapest_mix, cheapest_mix_within
 
 
@@ -430,7 +430,7 @@ class SafeMixAgent(BaseAgent):
         if info["quality"] is None:
             self.withheld[info["answer_model"]] += 1.0
             if self.pending.delayed:
-                self.answered[int(obs["step"])] = int(info["answer_model"])
+                self.answered[int(observed(obs, "step"))] = int(info["answer_model"])
         else:
             self.banked += info["quality"]
         for earlier, entry in self.pending.arrivals(obs, info):

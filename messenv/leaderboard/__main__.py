@@ -12,6 +12,7 @@ Exit status: 0 success, 1 rejected results, 2 an error (bad file, missing record
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,12 @@ INTERRUPTED = 130
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    main = argparse.ArgumentParser(prog="python -m messenv.leaderboard", description=__doc__.splitlines()[0])
+    main = argparse.ArgumentParser(
+        prog="python -m messenv.leaderboard",
+        description="The messenv leaderboard: evaluate submissions, verify results, build the board.",
+        epilog=__doc__.split("\n", 2)[2],  # the commands and exit statuses, below the docstring's title line
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     main.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the leaderboard directory (default: leaderboard)")
     main.add_argument("--protocol", type=Path, default=None, help="protocol file (default: ROOT/protocol.yaml)")
     commands = main.add_subparsers(dest="command", required=True)
@@ -120,7 +126,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if sandbox_kind() != SANDBOX_BWRAP and not args.allow_unsandboxed:
         raise LeaderboardError("verify re-plays agents in the bubblewrap sandbox, and bwrap is not installed "
                                "(apt-get install bubblewrap); --allow-unsandboxed checks locally without it")
-    contexts = open_tracks(protocol)
+    contexts = functools.cache(functools.partial(open_tracks, protocol))  # opened when first needed, then shared
     rejected = 0
     for directory in directories:
         started = time.perf_counter()

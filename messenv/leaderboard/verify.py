@@ -27,6 +27,7 @@ oracle, otherwise only with the probability of being sampled: re-play everything
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from messenv.leaderboard.evaluate import HARNESS_VERSION, TrackContext, open_tracks, play_run
@@ -77,7 +78,7 @@ def choose_runs(runs: list[RunRecord], count: int, seed: int | None) -> list[Run
 
 
 def verify_submission(
-    submission: LoadedSubmission, protocol: Protocol, contexts: list[TrackContext] | None = None,
+    submission: LoadedSubmission, protocol: Protocol, contexts: Callable[[], list[TrackContext]] | None = None,
     sample: int | None = None, seed: int | None = None, allow_unsandboxed: bool = False,
 ) -> Verdict:
     """Verify one submission's results.json (see the module docstring).
@@ -86,7 +87,9 @@ def verify_submission(
         sample: how many runs to re-play (``None``: the protocol's ``verify_runs``; a number at
             least the number of runs re-plays all).
         seed: seeds the sample (``None``: fresh randomness, so it cannot be predicted).
-        contexts: opened tracks (recordings, envs and reference figures shared between submissions).
+        contexts: gives the opened tracks (recordings, envs and reference figures shared between
+            submissions); called only once the file passes the checks that need no recording, so
+            that a results.json of another protocol is named as such, not as a recording missing.
         allow_unsandboxed: accept results marked ``sandbox: none`` (a local check, never the public board's).
     """
     verdict = Verdict(submission.spec.name)
@@ -103,8 +106,8 @@ def verify_submission(
     verdict.reasons += audit(results, protocol, HARNESS_VERSION)
     if verdict.reasons:
         return verdict
-    contexts = open_tracks(protocol) if contexts is None else contexts
-    by_track = {context.track.name: context for context in contexts}
+    opened = open_tracks(protocol) if contexts is None else contexts()
+    by_track = {context.track.name: context for context in opened}
     for name, context in by_track.items():
         recorded, current = results.recordings[name], context.identity()
         if recorded.fingerprint != current.fingerprint:

@@ -238,7 +238,9 @@ def _parser() -> argparse.ArgumentParser:
     import_cmd.add_argument(
         "path",
         metavar="PATH",
-        help="a MESS+ .csv, a .tar.gz of CSVs, a .json, a .parquet, or a folder of *_qwen.json files",
+        help="a MESS+ .csv (UTF-8), a .tar.gz of CSVs, a .jsonl (a record a line) or .json (an array of records) "
+        "of the CSV's columns, a .parquet (a recording, or a table of the CSV's columns), or a folder of "
+        "*_qwen.json files",
     )
     import_cmd.add_argument(
         "--name", required=True, help="a catalogue name (its files are checked against its sha256), or a new local name"

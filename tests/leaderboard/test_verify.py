@@ -21,6 +21,7 @@ from messenv.leaderboard.sandbox import bwrap_path
 from messenv.leaderboard.submission import LoadedSubmission, load_submission
 from messenv.leaderboard.verify import verify_submission
 from messenv.oracle import hindsight_oracle
+from tests.conftest import REPO_ROOT
 from tests.leaderboard.conftest import (
     DRIFT_RUN, DRIFT_WINDOWED, LATENCY_SLO, PARSER_BOMB, scenario_protocol, write_submission,
 )
@@ -324,3 +325,16 @@ def test_an_edited_recording_name_is_rejected_and_escaped_on_the_board(
     assert f"track 'full': recording ({name!r}" in reasons(evaluated, tiny_protocol)
     board = collect_board(tmp_path, tiny_protocol)
     assert r"| tiny \<img src=x\> \| forged \| (private) |" in markdown(board)
+
+
+def test_results_of_another_protocol_are_named_as_such_before_any_recording_is_needed(
+    evaluated: LoadedSubmission, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Results made with a copy of the protocol (a one-track check), verified against the board's
+    protocol, whose recordings this MESSENV_HOME does not hold: the reason is the protocol, not a
+    recording missing from the cache (newcomer audit)."""
+    board_protocol = str(REPO_ROOT / "leaderboard" / "protocol.yaml")
+    assert main(["--protocol", board_protocol, "verify", *LOCAL, str(evaluated.directory)]) == 1
+    captured = capsys.readouterr()
+    assert "protocol_sha256 does not match the current protocol.yaml: re-evaluate" in captured.out
+    assert "not cached" not in captured.out + captured.err

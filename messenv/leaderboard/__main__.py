@@ -150,8 +150,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def check_output(output: Path | None, tracks: list[str] | None, directories: list[Path]) -> None:
-    """Refuse an ``--output`` that could pass for the board's results: one without ``--track``,
-    named results.json, or shared by several submissions.
+    """Refuse an ``--output`` that could pass for the board's results (one without ``--track``,
+    named results.json, or shared by several submissions) or that the agent could read (inside its
+    submission's folder).
 
     Raises:
         LeaderboardError: one line saying which.
@@ -160,12 +161,19 @@ def check_output(output: Path | None, tracks: list[str] | None, directories: lis
         return
     if not tracks:
         raise LeaderboardError(f"--output is for a partial evaluation (--track NAME); a full one writes {RESULTS_FILE}")
-    if output.name == RESULTS_FILE:
+    if output.name.casefold() == RESULTS_FILE.casefold():  # casefold: a case-insensitive file system
         raise LeaderboardError(
             f"--output {output}: {RESULTS_FILE} is the board's name; name the partial results otherwise"
         )
     if len(directories) != 1:
         raise LeaderboardError(f"--output {output}: one submission at a time ({len(directories)} given)")
+    target = output.resolve()
+    inside = next((folder for folder in directories if target.is_relative_to(folder.resolve())), None)
+    if inside is not None:
+        # The sandbox shows the submission its own folder: its later runs would read the figures
+        # (of a private track too) that the file holds (attack4).
+        raise LeaderboardError(f"--output {output}: inside the submission's folder {inside}, which its agent can read; "
+                               "write the partial results elsewhere")
 
 
 def evaluate_all(

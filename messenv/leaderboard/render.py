@@ -119,7 +119,8 @@ HOWTO_MD = """\
    evaluation with one line naming submission.yaml, the key and the parameters the class takes.
    To try some tracks first, add `--track NAME` (repeatable): it prints those tracks' table, says
    it is partial, and writes no results.json (the board's holds every run of the protocol);
-   `--output partial.json` keeps those figures in a file of another name.
+   `--output PATH` keeps those figures in a file of another name, outside the submission's folder
+   (its agent reads that folder).
 3. `python -m messenv.leaderboard verify leaderboard/submissions/<name>` checks the file
    (schema, sandbox, harness version, protocol, recording and stream hashes, re-solved oracle, a
    re-played sample that always holds the best-scoring run; `--all` re-plays every run).
@@ -236,10 +237,14 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `test_hostile.py::test_a_target_that_is_not_the_submissions_agent_class_is_refused`.
 * **Run other code than the source readers see**: CPython runs a module's
   `__pycache__/*.pyc` instead of its `.py` when the pyc says so (an unchecked-hash pyc, PEP 552),
-  and imports a lone `.pyc`. The worker imports the submission's folder from `.py` sources
-  (compiled each run) and extension modules only. Tests:
+  imports a lone `.pyc`, and prefers a compiled extension module (`router.cpython-311-….so`) or a
+  folder `router/` to the `router.py` beside it; under `# coding: utf-7`, `+AAo-` in what editors
+  show as a comment is a line break (attack4). The worker imports the submission's folder from
+  `.py` sources only, compiled each run from UTF-8; `evaluate` and `verify` refuse, from the files
+  alone, an extension module, a source that is not UTF-8, a module beside a folder of its name, and
+  a folder named like an installed (namespace) package. Tests:
   `test_hostile.py::test_the_bytecode_a_submission_ships_is_never_run`,
-  `::test_a_module_shipped_as_bytecode_only_is_not_imported`.
+  `::test_a_module_shipped_as_bytecode_only_is_not_imported`, `test_source_files.py`.
 * **Play differently on each run (nondeterminism), or draw on an earlier run**: `verify` re-plays
   each sampled run in a sandbox of its own, so a run that used what an earlier run of its
   evaluation's shared sandbox left (see "A few bits from run to run" below) does not reproduce.
@@ -266,6 +271,11 @@ Not prevented:
 * **A few bits per run through its figures.** An agent chooses its actions, so its energy, shares
   and wall time can carry a few bytes per run out of a private track: bounded, unlike free text.
 
+* **Code in data files.** An agent that unpickles a file it ships (`pickle.load`,
+  `joblib.load`, `torch.load` without `weights_only`) runs whatever the file says, which no
+  reader of its sources sees (attack4). The call is in the sources: a reviewer treats a file it
+  loads that way as code, and asks for data in formats that hold no code (`.npz` without pickle,
+  JSON, safetensors).
 * **Looking answers up.** The public recordings are public: an agent can bundle a copy of their
   prompts and outcomes and look each prompt up. Only a private track (`recording: {env: VAR}`
   or `{path: ...}` in protocol.yaml), whose data submitters never see, measures routing there.
@@ -279,7 +289,10 @@ Not prevented:
   PID 3; one that starts and ends 100 threads moves the next worker's PID by 102, up to
   `pid_max`, 32768 here: about 15 bits per run), the tmpfs inode numbers (moved by creating
   files), and the host's CPU time of its reaped workers (`/proc/<host>/stat`, which a worker
-  controls by the CPU it burns). A fresh PID namespace per worker would need a capability that
+  controls by the CPU it burns). (The host's `oom_score_adj`, `coredump_filter` and autogroup
+  nice, which a worker of a root evaluator can write, are put back before each run: attack4;
+  `test_hostile.py::test_no_state_is_carried_by_the_writable_folders_themselves[host-settings]`.)
+  A fresh PID namespace per worker would need a capability that
   the host must not hold. These carry bits, not tables, and a worker can tell whether it is the
   first run of its sandbox. `evaluate` plays all runs of a submission in one sandbox; `verify`
   re-plays each sampled run in a sandbox of its own, so a run that drew on an earlier one is

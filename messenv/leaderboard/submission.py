@@ -28,6 +28,7 @@ from messenv.leaderboard.remote_agent import WorkerSpec
 from messenv.leaderboard.schema import (
     RESULTS_FILE, LeaderboardError, PrintableLine, StrictModel, parse, read_bytes, read_yaml,
 )
+from messenv.leaderboard.source_files import SKIPPED_FOLDERS, refuse_hidden_code
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSION_FORMAT = "messenv-submission/1"
@@ -105,9 +106,11 @@ def declared_modules(submission: LoadedSubmission) -> tuple[str, ...]:
 
 
 def _module_name_of(entry: Path) -> str | None:
-    """The module name a file or folder of the submission would be imported as, if any."""
+    """The module name a file or folder of the submission would be imported as, if any: a folder
+    without ``__init__.py`` too, as a portion of a namespace package (a ``mpl_toolkits/`` folder
+    put its own ``art3d.py`` in place of matplotlib's, attack4)."""
     if entry.is_dir():
-        return entry.name if (entry / "__init__.py").is_file() else None
+        return None if entry.name in SKIPPED_FOLDERS else entry.name
     for suffix in importlib.machinery.all_suffixes():
         if entry.name.endswith(suffix):
             return entry.name[: -len(suffix)].partition(".")[0]
@@ -136,7 +139,8 @@ def _find_source(top_dirs: list[Path], rest: list[str]) -> Path | None:
     """The source of submodule ``rest`` of a package living in ``top_dirs``, found without importing."""
     for folder in top_dirs:
         base = folder.joinpath(*rest)
-        for candidate in (base.with_suffix(".py"), base / "__init__.py") if rest else (base / "__init__.py",):
+        # A package before a module, as CPython's finder looks (refuse_hidden_code refuses both at once).
+        for candidate in (base / "__init__.py", base.with_suffix(".py")) if rest else (base / "__init__.py",):
             if candidate.is_file():
                 return candidate
     return None
@@ -175,10 +179,11 @@ def check_target(submission: LoadedSubmission) -> None:
     module_name, _, class_name = submission.spec.agent.target.rpartition(".")
     directory = submission.directory.resolve()
     _refuse_shadowing(directory, where)
+    refuse_hidden_code(directory, where)
     top, *rest = module_name.split(".")
     if (directory / f"{top}.py").is_file() or (directory / top / "__init__.py").is_file():
-        single = directory / f"{top}.py"
-        source = single if not rest and single.is_file() else _find_source([directory / top], rest)
+        package = directory / top / "__init__.py"
+        source = directory / f"{top}.py" if not rest and not package.is_file() else _find_source([directory / top], rest)
     else:
         declared = declared_modules(submission)
         package = submission.spec.package

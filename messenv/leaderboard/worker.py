@@ -7,8 +7,9 @@ never any of the submission's code. It makes itself non-dumpable (no other proce
 sandbox may trace it or read its memory) and then serves the evaluator's control socket:
 
 * ``spawn`` (with two pipe descriptors attached): empty the sandbox's writable folders and reset
-  their extended attributes and times, so that nothing a previous run wrote is left, then fork a
-  worker on those pipes;
+  their extended attributes and times, and put back the host's own inherited ``/proc`` settings
+  (:data:`INHERITED_SETTINGS`), so that nothing a previous run wrote is left, then fork a worker
+  on those pipes;
 * ``end``: kill the worker if it still runs, reap it and reply its exit status.
 
 A forked worker starts from the host's pristine state, so runs share nothing: not memory, not
@@ -47,6 +48,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ from messenv.config import constructor_parameters, parameter_problem
 from messenv.harness import InvalidActionError
 from messenv.leaderboard.sandbox import PROCESSES, WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
+from messenv.leaderboard.source_files import source_encoding_problem
 from messenv.leaderboard.wire import MAX_TEXT, encode_reply, read_message, write_all
 
 AGENT_METHODS = ("reset", "act", "update")
@@ -147,20 +150,28 @@ class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     """
 
     def get_code(self, fullname: str) -> Any:
-        """The module's code, compiled from its source (no cached bytecode is read or written)."""
-        return self.source_to_code(self.get_data(self.path), self.path)
+        """The module's code, compiled from its source read as UTF-8 (no cached bytecode is read
+        or written).
+
+        Raises:
+            ImportError: the source declares another encoding or is not UTF-8: a ``# coding:
+                utf-7`` declaration made ``+AAo-`` in what every editor shows as a comment a line
+                break, and the code after it ran (attack4).
+        """
+        data = self.get_data(self.path)
+        problem = source_encoding_problem(data)
+        if problem is not None:
+            raise ImportError(f"{Path(self.path).name}: {problem}", path=self.path)
+        return self.source_to_code(data.decode("utf-8-sig"), self.path)
 
 
 def import_sources_only(submission_dir: Path) -> None:
-    """Put ``submission_dir`` first on ``sys.path``, importing from it ``.py`` sources (through
-    :class:`SourceOnlyLoader`) and extension modules only: not its ``__pycache__``, and not a
-    sourceless ``.pyc`` (whose code no reader of the submission sees)."""
+    """Put ``submission_dir`` first on ``sys.path``, importing from it ``.py`` sources only
+    (through :class:`SourceOnlyLoader`): not its ``__pycache__``, not a sourceless ``.pyc``, and
+    not a compiled extension module, which CPython imports in preference to the ``.py`` beside it
+    (attack4): code that no reader of the submission sees."""
     folder = str(submission_dir)
-    loaders = (
-        (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
-        (SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES),
-    )
-    finder_for = importlib.machinery.FileFinder.path_hook(*loaders)
+    finder_for = importlib.machinery.FileFinder.path_hook((SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES))
 
     def hook(path: str) -> importlib.machinery.FileFinder:
         if path != folder and not path.startswith(folder + os.sep):
@@ -279,6 +290,47 @@ def empty_writable(sandboxed: bool) -> None:
         reset_folder(folder)
 
 
+INHERITED_SETTINGS = ("oom_score_adj", "coredump_filter", "autogroup")
+"""Settings of the host's ``/proc/self`` that a worker inherits at fork and, as root, can write
+through ``/proc/<host>/`` (the sandbox's root owns the host's files): about 10, 9 and 4 bits that
+carried from run to run (attack4). The host puts them back before each fork."""
+
+
+def read_settings() -> dict[str, str]:
+    """The host's :data:`INHERITED_SETTINGS` as written back (the autogroup as its nice value)."""
+    settings = {}
+    for name in INHERITED_SETTINGS:
+        try:
+            text = Path("/proc/self", name).read_text(encoding="ascii").strip()
+        except OSError:
+            continue  # not in this kernel (the autogroup needs CONFIG_SCHED_AUTOGROUP)
+        settings[name] = text.rpartition(" ")[2] if name == "autogroup" else text
+    return settings
+
+
+def restore_settings(saved: dict[str, str]) -> None:
+    """Write back each of ``saved`` that a worker changed. The kernel takes a new autogroup nice
+    at most every 100 ms: it is retried once after that.
+
+    Raises:
+        RuntimeError: one could not be restored (the host then ends, and the evaluator starts a
+            fresh sandbox).
+    """
+    for name, value in read_settings().items():
+        if value == saved.get(name, value):
+            continue
+        for attempt in range(2):
+            try:
+                Path("/proc/self", name).write_text(saved[name], encoding="ascii")
+                break
+            except BlockingIOError:
+                if attempt:
+                    raise RuntimeError(f"/proc/self/{name} could not be restored between runs") from None
+                time.sleep(0.11)
+            except OSError as error:
+                raise RuntimeError(f"/proc/self/{name} could not be restored between runs: {error}") from None
+
+
 def reset_folder(folder: str) -> None:
     """Remove ``folder``'s ``user.*`` extended attributes and set its times to :data:`FOLDER_TIME_NS`."""
     for name in os.listxattr(folder):
@@ -329,6 +381,7 @@ def host(control: socket.socket, submission_dir: Path, sandboxed: bool, cpu: int
         except OSError:
             pass
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    settings = read_settings()
     control.sendall(json.dumps({"ready": True}).encode())
     child: int | None = None
     while True:
@@ -340,6 +393,7 @@ def host(control: socket.socket, submission_dir: Path, sandboxed: bool, cpu: int
         if request["op"] == "spawn":
             _end(child)
             empty_writable(sandboxed)
+            restore_settings(settings)
             child = os.fork()
             if child == 0:
                 control.close()

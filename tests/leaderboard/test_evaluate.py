@@ -218,6 +218,10 @@ def test_evaluate_track_output_keeps_the_partial_figures_under_another_name(
         ([folder, "--output", str(partial)], "--output is for a partial evaluation (--track NAME)"),
         ([folder, "--track", "full", "--output", str(submission.results_path)], "results.json is the board's name"),
         ([folder, folder, "--track", "full", "--output", str(partial)], "one submission at a time (2 given)"),
+        ([folder, "--track", "full", "--output", str(submission.directory / "RESULTS.JSON")], "the board's name"),
+        # the sandbox shows the agent its folder: a later run would read the figures (attack4, review)
+        ([folder, "--track", "full", "--output", str(submission.directory / "notes" / "p.json")],
+         "inside the submission's folder"),
     ):
         assert main(["--protocol", protocol, "evaluate", *refused]) == 2
         assert fragment in capsys.readouterr().err

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
+from messenv.env.actions import as_action
 from messenv.env.zoo_change import MaskedActionError
 from messenv_agents.base import Agent
 from messenv_agents.blas_threads import single_threaded_blas
@@ -103,8 +104,9 @@ def check_action(agent: Agent, action: Any, n_actions: int, explore_action: int 
     """``action`` as an int, or :class:`InvalidActionError` naming the agent and the action."""
     if type(action) is int and 0 <= action < n_actions:  # the usual case, once per step: no isinstance chain
         return action
-    if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)) and 0 <= action < n_actions:
-        return int(action)
+    checked = as_action(action, n_actions)
+    if checked is not None:
+        return checked
     explore = f"; {explore_action} queries every model" if explore_action is not None else ""
     raise InvalidActionError(
         f"agent {agent_name(agent)!r} returned action {action!r} ({type(action).__name__}); "

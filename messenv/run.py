@@ -16,8 +16,8 @@ A config that cannot run (unknown agent, α outside [0, 1], a recording that is 
 misspelt key) ends with ONE line on stderr and exit status 2; an agent that plays an invalid or
 masked action ends with one line naming the agent, the step and the reason, and exit status 1.
 ``HYDRA_FULL_ERROR=1`` shows the full traceback instead. Such a config leaves no run folder
-behind: the one Hydra made for it (``.hydra/`` and an empty log) is removed again
-(:func:`remove_unstarted_run`).
+behind in a single run: the one Hydra made for it (``.hydra/`` and an empty log) is removed again
+(:func:`remove_unstarted_run`). A multirun (``-m``) keeps its sweep folder and its jobs' folders.
 """
 
 from __future__ import annotations

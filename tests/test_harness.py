@@ -173,9 +173,17 @@ def test_explore_action_is_invalid_without_it(zoo):
         run_episode(make_env(zoo, explore_action=False), Constant(3), seed=0)
 
 
-def test_numpy_integer_actions_are_accepted(zoo):
-    result = run_episode(make_env(zoo), Constant(np.int64(1)), seed=0)
+@pytest.mark.parametrize("action", [np.int64(1), np.uint8(1), np.array(1)], ids=["int64", "uint8", "0-d array"])
+def test_numpy_integer_actions_are_accepted_as_the_env_and_discrete_take_them(zoo, action):
+    assert make_env(zoo).action_space.contains(action)
+    result = run_episode(make_env(zoo), Constant(action), seed=0)
     np.testing.assert_array_equal(result.action, 1)
+
+
+@pytest.mark.parametrize("action", [np.array(True), np.array([1]), np.array(1.0)], ids=["bool", "1-d", "float"])
+def test_arrays_that_are_no_single_integer_are_refused(zoo, action):
+    with pytest.raises(InvalidActionError, match="returned action array"):
+        run_episode(make_env(zoo), Constant(action), seed=0)
 
 
 def test_agent_never_receives_the_env_or_the_recording(zoo):

@@ -18,7 +18,7 @@ from messenv.env.zoo_change import ZooPlay
 from messenv.recordings import Recording
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # it holds an array: == would compare element-wise
 class EpisodePlan:
     """The episode a reset will play: its stream options and scenario, the pool of recording rows
     its requests are drawn from, the stream's length, and the zoo's segments (``None`` unless the

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from messenv.env.actions import as_action
 from messenv.env.counter_streams import CounterEpisodes, check_counter_scenario, check_sampler, seed_array
 from messenv.env.drift import draw_stream
 from messenv.env.outcomes import OutcomeTable
@@ -357,10 +358,9 @@ class MessEnv(gym.Env[dict, int]):
     def _check_action(self, action: Any) -> int:
         if type(action) is int and 0 <= action < self._n_actions:  # the usual case: no isinstance chain
             return action
-        if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < self._n_actions:
-            return int(action)
-        if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":  # as Discrete.contains
-            return self._check_action(action.item())
+        checked = as_action(action, self._n_actions)
+        if checked is not None:
+            return checked
         explore = f", {self.explore_index} = query every model" if self.explore_index is not None else ""
         raise ValueError(
             f"invalid action {action!r}: MessEnv takes an int in [0, {self._n_actions - 1}] "

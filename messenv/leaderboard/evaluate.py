@@ -95,8 +95,10 @@ class TrackContext:
 
 def partial_protocol(protocol: Protocol, names: list[str]) -> Protocol:
     """``protocol`` with only the tracks called ``names`` (in the protocol's order), for a quick
-    partial evaluation. Its results are never the board's: their runs are not the protocol's, and
-    their protocol digest is not the protocol's, so the audit and ``verify`` refuse them.
+    partial evaluation. Unless ``names`` holds every track, its results are not the board's: their
+    runs are not the protocol's, and their protocol digest is not the protocol's, so the audit and
+    ``verify`` refuse them. (Naming every track is a full evaluation, whose figures ``--output``
+    writes under another name than results.json; the command still writes no results.json.)
 
     Raises:
         LeaderboardError: a name that is no track of the protocol (one line listing the tracks).

@@ -42,7 +42,7 @@ from messenv.recordings.catalogue import (
     pull,
 )
 from messenv.recordings.errors import RecordingError
-from messenv.recordings.local import LocalEntry, import_file, local_entries, local_entry
+from messenv.recordings.local import LocalEntry, import_file, local_entries, local_entry, local_files
 from messenv.recordings.recording import Recording
 
 
@@ -194,27 +194,43 @@ def _recording_files() -> list[Path]:
 
 
 def _remove_unused_copies(console: Console) -> None:
-    """Delete the numpy copies no recording uses any more (see :func:`remove_unused_copies`), and say so."""
-    removed = [path for path in remove_unused_copies(_recording_files()) if path.suffix == ".npz"]
+    """Delete the numpy copies no recording uses any more (see :func:`remove_unused_copies`), and say
+    so. With a registry entry that cannot be read, which recordings are in use is not known: every
+    copy is kept, and the command that ran before this cleanup still succeeds."""
+    try:
+        in_use = _recording_files()
+    except RecordingError as error:
+        console.print(f"kept every numpy copy: {error}", soft_wrap=True, highlight=False)
+        return
+    removed = [path for path in remove_unused_copies(in_use) if path.suffix == ".npz"]
     if removed:
         console.print(f"deleted {len(removed)} numpy cop{'y' if len(removed) == 1 else 'ies'} no recording uses "
                       f"any more ({removed[0].parent})", soft_wrap=True, highlight=False)
 
 
-def _remove(console: Console, name: str) -> None:
-    """Delete a local recording (its registry entry first: a name never points at a missing file), or
-    a catalogue recording's cached file and its recorded sha256.
+def _files_of(name: str) -> tuple[str, Path, list[Path]]:
+    """What ``remove NAME`` deletes: (what it is, its recording, its files in deletion order). A
+    local recording's registry entry goes first, so a name never points at a missing file; an
+    entry that cannot be read is deleted too (nothing else can remove it).
 
     Raises:
         RecordingError: a name that is neither local nor in the catalogue (the known ones are listed).
     """
-    local = None if name in catalogue() else local_entry(name)
-    if local is not None:
-        kind, recording = "local recording", local.path
-        files = [recording.with_suffix(".json"), recording]
-    else:
-        kind, recording = "cached catalogue recording", cache_path(get_entry(name))
-        files = [recording, checksum_path(recording)]
+    if name not in catalogue():
+        try:
+            local = local_entry(name)
+        except RecordingError:
+            entry, recording = local_files(name)
+            return "unreadable local recording", recording, [entry, recording]
+        if local is not None:
+            return "local recording", local.path, [local.path.with_suffix(".json"), local.path]
+    recording = cache_path(get_entry(name))
+    return "cached catalogue recording", recording, [recording, checksum_path(recording)]
+
+
+def _remove(console: Console, name: str) -> None:
+    """Delete a local recording, or a catalogue recording's cached file and its recorded sha256."""
+    kind, recording, files = _files_of(name)
     present = [path for path in files if path.exists()]
     for path in present:
         path.unlink()

@@ -58,6 +58,7 @@ __all__ = [
     "import_file",
     "local_entries",
     "local_entry",
+    "local_files",
     "looks_like_path",
     "read_path",
     "reader_for",
@@ -242,6 +243,12 @@ def local_entries() -> dict[str, LocalEntry]:
     if not directory.is_dir():
         return {}
     return {path.stem: _read_entry(path) for path in sorted(directory.glob("*.json"))}
+
+
+def local_files(name: str) -> tuple[Path, Path]:
+    """The registry entry and the converted recording of the local name ``name``, whether or not
+    they exist or can be read (``remove`` deletes an entry that cannot)."""
+    return _local_dir() / f"{name}.json", _local_dir() / f"{name}.parquet"
 
 
 def local_entry(name: str) -> LocalEntry | None:

@@ -259,7 +259,6 @@ def test_make_vec_max_episode_steps_truncates_like_time_limit(tiny_recording):
     assert MessVectorEnv(2, recording=tiny_recording, max_episode_steps=np.int64(3)).max_episode_steps == 3
 
 
-@pytest.mark.filterwarnings("ignore:.*render fps")  # MessEnv declares no render_fps for its text
 def test_a_render_mode_is_refused_in_one_line_that_names_sync_mode(tiny_recording):
     """``gym.make_vec(..., render_mode="ansi")`` failed with "unexpected keyword argument 'render_mode'"."""
     with pytest.raises(ValueError, match=r"render_mode='ansi': MessVectorEnv renders nothing; .*mode='sync'"):

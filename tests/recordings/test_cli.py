@@ -164,3 +164,20 @@ def test_reimport_and_remove_delete_the_numpy_copies_no_recording_uses(tmp_path:
     assert copies() == [] and not any((home / "local").iterdir())
     assert_one_line_error(run_cli("info", "myzoo", home=home), "no recording named 'myzoo'")
     assert_one_line_error(run_cli("remove", "nozoo", home=home), "no recording named 'nozoo'")
+
+
+def test_an_unreadable_registry_entry_keeps_every_copy_and_remove_deletes_it(tmp_path: Path) -> None:
+    """The cleanup after an import cannot tell which copies a broken entry's recording uses: it keeps
+    them all, and the import still succeeds; ``remove`` deletes the broken entry (review)."""
+    home = tmp_path / "home"
+    write_mess_csv(make_tiny_zoo(), tmp_path / "zoo.csv")
+    assert run_cli("import", str(tmp_path / "zoo.csv"), "--name", "first", home=home).returncode == 0
+    assert run_cli("info", "first", home=home).returncode == 0  # loading writes its numpy copy
+    (home / "local" / "broken.json").write_text("{not json", encoding="utf-8")
+    result = run_cli("import", str(tmp_path / "zoo.csv"), "--name", "second", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "kept every numpy copy" in result.stdout and len(list((home / "arrays").glob("*.npz"))) == 1
+    result = run_cli("remove", "broken", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "removed unreadable local recording 'broken'" in result.stdout
+    assert not (home / "local" / "broken.json").exists()

@@ -45,7 +45,10 @@ def read_mess_jsonl(
         line = data.count(b"\n", 0, error.start) + 1
         raise RecordingError(f"{source}: line {line} is not UTF-8 text; save the file as UTF-8") from None
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines ends a record at "\n" only: str.splitlines() also splits at U+2028, U+2029 and
+    # U+0085, which JSON strings hold unescaped (json.dumps(..., ensure_ascii=False) writes them so).
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:

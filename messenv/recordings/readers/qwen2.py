@@ -77,7 +77,9 @@ def read_qwen2_json(path_or_dir: str | os.PathLike[str]) -> Recording:
             "Qwen2.5-32B-Instruct (4-bit), measured sharing one GPU",
             model_ids=dict(QWEN2_MODEL_IDS),
             energy_source="zeus (measured)",
-            extra={"repeats": "social_iqa holds every prompt twice: the first measurement is kept"},
+            # (read alone, the other published files hold no repeats)
+            extra={"repeats": "social_iqa holds every prompt twice: the first measurement is kept"}
+            if "social_iqa_qwen.json" in hashes else {},
         )
     metadata = replace(metadata, extra={**metadata.extra, "sha256_matches_source": published, "files": sorted(hashes)})
     # Errors name each file by the path it was found at, as the CSV reader's do (not its bare name).

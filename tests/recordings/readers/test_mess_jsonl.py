@@ -76,3 +76,13 @@ def test_an_empty_or_latin1_file_is_named(tmp_path: Path) -> None:
     path.write_bytes(b'{"input_text": "caf\xe9"}\n')
     with pytest.raises(RecordingError, match=rf"^{path}: line 1 is not UTF-8 text"):
         read_mess_jsonl(path)
+
+
+def test_line_and_paragraph_separators_inside_a_prompt_stay_in_it(tmp_path: Path, lines: list[str]) -> None:
+    """JSON holds U+2028, U+2029 and U+0085 unescaped in strings (``ensure_ascii=False``): only
+    ``\\n`` ends a record, and a ``\\r\\n`` file reads the same (review)."""
+    records = [json.loads(line) for line in lines]
+    records[0]["input_text"] = "first part\u2028second\u2029third\x85end"
+    path = tmp_path / "zoo.jsonl"
+    path.write_bytes("\r\n".join(json.dumps(record, ensure_ascii=False) for record in records).encode("utf-8"))
+    assert "first part\u2028second\u2029third\x85end" in list(read_mess_jsonl(path).prompts)

@@ -129,6 +129,12 @@ def test_published_zoo_and_provenance(qwen2) -> None:
     assert qwen2.metadata.energy_source == "zeus (measured)" and qwen2.metadata.source_url.startswith("https://")
 
 
+def test_published_zoo_notes_the_repeats_of_social_iqa_and_a_file_without_it_does_not(qwen2, shared_data) -> None:
+    assert qwen2.metadata.extra["repeats"].startswith("social_iqa holds every prompt twice")
+    piqa = read_qwen2_json(shared_data / "messplus-qwen2" / "piqa_qwen.json")
+    assert piqa.metadata.extra["sha256_matches_source"] is True and "repeats" not in piqa.metadata.extra
+
+
 def test_published_social_iqa_is_de_duplicated(qwen2) -> None:
     social = qwen2.select(benchmarks=["social_iqa"])
     # the file holds 3,908 records, every (benchmark_name, doc_id) twice

@@ -241,8 +241,10 @@ step's action, reward and the public `info` fields. Each item names the test tha
   folder `router/` to the `router.py` beside it; under `# coding: utf-7`, `+AAo-` in what editors
   show as a comment is a line break (attack4). The worker imports the submission's folder from
   `.py` sources only, compiled each run from UTF-8; `evaluate` and `verify` refuse, from the files
-  alone, an extension module, a source that is not UTF-8, a module beside a folder of its name, and
-  a folder named like an installed (namespace) package. Tests:
+  alone, an extension module, a source that is not UTF-8 or holds Unicode's bidirectional controls
+  (which show a line in another order than Python reads it: Trojan Source, CVE-2021-42574), a
+  module beside a folder of its name, and a folder named like an installed (namespace) package.
+  Look-alike letters in names (homoglyphs) are not refused. Tests:
   `test_hostile.py::test_the_bytecode_a_submission_ships_is_never_run`,
   `::test_a_module_shipped_as_bytecode_only_is_not_imported`, `test_source_files.py`.
 * **Play differently on each run (nondeterminism), or draw on an earlier run**: `verify` re-plays

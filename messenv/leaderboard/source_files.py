@@ -10,6 +10,10 @@ than the sources show in three ways, each checked here from the files alone, bef
   shows as a comment is a line break, and the code after it runs;
 - a module ``router.py`` beside a folder ``router/``: CPython imports the folder, a reader opens
   the file.
+
+A source holding Unicode's bidirectional controls is refused too: they reorder how a line is
+shown, not how Python reads it, so that a line can show code as a comment or a string ("Trojan
+Source", Boucher & Anderson, USENIX Security 2023; CVE-2021-42574).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from pathlib import Path
 from messenv.leaderboard.schema import LeaderboardError
 
 UTF8 = ("utf-8", "utf-8-sig")
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode's bidirectional formatting characters (UAX #9: the embeddings, overrides, isolates and
+marks): what the Trojan Source attacks reorder a line's display with."""
 SKIPPED_FOLDERS = frozenset({"__pycache__", ".git"})
 """Folders never imported from (the worker reads no bytecode) or not part of the submission."""
 
 
 def source_encoding_problem(source: bytes) -> str | None:
-    """Why ``source`` cannot be read as the UTF-8 that every editor shows (a phrase to follow the
-    file's name), or ``None``."""
+    """Why ``source`` cannot be read as the UTF-8 that every editor shows, as Python reads it (a
+    phrase to follow the file's name), or ``None``."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
     except SyntaxError as error:  # an unknown declaration, or undeclared bytes that are not UTF-8
@@ -37,10 +44,17 @@ def source_encoding_problem(source: bytes) -> str | None:
     if encoding is not None and encoding not in UTF8:
         return f"declares the source encoding {encoding!r}; a submission's sources are read as UTF-8"
     try:
-        source.decode("utf-8-sig")
+        text = source.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return f"is not UTF-8 (byte {error.start})"
-    return None if encoding is not None else f"has a source encoding declaration Python cannot read ({declaration})"
+    if encoding is None:
+        return f"has a source encoding declaration Python cannot read ({declaration})"
+    control = next((character for character in text if character in BIDI_CONTROLS), None)
+    if control is not None:
+        line = text.count("\n", 0, text.index(control)) + 1
+        return (f"holds the bidirectional control U+{ord(control):04X} on line {line}, which shows the line in "
+                "another order than Python reads it")
+    return None
 
 
 def refuse_hidden_code(directory: Path, where: str) -> None:

@@ -24,6 +24,15 @@ UTF7_HIDDEN = (
     "        return 0\n"
 )
 """What every editor shows as a comment; under UTF-7 ``+AAo-`` is a line break and ``return 2`` runs."""
+TROJAN_SOURCE = (
+    "class Router:\n"
+    "    def act(self, obs):\n"
+    "        model = 0\n"
+    "        model = 2  # \u202e0 = ledom\n"
+    "        return model\n"
+)
+"""Line 4 holds the right-to-left override U+202E: an editor shows what follows it reversed, here
+``model = 0``, in a comment; Python reads the line in order (the Trojan Source class of attacks)."""
 
 
 @pytest.mark.parametrize(
@@ -36,8 +45,9 @@ UTF7_HIDDEN = (
         ({"router.py": "# -*- coding: latin-1 -*-\nNAME = 'caf\xe9'\n".encode("latin-1")}, "encoding 'iso-8859-1'"),
         ({"router.py": b"NAME = '\xe9'\n"}, "router.py is not UTF-8 (byte 8)"),
         ({"router.py": HONEST.encode(), "router/__init__.py": b"X = 1\n"}, "router.py stands beside a folder router/"),
+        ({"router.py": TROJAN_SOURCE.encode()}, "router.py holds the bidirectional control U+202E on line 4"),
     ],
-    ids=["extension", "nested-extension", "utf-7", "latin-1", "not-utf-8", "module-beside-package"],
+    ids=["extension", "nested-extension", "utf-7", "latin-1", "not-utf-8", "module-beside-package", "trojan-source"],
 )
 def test_code_its_readers_do_not_see_is_refused(tmp_path: Path, files: dict[str, bytes], expected: str) -> None:
     for name, content in files.items():

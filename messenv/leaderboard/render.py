@@ -136,8 +136,9 @@ board shows and `verify` rejects. The real recordings must be in the catalogue c
 **Accepting a pull request** (maintainers): run
 `python -m messenv.leaderboard verify --all leaderboard/submissions/<name>` on each submission it
 adds or changes. It re-plays every run, each in a sandbox of its own (122 s for the 120 runs of
-`random` on the 2-core dev machine, 2026-11-30, against 36 s for its `evaluate`); the default sample of `verify_runs` runs catches a forged run only when
-it draws it (*Not prevented*, below). Then `build` must change no other submission's row.
+`random` on the 2-core dev machine, 2026-11-30, against 36 s for its `evaluate`); the default
+sample of `verify_runs` runs catches a forged run only when it draws it (*Not prevented*, below).
+Then `build` must change no other submission's row.
 """
 
 THREAT_MD = """\
@@ -239,12 +240,17 @@ step's action, reward and the public `info` fields. Each item names the test tha
   `__pycache__/*.pyc` instead of its `.py` when the pyc says so (an unchecked-hash pyc, PEP 552),
   imports a lone `.pyc`, and prefers a compiled extension module (`router.cpython-311-….so`) or a
   folder `router/` to the `router.py` beside it; under `# coding: utf-7`, `+AAo-` in what editors
-  show as a comment is a line break (attack4). The worker imports the submission's folder from
-  `.py` sources only, compiled each run from UTF-8; `evaluate` and `verify` refuse, from the files
-  alone, an extension module, a source that is not UTF-8 or holds Unicode's bidirectional controls
-  (which show a line in another order than Python reads it: Trojan Source, CVE-2021-42574), a
-  module beside a folder of its name, and a folder named like an installed (namespace) package.
-  Look-alike letters in names (homoglyphs) are not refused. Tests:
+  show as a comment is a line break (attack4); a `.pkg` file for `pkgutil.extend_path` put the
+  folder on the path spelt `//submission/…`, a zip file under it was opened by zipimport, and a
+  `.py` symbolic link pointed at a 20,000-line CSV with one line of code (attack5). The worker
+  imports whatever path leads into the submission's folder from `.py` sources only, compiled each
+  run from UTF-8, and nothing from a file there. `evaluate` and `verify` refuse, from the files
+  alone: a symbolic link; an extension module (in `__pycache__` too); a module beside a folder of
+  its name; a folder named like an installed (namespace) package; and a source that does not show
+  what Python reads: another encoding than UTF-8, Unicode's bidirectional controls (Trojan Source,
+  CVE-2021-42574), a form feed within a line, a carriage return without a line feed, U+2028,
+  U+2029, U+0085 or another control character, and identifiers that are not ASCII (look-alike or
+  invisible letters, `ℯxec` that Python reads as `exec`). Tests:
   `test_hostile.py::test_the_bytecode_a_submission_ships_is_never_run`,
   `::test_a_module_shipped_as_bytecode_only_is_not_imported`, `test_source_files.py`.
 * **Play differently on each run (nondeterminism), or draw on an earlier run**: `verify` re-plays
@@ -292,8 +298,10 @@ Not prevented:
   `pid_max`, 32768 here: about 15 bits per run), the tmpfs inode numbers (moved by creating
   files), and the host's CPU time of its reaped workers (`/proc/<host>/stat`, which a worker
   controls by the CPU it burns). (The host's `oom_score_adj`, `coredump_filter` and autogroup
-  nice, which a worker of a root evaluator can write, are put back before each run: attack4;
-  `test_hostile.py::test_no_state_is_carried_by_the_writable_folders_themselves[host-settings]`.)
+  nice, which a worker of a root evaluator can write, are put back before each run (attack4), and
+  each worker's stdin is a file description of its own: the host's, shared by every worker, carried
+  OFD byte-range locks, a table of 64-bit numbers, from run to run (attack5). Tests:
+  `test_hostile.py::test_no_state_is_carried_by_the_writable_folders_themselves[host-settings|stdin]`.)
   A fresh PID namespace per worker would need a capability that
   the host must not hold. These carry bits, not tables, and a worker can tell whether it is the
   first run of its sandbox. `evaluate` plays all runs of a submission in one sandbox; `verify`

@@ -1,19 +1,24 @@
 """The files of a submission's folder that could run code its readers do not see, refused up front.
 
 A submission is reviewed by reading its Python sources, and the worker imports only those
-(:class:`messenv.leaderboard.worker.SourceOnlyLoader`). The attacker audit (attack4) ran other code
-than the sources show in three ways, each checked here from the files alone, before any run:
+(:class:`messenv.leaderboard.worker.SourceOnlyLoader`). Two attacker audits ran other code than
+the sources show; what they used is refused here, from the files alone, before any run:
 
 - a compiled extension module (``router.cpython-311-x86_64-linux-gnu.so``) beside ``router.py``,
-  which CPython imports in preference to the source;
-- a source encoding other than UTF-8: under ``# coding: utf-7`` the ``+AAo-`` in what an editor
-  shows as a comment is a line break, and the code after it runs;
-- a module ``router.py`` beside a folder ``router/``: CPython imports the folder, a reader opens
-  the file.
-
-A source holding Unicode's bidirectional controls is refused too: they reorder how a line is
-shown, not how Python reads it, so that a line can show code as a comment or a string ("Trojan
-Source", Boucher & Anderson, USENIX Security 2023; CVE-2021-42574).
+  which CPython imports in preference to the source, anywhere in the folder (``__pycache__``
+  included: a ``.pkg`` file for ``pkgutil.extend_path`` can put any subfolder on a path);
+- a symbolic link: ``features.py`` linking to a 20,000-line CSV of numbers, one line of it code;
+- a module ``router.py`` beside a folder ``router/`` (``__pycache__`` too): CPython imports the
+  folder, a reader opens the file;
+- a source that does not show what Python reads (:func:`source_problem`): another encoding than
+  UTF-8 (under ``# coding: utf-7`` the ``+AAo-`` in what editors show as a comment is a line
+  break); Unicode's bidirectional controls, which reorder how a line is shown ("Trojan Source",
+  Boucher & Anderson, USENIX Security 2023; CVE-2021-42574); a form feed within a line, which
+  resets the indentation Python reads but not the one shown; a carriage return without a line
+  feed, a line break to Python that terminals draw over; U+2028, U+2029 and U+0085, which editors
+  may break a line at and Python does not; other control characters; and identifiers that are not
+  ASCII (look-alike letters, an invisible U+3164 as a parameter, ``ℯxec`` that Python reads as
+  ``exec``).
 """
 
 from __future__ import annotations
@@ -30,13 +35,46 @@ UTF8 = ("utf-8", "utf-8-sig")
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Unicode's bidirectional formatting characters (UAX #9: the embeddings, overrides, isolates and
 marks): what the Trojan Source attacks reorder a line's display with."""
-SKIPPED_FOLDERS = frozenset({"__pycache__", ".git"})
-"""Folders never imported from (the worker reads no bytecode) or not part of the submission."""
+LINE_SEPARATORS = frozenset("\u2028\u2029\x85")
+"""Line breaks to Unicode (and to some editors) that Python's tokenizer reads as plain characters."""
+ALLOWED_CONTROLS = frozenset("\t\n\r\f")
+"""The C0 control characters a source may hold (``\\r`` only before ``\\n``, ``\\f`` only on a line of its own)."""
 
 
-def source_encoding_problem(source: bytes) -> str | None:
-    """Why ``source`` cannot be read as the UTF-8 that every editor shows, as Python reads it (a
-    phrase to follow the file's name), or ``None``."""
+def _display_problem(text: str) -> str | None:
+    """What in ``text`` shows otherwise than Python reads it (see the module doc), or ``None``."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        body = line.removesuffix("\r")
+        for character in body:
+            if character in BIDI_CONTROLS:
+                return (f"holds the bidirectional control U+{ord(character):04X} on line {number}, which shows "
+                        "the line in another order than Python reads it")
+            if character in LINE_SEPARATORS or (character < " " and character not in ALLOWED_CONTROLS):
+                return f"holds the control character U+{ord(character):04X} on line {number}"
+        if "\r" in body:
+            return (f"holds a carriage return without a line feed on line {number}: a line break to Python "
+                    "that terminals draw over")
+        if "\f" in body and body.strip():
+            return f"holds a form feed within line {number}: it resets the indentation Python reads, not the shown one"
+    return None
+
+
+def _identifier_problem(text: str) -> str | None:
+    """The first identifier that is not ASCII, or ``None`` (a source the tokenizer cannot read is
+    left to Python, which then refuses to import it)."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.NAME and not token.string.isascii():
+                return (f"names {token.string!r} on line {token.start[0]}: identifiers are ASCII in a submission "
+                        "(look-alike or invisible letters read as other names than they show)")
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return None
+
+
+def source_problem(source: bytes) -> str | None:
+    """Why ``source`` does not show what Python reads, or cannot be read as UTF-8 (a phrase to
+    follow the file's name), or ``None``."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
     except SyntaxError as error:  # an unknown declaration, or undeclared bytes that are not UTF-8
@@ -49,12 +87,7 @@ def source_encoding_problem(source: bytes) -> str | None:
         return f"is not UTF-8 (byte {error.start})"
     if encoding is None:
         return f"has a source encoding declaration Python cannot read ({declaration})"
-    control = next((character for character in text if character in BIDI_CONTROLS), None)
-    if control is not None:
-        line = text.count("\n", 0, text.index(control)) + 1
-        return (f"holds the bidirectional control U+{ord(control):04X} on line {line}, which shows the line in "
-                "another order than Python reads it")
-    return None
+    return _display_problem(text) or _identifier_problem(text)
 
 
 def refuse_hidden_code(directory: Path, where: str) -> None:
@@ -64,24 +97,28 @@ def refuse_hidden_code(directory: Path, where: str) -> None:
         LeaderboardError: one line naming the file and what to do instead.
     """
     extensions = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    for folder, subfolders, files in os.walk(directory):  # symbolic links to folders are not followed
-        subfolders[:] = sorted(name for name in subfolders if name not in SKIPPED_FOLDERS)
+    for folder, subfolders, files in os.walk(directory):  # symbolic links are listed, never followed
         here = Path(folder)
-        for name in sorted(files):
+        subfolders.sort()
+        for name in sorted(subfolders + files):
             path = here / name
             shown = path.relative_to(directory)
+            if path.is_symlink():
+                raise LeaderboardError(
+                    f"{where}: {shown} is a symbolic link; a submission ships plain files (what a link shows is "
+                    "not what it holds)"
+                )
             if name.endswith(extensions):
                 raise LeaderboardError(
                     f"{where}: {shown} is a compiled extension module, code no reader can check; a submission "
                     "ships Python sources (native code comes from the installed package it declares)"
                 )
-            if name.endswith(".py"):
-                if name[:-3] in subfolders:
-                    raise LeaderboardError(
-                        f"{where}: {shown} stands beside a folder {name[:-3]}/ of the same name, which Python "
-                        "imports instead; rename one of them"
-                    )
-                if path.is_file() and not path.is_symlink():
-                    problem = source_encoding_problem(path.read_bytes())
-                    if problem is not None:
-                        raise LeaderboardError(f"{where}: {shown} {problem}")
+            if name.endswith(".py") and name[:-3] in subfolders:
+                raise LeaderboardError(
+                    f"{where}: {shown} stands beside a folder {name[:-3]}/ of the same name, which Python imports "
+                    "instead; rename one of them"
+                )
+            if name.endswith(".py") and name in files:
+                problem = source_problem(path.read_bytes())
+                if problem is not None:
+                    raise LeaderboardError(f"{where}: {shown} {problem}")

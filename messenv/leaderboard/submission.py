@@ -28,7 +28,7 @@ from messenv.leaderboard.remote_agent import WorkerSpec
 from messenv.leaderboard.schema import (
     RESULTS_FILE, LeaderboardError, PrintableLine, StrictModel, parse, read_bytes, read_yaml,
 )
-from messenv.leaderboard.source_files import SKIPPED_FOLDERS, refuse_hidden_code
+from messenv.leaderboard.source_files import refuse_hidden_code
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSION_FORMAT = "messenv-submission/1"
@@ -110,7 +110,7 @@ def _module_name_of(entry: Path) -> str | None:
     without ``__init__.py`` too, as a portion of a namespace package (a ``mpl_toolkits/`` folder
     put its own ``art3d.py`` in place of matplotlib's, attack4)."""
     if entry.is_dir():
-        return None if entry.name in SKIPPED_FOLDERS else entry.name
+        return None if entry.name == "__pycache__" else entry.name  # a cache, never a module
     for suffix in importlib.machinery.all_suffixes():
         if entry.name.endswith(suffix):
             return entry.name[: -len(suffix)].partition(".")[0]
@@ -182,8 +182,9 @@ def check_target(submission: LoadedSubmission) -> None:
     refuse_hidden_code(directory, where)
     top, *rest = module_name.split(".")
     if (directory / f"{top}.py").is_file() or (directory / top / "__init__.py").is_file():
+        module = directory / f"{top}.py"
         package = directory / top / "__init__.py"
-        source = directory / f"{top}.py" if not rest and not package.is_file() else _find_source([directory / top], rest)
+        source = module if not rest and not package.is_file() else _find_source([directory / top], rest)
     else:
         declared = declared_modules(submission)
         package = submission.spec.package
@@ -201,11 +202,7 @@ def check_target(submission: LoadedSubmission) -> None:
             source = _find_source([Path(p) for p in spec.submodule_search_locations], rest) if spec else None
     if source is None or not source.is_file() or source.suffix != ".py":
         raise LeaderboardError(f"{where}: cannot find the source of module {module_name!r}")
-    submitted = source.is_relative_to(directory)
-    if submitted and not source.resolve().is_relative_to(directory):
-        raise LeaderboardError(
-            f"{where}: {source.relative_to(directory)} leads out of the submission's folder through a symbolic link"
-        )
+    submitted = source.is_relative_to(directory)  # (holding no symbolic link: refuse_hidden_code)
     if not _defines_class(source, class_name, submitted):
         raise LeaderboardError(
             f"{where}: {source.name} defines no class {class_name!r}; a submission names an agent class "

@@ -60,7 +60,7 @@ from messenv.config import constructor_parameters, parameter_problem
 from messenv.harness import InvalidActionError
 from messenv.leaderboard.sandbox import PROCESSES, WRITABLE
 from messenv.leaderboard.seccomp import forbid_processes
-from messenv.leaderboard.source_files import source_encoding_problem
+from messenv.leaderboard.source_files import source_problem
 from messenv.leaderboard.wire import MAX_TEXT, encode_reply, read_message, write_all
 
 AGENT_METHODS = ("reset", "act", "update")
@@ -154,29 +154,47 @@ class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
         or written).
 
         Raises:
-            ImportError: the source declares another encoding or is not UTF-8: a ``# coding:
-                utf-7`` declaration made ``+AAo-`` in what every editor shows as a comment a line
-                break, and the code after it ran (attack4).
+            ImportError: the source does not show what Python reads
+                (:func:`~messenv.leaderboard.source_files.source_problem`): a ``# coding: utf-7``
+                declaration made ``+AAo-`` in what every editor shows as a comment a line break,
+                and the code after it ran (attack4).
         """
         data = self.get_data(self.path)
-        problem = source_encoding_problem(data)
+        problem = source_problem(data)
         if problem is not None:
             raise ImportError(f"{Path(self.path).name}: {problem}", path=self.path)
         return self.source_to_code(data.decode("utf-8-sig"), self.path)
 
 
+class FindsNothing:
+    """The finder of a path entry under the submission's folder that is not a folder (a zip file,
+    which ``zipimport`` would otherwise open: code no reader sees, attack5)."""
+
+    def find_spec(self, fullname: str, target: Any = None) -> None:
+        """Nothing is importable from here."""
+        return None
+
+    def invalidate_caches(self) -> None:
+        """Nothing is cached."""
+
+
 def import_sources_only(submission_dir: Path) -> None:
     """Put ``submission_dir`` first on ``sys.path``, importing from it ``.py`` sources only
-    (through :class:`SourceOnlyLoader`): not its ``__pycache__``, not a sourceless ``.pyc``, and
-    not a compiled extension module, which CPython imports in preference to the ``.py`` beside it
-    (attack4): code that no reader of the submission sees."""
-    folder = str(submission_dir)
+    (through :class:`SourceOnlyLoader`): not its ``__pycache__``, not a sourceless ``.pyc``, not a
+    compiled extension module, which CPython imports in preference to the ``.py`` beside it
+    (attack4), and not a zip file: code that no reader of the submission sees.
+
+    A path entry is the folder's when its real path is: ``//submission``, ``/./submission`` or a
+    ``.pkg`` file's entry for ``pkgutil.extend_path`` took the default loaders (attack5).
+    """
+    folder = os.path.realpath(submission_dir)
     finder_for = importlib.machinery.FileFinder.path_hook((SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES))
 
-    def hook(path: str) -> importlib.machinery.FileFinder:
-        if path != folder and not path.startswith(folder + os.sep):
+    def hook(path: str) -> importlib.machinery.FileFinder | FindsNothing:
+        real = os.path.realpath(path)
+        if real != folder and not real.startswith(folder + os.sep):
             raise ImportError("not the submission's folder")  # the next hook handles it
-        return finder_for(path)
+        return finder_for(real) if os.path.isdir(real) else FindsNothing()
 
     sys.path_hooks.insert(0, hook)
     sys.path_importer_cache.pop(folder, None)
@@ -351,11 +369,13 @@ def _remove(path: str, is_folder: bool) -> None:
 
 
 def silence_output() -> None:
-    """Point the worker's stdout and stderr at ``/dev/null``. They were the sandbox's log file,
-    which lives as long as the host: a worker could reopen it for reading (``/proc/self/fd/1``:
-    the sandbox's uid owns it) and read what an earlier run wrote there."""
-    null = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
+    """Point the worker's stdin, stdout and stderr at a fresh open ``/dev/null``. stdout and stderr
+    were the sandbox's log file, which lives as long as the host: a worker could reopen it for
+    reading (``/proc/self/fd/1``: the sandbox's uid owns it) and read what an earlier run wrote
+    there. stdin was the host's, a file description every worker shared: its OFD byte-range locks
+    carried a table of 64-bit numbers from run to run, its flags ~9 bits (attack5)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # stdin too, for a file description of its own
         os.dup2(null, fd)
     os.close(null)
 

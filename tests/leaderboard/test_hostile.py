@@ -71,11 +71,25 @@ CARRIED_IN_FOLDERS = {
             except OSError:
                 pass  # not root: the host's files are not the sandbox user's to write
 """,
+    "stdin": """
+        import fcntl, struct
+        lock = struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 424242, 7, 0)  # bytes 424242..424248 of stdin
+        probe = os.open(os.devnull, os.O_RDWR)  # another file description: it sees the locks of stdin's
+        unlocked = fcntl.fcntl(probe, fcntl.F_OFD_GETLK, lock)[:2] == struct.pack("h", fcntl.F_UNLCK)
+        evidence = [] if unlocked else ["an OFD lock"]
+        evidence += ["O_APPEND"] if fcntl.fcntl(0, fcntl.F_GETFL) & os.O_APPEND else []
+        try:
+            fcntl.fcntl(0, fcntl.F_OFD_SETLK, lock)
+            fcntl.fcntl(0, fcntl.F_SETFL, fcntl.fcntl(0, fcntl.F_GETFL) | os.O_APPEND)
+        except OSError:
+            pass
+""",
 }
 """Agents that leave a mark on the writable folders themselves (which outlive runs; only their
 entries were deleted): a user extended attribute (it carried a per-prompt lookup table that took
 a later seed's energy ratio from 26.45 to 1.145), or the folders' access and modification times;
-or, as root, on their host's inherited /proc settings (attack4: about 10 and 9 bits a run)."""
+or, as root, on their host's inherited /proc settings (attack4: about 10 and 9 bits a run); or on
+the stdin every worker inherited from the host: its OFD byte-range locks and flags (attack5)."""
 KERNEL_SURFACE = BASE + """
     def reset(self, spec, seed):
         import ctypes, errno

@@ -110,7 +110,9 @@ HOWTO_MD = """\
    The agent is a class implementing `reset(spec, seed)`, `act(obs) -> int` and
    `update(obs, action, reward, info)` (`messenv_agents.base.Agent`); it draws all randomness
    from `seed`. Name its modules after the submission: a module named like a standard-library or
-   installed one (`json.py`, `numpy/`) is refused.
+   installed one (`json.py`, `numpy/`) is refused. The folder holds plain files (no symbolic
+   links) and Python sources only as `.py` files in UTF-8 with ASCII names (`lam`, not `λ`): what a
+   reader cannot check is refused, each rule with its reason in the threat model below.
 2. `python -m messenv.leaderboard evaluate leaderboard/submissions/<name>` plays every run of
    every track, each in a fresh sandboxed process, and writes `results.json` (a crashing or
    over-time run is recorded as a failure). Re-evaluating an unchanged submission leaves its

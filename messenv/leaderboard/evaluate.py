@@ -156,7 +156,7 @@ def play_run(
             "total_energy_j", "mean_quality", "sla_met", "worst_deficit", "exploration_share", "energy_ratio",
             "latency_cost", "worst_window_quality", "constraints_met",
         ))
-        error = withheld(reason, key, spec) if context.track.private else reason
+        error = withheld(reason, key, spec) if withholds_failure_text(protocol) else reason
         return _record(key, context, wall_s, status=status, error=error, **empty)
     summary = result.summary
     alpha = context.track.run_alphas[key.benchmark]
@@ -171,9 +171,18 @@ def play_run(
     )
 
 
+def withholds_failure_text(protocol: Protocol) -> bool:
+    """Whether failed runs keep only their exception's type (:func:`withheld`): on every track of
+    a protocol that has a private one, not only on the private tracks. A run of a public track
+    played after a private one published the private prompt it had read, carried from run to run
+    by the page cache, in its failure text (attack6)."""
+    return any(track.private for track in protocol.tracks)
+
+
 def withheld(reason: str, key: RunKey, spec: WorkerSpec) -> str:
-    """A failure's reason as a private track's results.json keeps it: the exception's type when it
-    is a Python builtin one or the harness's, else ``Error``, and no text. The rest is text the
+    """A failure's reason as the results.json of a protocol with a private track keeps it: the
+    exception's type when it is a Python builtin one or the harness's, else ``Error``, and no text.
+    The rest is text the
     agent chose (a message, an action, a function name, an exit status, where its malformed reply
     broke): 500 characters of it per failed run would carry a hidden stream's prompts and outcomes
     out of the sandbox into the published results. The whole reason goes to the evaluator's own
@@ -187,7 +196,7 @@ def withheld(reason: str, key: RunKey, spec: WorkerSpec) -> str:
     known = name in HARNESS_ERRORS or isinstance(getattr(builtins, name, None), type) and issubclass(
         getattr(builtins, name), BaseException
     )
-    return f"{name if known else 'Error'}: details withheld on a private track"
+    return f"{name if known else 'Error'}: details withheld (the protocol has a private track)"
 
 
 def _constraint_figures(summary: dict[str, Any], scenario: Scenario) -> dict[str, Any]:

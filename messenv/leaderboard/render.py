@@ -206,11 +206,13 @@ step's action, reward and the public `info` fields. Each item names the test tha
   worker sends is unpickled. Test: the same, cases `forged-reply`, `oversized-reply`.
 * **Carry a private track's data out in a failed run's text** (an exception whose message, class or
   function name spells the hidden prompts and outcomes; an action that is not an int; an exit
-  status; where a malformed reply breaks): on a private track results.json keeps only the
-  exception's type (a Python builtin or messenv's own, else `Error`) and "details withheld on a
-  private track", for every failure; the whole text goes to the evaluator's own log,
-  `$MESSENV_HOME/leaderboard/withheld.jsonl`, which is not published. Test:
-  `test_hostile.py::test_a_private_tracks_results_keep_no_text_of_the_agent`.
+  status; where a malformed reply breaks): when the protocol has a private track, results.json
+  keeps only the exception's type (a Python builtin or messenv's own, else `Error`) and "details
+  withheld (the protocol has a private track)", for every failure on every track (a public run
+  played after a private one could publish what it carried over, attack6); the whole text goes to
+  the evaluator's own log, `$MESSENV_HOME/leaderboard/withheld.jsonl`, which is not published.
+  Tests: `test_hostile.py::test_a_private_tracks_results_keep_no_text_of_the_agent`,
+  `test_evaluate.py::test_failure_text_is_withheld_on_every_track_of_a_protocol_with_a_private_one`.
 * **Make the evaluator read a host file or exhaust it before any sandbox**: submission.yaml,
   results.json and the agent's source (parsed outside the sandbox to check `agent.target`) are
   read only as regular files of at most 16 MiB, never through a symbolic link; a syntax error is
@@ -281,6 +283,15 @@ Not prevented:
 * **A few bits per run through its figures.** An agent chooses its actions, so its energy, shares
   and wall time can carry a few bytes per run out of a private track: bounded, unlike free text.
 
+* **Timing the page cache.** The files the sandbox shares with the host (the interpreter, the
+  libraries) share their page cache with the host and outlive every sandbox: a worker that evicts
+  pages and a later one that finds which are cached carried kilobytes from run to run, across
+  sandboxes, submissions and `verify`'s fresh sandboxes (attack6). What reads or moves residency
+  is refused (`mincore`, `fadvise64`, `readahead`, `cachestat`, `preadv2` with `RWF_NOWAIT`,
+  `madvise` `MADV_COLD`/`MADV_PAGEOUT`; `test_hostile.py::test_no_user_namespace_mount_or_io_uring`),
+  and with a private track no failure text is published. Timing reads, and evicting by filling
+  memory, remain: evaluate a private track on a machine of its own, or drop the page cache
+  (`sync; echo 3 > /proc/sys/vm/drop_caches`, as root) before and after it.
 * **Code in data files.** An agent that unpickles a file it ships (`pickle.load`,
   `joblib.load`, `torch.load` without `weights_only`) runs whatever the file says, which no
   reader of its sources sees (attack4). The call is in the sources: a reviewer treats a file it
@@ -298,8 +309,8 @@ Not prevented:
   sandbox, and some of its counters survive a run: the PID counter (a sandbox's first worker is
   PID 3; one that starts and ends 100 threads moves the next worker's PID by 102, up to
   `pid_max`, 32768 here: about 15 bits per run), the tmpfs inode numbers (moved by creating
-  files), and the host's CPU time of its reaped workers (`/proc/<host>/stat`, which a worker
-  controls by the CPU it burns). (The host's `oom_score_adj`, `coredump_filter` and autogroup
+  files), and the host's CPU time and minor page faults of its reaped workers (`/proc/<host>/stat`,
+  which a worker controls by the CPU it burns and the pages it touches: about 20 bits, attack6). (The host's `oom_score_adj`, `coredump_filter` and autogroup
   nice, which a worker of a root evaluator can write, are put back before each run (attack4), and
   each worker's stdin is a file description of its own: the host's, shared by every worker, carried
   OFD byte-range locks, a table of 64-bit numbers, from run to run (attack5). Tests:

@@ -20,7 +20,11 @@ without passing through this filter). Namespaces and mounts fail with ``EPERM`` 
 bubblewrap's ``--disable-userns`` forbids new user namespaces as well, and ``clone`` with a
 namespace flag but ``CLONE_THREAD`` is refused by the kernel itself (``EINVAL`` for a user or PID
 namespace, ``EPERM`` for the others, which need a capability the worker does not have).
-``memfd_create`` fails too: its pages are memory that ``RLIMIT_AS`` does not count. Sockets other
+``memfd_create`` fails too: its pages are memory that ``RLIMIT_AS`` does not count. What reads
+or moves the page cache fails (``mincore``, ``fadvise64``, ``readahead``, ``cachestat``,
+``preadv2``/``pwritev2`` with ``RWF_NOWAIT``, ``madvise`` with ``MADV_COLD``/``MADV_PAGEOUT``):
+the cache of the files shared with the host outlives every sandbox, and carried kilobytes from
+run to run. Sockets other
 than ``AF_UNIX`` fail with ``EPERM``: a closed loopback connection stays listed in
 ``/proc/net/tcp`` (TIME_WAIT) for a minute, which carried a lookup table from run to run.
 
@@ -39,7 +43,10 @@ import socket
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_CMP_NE = 1
+SCMP_CMP_EQ = 4
 SCMP_CMP_MASKED_EQ = 7
+RWF_NOWAIT = 0x8  # preadv2/pwritev2 flag: fail instead of waiting for the disk (include/uapi/linux/fs.h)
+MADV_COLD, MADV_PAGEOUT = 20, 21  # include/uapi/asm-generic/mman-common.h
 CLONE_THREAD = 0x00010000
 KILLED_SYSCALLS = (
     "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
@@ -50,12 +57,16 @@ REFUSED_SYSCALLS = (
     "unshare", "setns", "mount", "umount2", "pivot_root",
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
     "memfd_create",
+    "mincore", "fadvise64", "fadvise64_64", "readahead", "cachestat",
 )
 """System calls that fail with ``EPERM`` whatever their arguments (see the module docstring)."""
-SYSCALL_NUMBERS = {("x86_64", "setxattrat"): 463, ("aarch64", "setxattrat"): 463}
+SYSCALL_NUMBERS = {
+    ("x86_64", "setxattrat"): 463, ("aarch64", "setxattrat"): 463,
+    ("x86_64", "cachestat"): 451, ("aarch64", "cachestat"): 451,
+}
 """Numbers of system calls newer than some libseccomp releases (Debian 12's 2.5.4 does not know
-``setxattrat``, Linux 6.13): from the kernel's syscall tables (arch/x86/entry/syscalls/syscall_64.tbl,
-scripts/syscall.tbl)."""
+``setxattrat``, Linux 6.13, nor ``cachestat``, Linux 6.5): from the kernel's syscall tables
+(arch/x86/entry/syscalls/syscall_64.tbl, scripts/syscall.tbl)."""
 KILLED_SIGNAL_HINT = "a forbidden system call (spawning a process, ptrace, IPC or a keyring)"
 
 
@@ -134,6 +145,16 @@ def forbid_processes() -> None:
         # /proc/net/tcp for 60 s, a table of ~40-bit entries that the next run read back.
         for name in ("socket", "socketpair"):
             add(_errno_action(errno.EPERM), name, _ArgCmp(0, SCMP_CMP_NE, socket.AF_UNIX, 0))
+        # The page cache of the files the sandbox shares with the host outlives every sandbox: a
+        # worker evicted pages of a read-only file (fadvise) and the next run read the pattern
+        # with mincore, a table of kilobytes, across sandboxes, submissions and verify (attack6).
+        # What tells or moves residency is refused: mincore, fadvise64, readahead and cachestat
+        # above, preadv2/pwritev2 with RWF_NOWAIT (a read that fails on a page not cached) and
+        # madvise's MADV_COLD and MADV_PAGEOUT (eviction). Read timing is left (threat model).
+        for name in ("preadv2", "pwritev2"):
+            add(_errno_action(errno.EPERM), name, _ArgCmp(5, SCMP_CMP_MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT))
+        for advice in (MADV_COLD, MADV_PAGEOUT):
+            add(_errno_action(errno.EPERM), "madvise", _ArgCmp(2, SCMP_CMP_EQ, advice, 0))
         status = lib.seccomp_load(context)
         if status < 0:
             raise SeccompError(f"seccomp_load failed ({errno.errorcode.get(-status, status)})")

@@ -16,9 +16,10 @@ the sources show; what they used is refused here, from the files alone, before a
   Boucher & Anderson, USENIX Security 2023; CVE-2021-42574); a form feed within a line, which
   resets the indentation Python reads but not the one shown; a carriage return without a line
   feed, a line break to Python that terminals draw over; U+2028, U+2029 and U+0085, which editors
-  may break a line at and Python does not; other control characters; and identifiers that are not
-  ASCII (look-alike letters, an invisible U+3164 as a parameter, ``ℯxec`` that Python reads as
-  ``exec``).
+  may break a line at and Python does not; other control and format characters; identifiers that
+  are not ASCII (look-alike letters, an invisible U+3164 as a parameter, ``ℯxec`` that Python reads
+  as ``exec``, a variation selector that makes ``choice`` another variable); and a source that
+  Python's ``tokenize`` cannot read, which would escape the identifier check.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import importlib.machinery
 import io
 import os
 import tokenize
+import unicodedata
 from pathlib import Path
 
 from messenv.leaderboard.schema import LeaderboardError
@@ -35,10 +37,12 @@ UTF8 = ("utf-8", "utf-8-sig")
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Unicode's bidirectional formatting characters (UAX #9: the embeddings, overrides, isolates and
 marks): what the Trojan Source attacks reorder a line's display with."""
-LINE_SEPARATORS = frozenset("\u2028\u2029\x85")
-"""Line breaks to Unicode (and to some editors) that Python's tokenizer reads as plain characters."""
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode's control and format characters and its line and paragraph separators: invisible, or
+drawn by some terminals and editors as something else (a line break at U+2028, a cursor move at
+the 8-bit CSI U+009B), while Python reads them as plain characters (attack5, attack6)."""
 ALLOWED_CONTROLS = frozenset("\t\n\r\f")
-"""The C0 control characters a source may hold (``\\r`` only before ``\\n``, ``\\f`` only on a line of its own)."""
+"""The control characters a source may hold (``\\r`` only before ``\\n``, ``\\f`` only on a line of its own)."""
 
 
 def _display_problem(text: str) -> str | None:
@@ -49,8 +53,8 @@ def _display_problem(text: str) -> str | None:
             if character in BIDI_CONTROLS:
                 return (f"holds the bidirectional control U+{ord(character):04X} on line {number}, which shows "
                         "the line in another order than Python reads it")
-            if character in LINE_SEPARATORS or (character < " " and character not in ALLOWED_CONTROLS):
-                return f"holds the control character U+{ord(character):04X} on line {number}"
+            if unicodedata.category(character) in INVISIBLE_CATEGORIES and character not in ALLOWED_CONTROLS:
+                return f"holds the invisible or control character U+{ord(character):04X} on line {number}"
         if "\r" in body:
             return (f"holds a carriage return without a line feed on line {number}: a line break to Python "
                     "that terminals draw over")
@@ -60,15 +64,24 @@ def _display_problem(text: str) -> str | None:
 
 
 def _identifier_problem(text: str) -> str | None:
-    """The first identifier that is not ASCII, or ``None`` (a source the tokenizer cannot read is
-    left to Python, which then refuses to import it)."""
+    """The first character outside a string literal or comment that is not ASCII, or why
+    ``tokenize`` cannot read ``text``; ``None`` if neither.
+
+    Every token is looked at, not only ``NAME`` tokens: Python 3.11's ``tokenize`` reads a name as
+    ``\\w+``, and CPython's identifiers also hold combining marks, variation selectors and the
+    like, which ``tokenize`` then yields as ``ERRORTOKEN`` (``choice\\ufe0f`` shows as ``choice``
+    and is another variable, attack6). A source that ``tokenize`` rejects and CPython compiles
+    (``'  \\\\'`` then a blank line after an indented block) is refused: it skipped the check.
+    """
+    ignored = {tokenize.STRING, tokenize.COMMENT, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.NAME and not token.string.isascii():
+            if token.type not in ignored and not token.string.isascii():
                 return (f"names {token.string!r} on line {token.start[0]}: identifiers are ASCII in a submission "
                         "(look-alike or invisible letters read as other names than they show)")
-    except (tokenize.TokenError, SyntaxError):
-        return None
+    except (tokenize.TokenError, SyntaxError) as error:
+        line = error.lineno if isinstance(error, SyntaxError) else error.args[1][0]
+        return f"cannot be read by Python's tokenize module (line {line}), so it is not checked"
     return None
 
 

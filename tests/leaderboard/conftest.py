@@ -137,5 +137,5 @@ def logged_reason(run: RunRecord) -> str:
     exception's type): the last entry for that run in the evaluator's own log."""
     log = (messenv_home() / "leaderboard" / "withheld.jsonl").read_text(encoding="utf-8").splitlines()
     reasons = [entry["reason"] for entry in map(json.loads, log) if entry["run"] == str(run.key)]
-    assert reasons and (run.error or "").endswith(": details withheld on a private track"), run.error
+    assert reasons and (run.error or "").endswith(": details withheld (the protocol has a private track)"), run.error
     return reasons[-1]

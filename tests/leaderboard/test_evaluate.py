@@ -14,7 +14,7 @@ import pytest
 
 from messenv.harness import stream_outcomes
 from messenv.leaderboard.__main__ import main
-from messenv.leaderboard.evaluate import HARNESS_VERSION, evaluate_submission, open_tracks
+from messenv.leaderboard.evaluate import HARNESS_VERSION, evaluate_submission, open_tracks, withholds_failure_text
 from messenv.leaderboard.protocol import Protocol
 from messenv.leaderboard.records import RESULTS_FORMAT, audit, read_results, same_figures
 from messenv.leaderboard import sandbox
@@ -110,7 +110,7 @@ def test_an_agent_that_raises_fails_its_run_and_the_others_go_on(tmp_path: Path,
     assert {run.seed for run in failed} == {1} and len(failed) == 4
     assert all(run.status == "error" for run in failed)
     # A private track keeps only the exception's type; the whole text is in the evaluator's own log.
-    assert failed[0].error == "ZeroDivisionError: details withheld on a private track"
+    assert failed[0].error == "ZeroDivisionError: details withheld (the protocol has a private track)"
     assert logged_reason(failed[0]).startswith("ZeroDivisionError: boom at step 3 (at raises_agent_for_tests.py:")
     assert failed[0].total_energy_j is None and failed[0].oracle_energy_j > 0
     assert all(run.status == "ok" for run in results.runs if run.seed == 0)
@@ -393,3 +393,13 @@ def test_a_windowed_run_passes_only_if_every_window_reaches_alpha(tmp_path: Path
         context.references(run.key)  # resets the env to the run's stream
         whole_stream = hindsight_oracle(*stream_outcomes(context.env(run.benchmark)), run.alpha).energy_j
         assert run.oracle_energy_j > whole_stream * 1.01
+
+
+def test_failure_text_is_withheld_on_every_track_of_a_protocol_with_a_private_one(tiny_protocol: Protocol) -> None:
+    """A public run played after a private one published, in its failure text, the private prompt
+    its agent carried over (attack6): with any private track, no track keeps failure text."""
+    private = tiny_protocol.tracks[0]
+    public = private.model_copy(update={"name": "public", "recording": "synthetic-llama3"})
+    assert private.private and not public.private
+    assert withholds_failure_text(tiny_protocol.model_copy(update={"tracks": [public, private]}))
+    assert not withholds_failure_text(tiny_protocol.model_copy(update={"tracks": [public]}))

@@ -96,6 +96,13 @@ KERNEL_SURFACE = BASE + """
         libc = ctypes.CDLL(None, use_errno=True)
         long = ctypes.c_long  # syscall() is variadic: each argument must be passed as a whole register
         value = ctypes.create_string_buffer(b"x")
+        import mmap, platform
+        x86 = platform.machine() == "x86_64"
+        shared = os.open(os.__file__, os.O_RDONLY)  # the standard library, bound from the host
+        mapped = mmap.mmap(-1, 4096)
+        page = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+        buffer = ctypes.create_string_buffer(16)
+        iov = (ctypes.c_void_p * 2)(ctypes.addressof(buffer), 16)
         calls = {"unshare user+mount": lambda: libc.unshare(0x10000000 | 0x00020000),
                  "io_uring_setup": lambda: libc.syscall(long(425), long(8), ctypes.create_string_buffer(120)),
                  "mount": lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None),
@@ -104,7 +111,16 @@ KERNEL_SURFACE = BASE + """
                                                     (ctypes.c_uint64 * 2)(ctypes.addressof(value), 1), long(16)),
                  # opened for writing, nothing written: as root it was the host's setting (attack3)
                  "core_pattern": lambda: libc.open(b"/proc/sys/kernel/core_pattern", 1),
-                 "memfd_create": lambda: libc.memfd_create(b"x", 0)}
+                 "memfd_create": lambda: libc.memfd_create(b"x", 0),
+                 # the page cache of a file the sandbox shares with the host: residency and eviction (attack6)
+                 "mincore": lambda: libc.mincore(ctypes.c_void_p(page), long(4096), ctypes.create_string_buffer(1)),
+                 "fadvise64": lambda: libc.syscall(long(221 if x86 else 223), shared, long(0), long(0), long(4)),
+                 "readahead": lambda: libc.readahead(shared, long(0), long(4096)),
+                 "cachestat": lambda: libc.syscall(long(451), shared, ctypes.create_string_buffer(16),
+                                                   ctypes.create_string_buffer(64), long(0)),
+                 "preadv2 RWF_NOWAIT": lambda: libc.syscall(long(327 if x86 else 286), shared, ctypes.byref(iov),
+                                                            long(1), long(0), long(0), long(8)),
+                 "madvise MADV_PAGEOUT": lambda: libc.madvise(ctypes.c_void_p(page), long(4096), 21)}
         seen = []
         for name, call in calls.items():
             ctypes.set_errno(0)
@@ -114,8 +130,9 @@ KERNEL_SURFACE = BASE + """
 """Reports what a worker gets from a new user namespace (every capability, a mount of its own:
 kernel attack surface), from io_uring (system calls that bypass seccomp), from setxattrat
 (x86-64 and arm64 number 463; Debian 12's libseccomp does not know its name), from the kernel's
-global settings in /proc/sys (as root, core_pattern ran a script on the host) and from memfd_create
-(memory that RLIMIT_AS does not count)."""
+global settings in /proc/sys (as root, core_pattern ran a script on the host), from memfd_create
+(memory that RLIMIT_AS does not count) and from what reads or moves the page cache of a file the
+sandbox shares with the host (it carried kilobytes from run to run, attack6)."""
 THREADS = BASE + """
     def reset(self, spec, seed):
         import threading
@@ -153,7 +170,7 @@ class Batch:
         log, after checking that results.json keeps only its type."""
         (run,) = self.results(name).runs
         assert run.status != "ok" and run.total_energy_j is None, run
-        if not (run.error or "").endswith(": details withheld on a private track"):
+        if not (run.error or "").endswith(": details withheld (the protocol has a private track)"):
             return run.error or ""
         folder = str(self.root / "submissions" / name)
         log = (self.home / "leaderboard" / "withheld.jsonl").read_text(encoding="utf-8").splitlines()
@@ -300,12 +317,12 @@ def test_a_private_tracks_results_keep_no_text_of_the_agent(batch: Batch) -> Non
     """An agent that raises with the hidden stream's prompt (in a class of its own naming): the
     published results.json says only "Error", the evaluator's own log has the whole text."""
     (run,) = batch.results("exfiltrates").runs
-    assert run.error == "Error: details withheld on a private track"
+    assert run.error == "Error: details withheld (the protocol has a private track)"
     assert batch.error("exfiltrates").startswith("PromptWasHere: prompt: ")
     # No failure on this private track publishes its text: not an exit status, a timeout or a malformed reply.
     for name in ATTACKS:
         for failed in (run for run in batch.results(name.replace("_", "-")).runs if run.status != "ok"):
-            assert failed.error.endswith(": details withheld on a private track"), (name, failed.error)
+            assert failed.error.endswith(": details withheld (the protocol has a private track)"), (name, failed.error)
 
 
 def one_track(batch: Batch, seeds: list[int]) -> Protocol:
@@ -434,7 +451,8 @@ def test_no_user_namespace_mount_or_io_uring(tmp_path: Path, batch: Batch, monke
     reason = failure_of(tmp_path, batch, KERNEL_SURFACE)
     expected = (
         "unshare user+mount: EPERM; io_uring_setup: EPERM; mount: EPERM; setxattrat: EPERM; core_pattern: EROFS; "
-        "memfd_create: EPERM"
+        "memfd_create: EPERM; mincore: EPERM; fadvise64: EPERM; readahead: EPERM; cachestat: EPERM; "
+        "preadv2 RWF_NOWAIT: EPERM; madvise MADV_PAGEOUT: EPERM"
     )
     assert reason.startswith(f"RuntimeError: {expected} "), reason
 

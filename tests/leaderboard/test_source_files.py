@@ -58,10 +58,15 @@ TROJAN_SOURCE = (
         ({"router.py": b"x = '\x1b[2K'\n"}, "control character U+001B on line 1"),
         ({"router.py": "def act(self, obs, \u3164=2):\n    return \u3164\n".encode()}, "names '\u3164' on line 1"),
         ({"router.py": "\u212fxec('x = 1')\n".encode()}, "names '\u212fxec' on line 1: identifiers are ASCII"),
+        ({"router.py": "choice = 0\nchoice\ufe0f = 2\n".encode()}, "on line 2: identifiers are ASCII"),
+        ({"router.py": "if True:\n    pass\n  \\\n\n\u212fxec('x = 1')\n".encode()},
+         "cannot be read by Python's tokenize module"),
+        ({"router.py": "x = 1  # \x9bG\n".encode()}, "invisible or control character U+009B on line 1"),
+        ({"router.py": "NAME = 'a\u200bb'\n".encode()}, "invisible or control character U+200B on line 1"),
     ],
     ids=["extension", "nested-extension", "utf-7", "latin-1", "not-utf-8", "module-beside-package", "trojan-source",
          "extension-in-pycache", "module-beside-pycache", "form-feed", "lone-cr", "line-separator", "escape",
-         "invisible-identifier", "nfkc-exec"],
+         "invisible-identifier", "nfkc-exec", "variation-selector", "tokenize-skip", "c1-csi", "zero-width"],
 )
 def test_code_its_readers_do_not_see_is_refused(tmp_path: Path, files: dict[str, bytes], expected: str) -> None:
     for name, content in files.items():

@@ -32,6 +32,12 @@ parameters). What is left for everything else, the numpy dispatch of an exploit 
 calls (~100 k instructions a decision), the explored requests' ~80 calls, and the agent's Python,
 is ~665 M, where 6 × would leave 155 M: that takes the per-request maths in compiled code (with
 numpy's and OpenBLAS's summation orders, for the same bits). ``GOAL`` guards what is reached.
+
+Measured again later that day (this benchmark, on 592a35e and on 5eabdc8 alike): the peer
+206.8 M (51.7 k per request), MESS+ 2,090.8 M, so **9.11 ×**. MESS+'s own count is unchanged
+(1,884 M against 1,881 M); the peer got 9 % cheaper in between (which of that day's changes did
+it, among them cached recordings loading from a numpy copy, was not measured), and with a cheaper
+peer the same MESS+ is a larger multiple of it. The guard moved from 9 to 9.5 for that reason alone.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import pytest
 
 from benchmarks.conftest import enforce_goal, needs_valgrind, run_under_callgrind
 
-GOAL = 9.0  # guard; issue 13 asks 6 (not met: 8.24, see the docstring)
+GOAL = 9.5  # guard; issue 13 asks 6 (not met: 9.11 against a cheaper peer, see the docstring)
 N_REQUESTS = 4000
 
 

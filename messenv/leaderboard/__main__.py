@@ -28,7 +28,7 @@ from messenv.leaderboard.protocol import Protocol, load_protocol
 from messenv.leaderboard.records import Results, RunRecord, write_results
 from messenv.leaderboard.render import percent, ratio, track_cell, write_board
 from messenv.leaderboard.sandbox import SANDBOX_BWRAP, sandbox_kind
-from messenv.leaderboard.schema import RESULTS_FILE, LeaderboardError
+from messenv.leaderboard.schema import RESULTS_FILE, LeaderboardError, printable
 from messenv.leaderboard.submission import check_target, load_submission
 from messenv.leaderboard.verify import Verdict, verify_submission
 
@@ -220,7 +220,7 @@ def evaluate_all(
         console.print(summary_table(results))
         failed = [run for run in results.runs if run.status != "ok"]
         if failed:  # the reason, which is otherwise only inside results.json (printable characters only)
-            reason = "".join(c if c.isprintable() else "?" for c in failed[0].error or "")
+            reason = printable(failed[0].error or "")
             console.print(f"{len(failed)} run(s) failed; the first, {failed[0].key}: {reason}",
                           markup=False, highlight=False)
         if partial:

@@ -29,7 +29,7 @@ from messenv.leaderboard.records import (
 )
 from messenv.leaderboard.remote_agent import RunFailure, WorkerSpec, start_agent
 from messenv.leaderboard.sandbox import sandbox_kind
-from messenv.leaderboard.schema import LeaderboardError
+from messenv.leaderboard.schema import LeaderboardError, printable
 from messenv.leaderboard.scoring import worst_deficit
 from messenv.leaderboard.streams import References, stream_references
 from messenv.leaderboard.submission import SUBMISSION_FILE, LoadedSubmission, check_target, worker_spec
@@ -224,7 +224,7 @@ def check_parameters(submission: LoadedSubmission, spec: WorkerSpec, host: Worke
             pass
     except RunFailure as failure:
         if failure.reason.startswith(PARAMETER_ERROR):
-            line = "".join(c if c.isprintable() else "?" for c in failure.reason.removeprefix(PARAMETER_ERROR))
+            line = printable(failure.reason.removeprefix(PARAMETER_ERROR))
             raise LeaderboardError(f"{submission.directory / SUBMISSION_FILE}: {line}") from None
 
 

@@ -33,6 +33,12 @@ def _printable_line(text: str) -> str:
     return text
 
 
+def printable(text: str) -> str:
+    """``text`` with each character that is not printable (:meth:`str.isprintable`: a line break, a
+    control, a bidirectional override) shown as ``?``: text an agent chose, safe to print on one line."""
+    return "".join(character if character.isprintable() else "?" for character in text)
+
+
 PrintableLine = Annotated[str, AfterValidator(_printable_line)]
 """A non-empty line of printable characters (:meth:`str.isprintable`), for text the board shows in
 one cell: no control character, line or paragraph separator (U+2028, U+0085), bidirectional
